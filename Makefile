@@ -1,0 +1,89 @@
+# mmnet: build, install, test and demo.
+#
+#   make build                 release build of the native library (.build/release/libmmnet.so)
+#   make install PREFIX=DIR    DIR/share/lua/5.4/mmnet.lua + DIR/lib/lua/5.4/mmnet/core.so
+#   make test                  Debian packages (as root), build, Lua specs, Swift tests
+#   make demo                  a server and a client in two lua5.4 processes, printing events
+#   make clean
+
+# The Swift package manager driver.
+SWIFT ?= swift
+# The Lua interpreter the tests and the demo run (stock Debian lua5.4).
+LUA ?= lua5.4
+# Directory holding lua.h of Lua 5.4 (LuaRocks passes its own).
+LUA_INCDIR ?= /usr/include/lua5.4
+# Install prefix for `make install`.
+PREFIX ?= /usr/local
+# Where `make install` puts the pure-Lua helper (LuaRocks passes its tree's).
+LUADIR ?= $(PREFIX)/share/lua/5.4
+# Where `make install` puts the native library, as mmnet/core.so (LuaRocks passes its tree's).
+LIBDIR ?= $(PREFIX)/lib/lua/5.4
+# SwiftPM's folder for release builds.
+BUILD_DIR ?= .build/release
+# The built native library.
+LIBRARY = $(BUILD_DIR)/libmmnet.so
+# Flags for the release build: the Swift runtime linked in statically (a host needs no Swift),
+# only luaopen_* exported, Lua's headers from LUA_INCDIR. lua_* stay undefined: the host has them.
+SWIFT_BUILD_FLAGS = -c release -Xswiftc -static-stdlib \
+	-Xlinker --version-script=$(CURDIR)/build-support/exports.map -Xcc -I$(LUA_INCDIR)
+# Scratch tree the tests install into and load from, as a user would.
+TEST_TREE ?= $(CURDIR)/out/tree
+# Debian packages the tests, the demo and the benchmarks need.
+DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libssl-dev openssl lua-busted luarocks python3-msgpack \
+	lua-socket lua-cjson lua-luv valgrind gcc make iproute2 binutils
+# The Lua search paths that load mmnet from TEST_TREE.
+TREE_ENV = LUA_PATH="$(TEST_TREE)/share/lua/5.4/?.lua;$(CURDIR)/spec/?.lua;;" \
+	LUA_CPATH="$(TEST_TREE)/lib/lua/5.4/?.so;;" MMNET_TREE="$(TEST_TREE)" MMNET_ROOT="$(CURDIR)"
+
+# LuaRocks passes CC, CFLAGS, ... for a C build; SwiftPM would hand them to its own clang, so
+# they must not reach the swift driver.
+unexport CC CXX CFLAGS CXXFLAGS CPPFLAGS LDFLAGS LIBFLAG
+
+.PHONY: all build install uninstall deps test test-lua test-swift demo clean
+
+all: build
+
+# Installs the Debian packages that are missing, when run as root (CI, a fresh machine).
+deps:
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing:$$missing"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+		else echo "missing Debian packages (run as root to install):$$missing"; exit 1; fi; \
+	fi
+
+build:
+	$(SWIFT) build $(SWIFT_BUILD_FLAGS) --product mmnet
+
+install: build
+	install -d $(DESTDIR)$(LUADIR) $(DESTDIR)$(LIBDIR)/mmnet
+	install -m 644 lua/mmnet.lua $(DESTDIR)$(LUADIR)/mmnet.lua
+	install -m 755 $(LIBRARY) $(DESTDIR)$(LIBDIR)/mmnet/core.so
+
+uninstall:
+	rm -f $(DESTDIR)$(LUADIR)/mmnet.lua $(DESTDIR)$(LIBDIR)/mmnet/core.so
+
+test: deps
+	@$(MAKE) --no-print-directory test-lua test-swift; status=$$?; \
+	if [ $$status = 0 ]; then echo "make test: PASSED (Lua specs and Swift tests)"; \
+	else echo "make test: FAILED"; fi; exit $$status
+
+# The busted specs, through stock lua5.4, against a tree installed as a user would.
+test-lua: build
+	rm -rf $(TEST_TREE)
+	$(MAKE) --no-print-directory install PREFIX=$(TEST_TREE)
+	$(TREE_ENV) $(LUA) /usr/bin/busted --lpath="$(CURDIR)/spec/?.lua" spec
+
+# The Swift unit tests of the core.
+test-swift:
+	$(SWIFT) test -Xcc -I$(LUA_INCDIR)
+
+demo: deps build
+	rm -rf $(TEST_TREE)
+	$(MAKE) --no-print-directory install PREFIX=$(TEST_TREE)
+	$(TREE_ENV) sh examples/demo.sh
+
+clean:
+	rm -rf .build out

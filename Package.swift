@@ -1,0 +1,25 @@
+// swift-tools-version:5.10
+//
+// mmnet: pass Lua tables between programs over TCP.
+//
+// Targets keep Lua in one room:
+// - CLuaShim   (C)     Lua's function-like macros and the one place Lua errors are raised.
+// - MMNetCore  (Swift) codec, ring buffer, I/O thread, TLS. Never imports Lua.
+// - MMNetLua   (Swift) the binding: the only Swift code that talks to a lua_State.
+//
+// Build the shipping library through the Makefile (`make build`): it adds -static-stdlib,
+// which must not be an unsafeFlag here (that would stop anyone depending on the package).
+import PackageDescription
+
+let package = Package(
+    name: "mmnet",
+    products: [
+        .library(name: "mmnet", type: .dynamic, targets: ["MMNetLua"]),
+    ],
+    targets: [
+        .target(name: "CLuaShim"),
+        .target(name: "MMNetCore"),
+        .target(name: "MMNetLua", dependencies: ["CLuaShim", "MMNetCore"]),
+        .testTarget(name: "MMNetCoreTests", dependencies: ["MMNetCore"]),
+    ]
+)

@@ -1,0 +1,28 @@
+// CLuaShim: the trampoline that turns a Swift function's status into a Lua error, in C.
+//
+// Thread: Lua thread only.
+#include "CLuaShim.h"
+
+/// Calls the Swift function in upvalue 1; raises its error, if any, once Swift has returned.
+static int mmnet_trampoline(lua_State *L) {
+    mmnet_Function f = (mmnet_Function)lua_touserdata(L, lua_upvalueindex(1));
+    int n = f(L);
+    if (n >= 0) return n;
+    if (n == MMNET_RAISE) {
+        luaL_where(L, 1);
+        lua_insert(L, -2);
+        lua_concat(L, 2);
+        return lua_error(L);
+    }
+    return luaL_argerror(L, -1 - n, lua_tostring(L, -1));
+}
+
+void mmnet_pushfunction(lua_State *L, mmnet_Function f) {
+    lua_pushlightuserdata(L, (void *)f);
+    lua_pushcclosure(L, mmnet_trampoline, 1);
+}
+
+void mmnet_register(lua_State *L, const char *name, mmnet_Function f) {
+    mmnet_pushfunction(L, f);
+    lua_setfield(L, -2, name);
+}

@@ -1,0 +1,63 @@
+// CLuaShim: what Swift cannot import from Lua's headers, and the one place Lua errors are raised.
+//
+// Thread: Lua thread only (every function here takes the lua_State of the calling script).
+//
+// Clang imports no function-like macros, so Lua's macro API (lua_pop, lua_newtable, ...) is
+// re-exposed here as static inline functions under an `mmnet_` prefix. Lua errors longjmp, and a
+// longjmp across Swift frames skips Swift's cleanup; so Swift functions never raise: they return
+// a status to `mmnet_trampoline`, which raises the error in C after the Swift frame is gone.
+#ifndef MMNET_CLUASHIM_H
+#define MMNET_CLUASHIM_H
+
+#if __has_include(<lua5.4/lua.h>)
+#include <lua5.4/lua.h>
+#include <lua5.4/lauxlib.h>
+#else
+#include <lua.h>
+#include <lauxlib.h>
+#endif
+
+/// A Lua function written in Swift. Returns the number of results (>= 0), or a status
+/// that makes the trampoline raise an error:
+/// - `MMNET_RAISE` (-1): raise the string on top of the stack, prefixed with the caller's position;
+/// - `mmnet_argerror_status(arg)`: raise "bad argument #arg to 'fn' (<string on top>)".
+typedef int (*mmnet_Function)(lua_State *L);
+
+/// Status for "raise the message on top of the stack".
+#define MMNET_RAISE (-1)
+
+/// Status for "argument `arg` is wrong; the reason is the string on top of the stack".
+static inline int mmnet_argerror_status(int arg) { return -1 - arg; }
+
+/// Sets field `name` of the table at the top of the stack to a Lua function calling `f`.
+void mmnet_register(lua_State *L, const char *name, mmnet_Function f);
+
+/// Pushes a Lua function that calls `f` (same error handling as `mmnet_register`).
+void mmnet_pushfunction(lua_State *L, mmnet_Function f);
+
+// ---- Lua's function-like macros, as functions -------------------------------------------------
+
+/// LUA_REGISTRYINDEX.
+static inline int mmnet_registryindex(void) { return LUA_REGISTRYINDEX; }
+/// lua_upvalueindex(i).
+static inline int mmnet_upvalueindex(int i) { return lua_upvalueindex(i); }
+/// lua_pop(L, n).
+static inline void mmnet_pop(lua_State *L, int n) { lua_pop(L, n); }
+/// lua_newtable(L).
+static inline void mmnet_newtable(lua_State *L) { lua_newtable(L); }
+/// lua_insert(L, idx).
+static inline void mmnet_insert(lua_State *L, int idx) { lua_insert(L, idx); }
+/// lua_remove(L, idx).
+static inline void mmnet_remove(lua_State *L, int idx) { lua_remove(L, idx); }
+/// lua_replace(L, idx).
+static inline void mmnet_replace(lua_State *L, int idx) { lua_replace(L, idx); }
+/// lua_tonumber(L, idx) (0 when not convertible).
+static inline lua_Number mmnet_tonumber(lua_State *L, int idx) { return lua_tonumberx(L, idx, NULL); }
+/// lua_tointeger(L, idx) (0 when not convertible).
+static inline lua_Integer mmnet_tointeger(lua_State *L, int idx) { return lua_tointegerx(L, idx, NULL); }
+/// luaL_getmetatable(L, name).
+static inline int mmnet_getmetatable(lua_State *L, const char *name) { return luaL_getmetatable(L, name); }
+/// The numeric version of the Lua the host runs (LUA_VERSION_NUM it was built with is 504).
+static inline lua_Number mmnet_version(lua_State *L) { return lua_version(L); }
+
+#endif

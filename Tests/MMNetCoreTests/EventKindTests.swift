@@ -1,0 +1,10 @@
+import XCTest
+@testable import MMNetCore
+
+final class EventKindTests: XCTestCase {
+    func testCodesAreDistinctAndNamed() {
+        let codes = Set(EventKind.allCases.map(\.rawValue))
+        XCTAssertEqual(codes.count, 6)
+        XCTAssertEqual(EventKind.connect.luaName, "EVENT_CONNECT")
+    }
+}

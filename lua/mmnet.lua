@@ -1,0 +1,32 @@
+-- mmnet: the pure-Lua helper that stock lua5.4 loads with `require "mmnet"`.
+--
+-- Thread: Lua thread only.
+--
+-- It finds the native half, `mmnet.core` (mmnet/core.so), first on package.cpath as usual and
+-- otherwise in the standard tree this file was installed into (PREFIX/share/lua/5.4/mmnet.lua
+-- next to PREFIX/lib/lua/5.4/mmnet/core.so), so setting LUA_PATH alone is enough. It returns
+-- the native module table unchanged: every function of the API lives in the native core.
+
+local function beside_this_file()
+  local source = debug.getinfo(1, "S").source
+  local dir = source:match("^@(.*)[/\\]mmnet%.lua$")
+  if not dir then return nil end
+  local prefix = dir:match("^(.*)[/\\]share[/\\]lua[/\\]5%.4$")
+  if not prefix then return nil end
+  return package.searchpath("mmnet.core", prefix .. "/lib/lua/5.4/?.so")
+end
+
+local found = package.searchpath("mmnet.core", package.cpath)
+if found or package.preload["mmnet.core"] then
+  return require "mmnet.core"
+end
+
+local path = beside_this_file()
+if not path then
+  error("mmnet: native library mmnet/core.so not found on package.cpath:\n\t" ..
+    package.cpath:gsub(";", "\n\t"), 2)
+end
+local open = assert(package.loadlib(path, "luaopen_mmnet_core"))
+local core = open("mmnet.core")
+package.loaded["mmnet.core"] = core
+return core
