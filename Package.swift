@@ -4,6 +4,7 @@
 //
 // Targets keep Lua in one room:
 // - CLuaShim   (C)     Lua's function-like macros and the one place Lua errors are raised.
+// - CSystemShim (C)    Linux calls Swift's Glibc module leaves out (accept4, eventfd).
 // - MMNetCore  (Swift) codec, ring buffer, I/O thread, TLS. Never imports Lua.
 // - MMNetLua   (Swift) the binding: the only Swift code that talks to a lua_State.
 //
@@ -18,7 +19,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "CLuaShim"),
-        .target(name: "MMNetCore"),
+        .target(name: "CSystemShim"),
+        .target(name: "MMNetCore", dependencies: ["CSystemShim"]),
         .target(name: "MMNetLua", dependencies: ["CLuaShim", "MMNetCore"]),
         .testTarget(name: "MMNetCoreTests", dependencies: ["MMNetCore"]),
     ]

@@ -26,3 +26,10 @@ void mmnet_register(lua_State *L, const char *name, mmnet_Function f) {
     mmnet_pushfunction(L, f);
     lua_setfield(L, -2, name);
 }
+
+static const char registry_key = 0;
+static const char identity_key = 0;
+
+const void *mmnet_registry_key(void) { return &registry_key; }
+
+const void *mmnet_identity_key(void) { return &identity_key; }

@@ -1,18 +1,34 @@
 // The Lua entry points: `luaopen_mmnet` (the drop-in `mmnet.so`) and `luaopen_mmnet_core`
-// (the native half that the pure-Lua helper `mmnet.lua` loads).
+// (the native half that the pure-Lua helper `mmnet.lua` loads); both build the same table.
 //
 // Thread: Lua thread only.
 import CLuaShim
 import MMNetCore
 
-/// Builds the module table and leaves it on the stack.
+/// The module's functions.
+private let moduleFunctions: [(String, mmnet_Function)] = [
+    ("Server", serverNew),
+    ("Client", clientNew),
+    ("PollEvents", pollEvents),
+    ("Configure", configure),
+]
+
+/// Opens mmnet in this state (its binding and I/O thread use) and leaves the module table on
+/// the stack. Never raises: a failure to start the I/O thread is reported by the functions.
 private func openModule(_ L: OpaquePointer) -> Int32 {
+    _ = Binding.open(L)
+    registerObjectType(L, .server, methods: serverMethods)
+    registerObjectType(L, .client, methods: clientMethods)
+    registerObjectType(L, .clientConnection, methods: clientConnectionMethods)
     lua_createtable(L, 0, 16)
-    lua_pushstring(L, "mmnet \(mmnetVersion)")
+    push(L, "mmnet \(mmnetVersion)")
     lua_setfield(L, -2, "_VERSION")
     for kind in EventKind.allCases {
         lua_pushinteger(L, lua_Integer(kind.rawValue))
         lua_setfield(L, -2, kind.luaName)
+    }
+    for (name, function) in moduleFunctions {
+        mmnet_register(L, name, function)
     }
     return 1
 }

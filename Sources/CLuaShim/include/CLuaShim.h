@@ -35,6 +35,12 @@ void mmnet_register(lua_State *L, const char *name, mmnet_Function f);
 /// Pushes a Lua function that calls `f` (same error handling as `mmnet_register`).
 void mmnet_pushfunction(lua_State *L, mmnet_Function f);
 
+/// A unique address used as the registry key (lua_rawgetp) of mmnet's per-state data.
+const void *mmnet_registry_key(void);
+
+/// A unique address used as the registry key of the weak table mapping object ids to objects.
+const void *mmnet_identity_key(void);
+
 // ---- Lua's function-like macros, as functions -------------------------------------------------
 
 /// LUA_REGISTRYINDEX.

@@ -1,0 +1,162 @@
+// The event queue of one Lua state: a mutex-guarded ring buffer of `Event`s
+// (capacity `EventQueueSize`, 2000 by default, as the user's document says).
+//
+// Thread: both, under the ring's lock. The I/O thread pushes; the Lua thread drains and waits.
+
+/// A bounded FIFO of events between the I/O thread and one Lua state.
+///
+/// When full, `QueueFullPolicy.drop` drops the oldest event and counts it (reported to the script
+/// by the binding); `.wait` refuses data events instead, so the I/O thread stops reading until the
+/// script drains the queue. State-change events (connect, close, error) are never refused: in
+/// `.wait` mode they may take the ring past its capacity by a few slots.
+public final class EventRing: @unchecked Sendable {
+    /// Guards everything below; `condition` waits on it.
+    private let lock = Lock()
+    private let condition: Condition
+    private var slots: [Event?]
+    private var head = 0
+    private var count = 0
+    private var capacity: Int
+    private var waiters = 0
+    private var lostSinceReport = 0
+    private var lostTotal = 0
+    private var refusedSinceDrain = false
+    private var closed = false
+
+    /// Creates an empty ring holding up to `capacity` events.
+    public init(capacity: Int) {
+        self.capacity = capacity
+        self.slots = Array(repeating: nil, count: capacity)
+        self.condition = Condition(lock: lock)
+    }
+
+    /// What `push` did with an event.
+    public enum PushOutcome {
+        /// Queued.
+        case queued
+        /// Queued, and the oldest event was dropped to make room.
+        case queuedDropping(Event)
+        /// Not queued: the ring is full in `.wait` mode (data events only).
+        case refused
+        /// Not queued: the Lua state is gone.
+        case discarded
+    }
+
+    /// Adds an event (I/O thread). `refusable` is true for data events, which `.wait` mode
+    /// refuses when the ring is full; state changes are never refused.
+    public func push(_ event: Event, policy: QueueFullPolicy, refusable: Bool) -> PushOutcome {
+        lock.withLock {
+            if closed { return .discarded }
+            var outcome = PushOutcome.queued
+            if count >= capacity {
+                if policy == .wait {
+                    if refusable {
+                        refusedSinceDrain = true
+                        return .refused
+                    }
+                    if count == slots.count { grow() }
+                } else {
+                    outcome = .queuedDropping(removeOldest())
+                    lostSinceReport += 1
+                    lostTotal += 1
+                }
+            }
+            slots[(head + count) % slots.count] = event
+            count += 1
+            if waiters > 0 { condition.broadcast() }
+            return outcome
+        }
+    }
+
+    /// Takes every queued event into `events` (Lua thread), first waiting up to `timeout`
+    /// seconds for one to arrive when the ring is empty. Returns how many events were dropped
+    /// since the last drain, and whether the I/O thread was refused and must resume reading.
+    public func drain(into events: inout [Event], timeout: Double) -> (lost: Int, resume: Bool) {
+        lock.withLock {
+            if count == 0 && timeout > 0 {
+                let deadline = Clock.monotonic() + timeout
+                waiters += 1
+                while count == 0 && Clock.monotonic() < deadline {
+                    condition.wait(until: deadline)
+                }
+                waiters -= 1
+            }
+            events.reserveCapacity(count)
+            while count > 0 {
+                events.append(removeOldest())
+            }
+            let lost = lostSinceReport
+            lostSinceReport = 0
+            let resume = refusedSinceDrain
+            refusedSinceDrain = false
+            return (lost, resume)
+        }
+    }
+
+    /// Waits (Lua thread) until `done()` holds or the monotonic clock passes `deadline`;
+    /// `done` is evaluated under the lock and re-evaluated after every push.
+    public func wait(until deadline: Double, for done: () -> Bool) -> Bool {
+        lock.withLock {
+            waiters += 1
+            defer { waiters -= 1 }
+            while !done() {
+                if Clock.monotonic() >= deadline { return false }
+                condition.wait(until: deadline)
+            }
+            return true
+        }
+    }
+
+    /// Wakes the waiters so they re-check their condition (after a state change without an event).
+    public func poke() {
+        lock.withLock { if waiters > 0 { condition.broadcast() } }
+    }
+
+    /// Changes the capacity; when it shrinks below the events queued, the oldest are dropped
+    /// and counted. Returns the dropped events.
+    public func resize(to newCapacity: Int) -> [Event] {
+        lock.withLock {
+            var dropped: [Event] = []
+            while count > newCapacity {
+                dropped.append(removeOldest())
+                lostSinceReport += 1
+                lostTotal += 1
+            }
+            var fresh = [Event?](repeating: nil, count: max(newCapacity, count))
+            for i in 0..<count { fresh[i] = slots[(head + i) % slots.count] }
+            slots = fresh
+            head = 0
+            capacity = newCapacity
+            return dropped
+        }
+    }
+
+    /// Events queued now.
+    public var queued: Int { lock.withLock { count } }
+
+    /// Events dropped by overflow since the ring was made.
+    public var totalLost: Int { lock.withLock { lostTotal } }
+
+    /// Empties the ring for good (the Lua state is closing); later pushes are discarded.
+    public func close() {
+        lock.withLock {
+            closed = true
+            while count > 0 { _ = removeOldest() }
+        }
+    }
+
+    private func removeOldest() -> Event {
+        let event = slots[head]!
+        slots[head] = nil
+        head = (head + 1) % slots.count
+        count -= 1
+        return event
+    }
+
+    private func grow() {
+        var fresh = [Event?](repeating: nil, count: slots.count * 2)
+        for i in 0..<count { fresh[i] = slots[(head + i) % slots.count] }
+        slots = fresh
+        head = 0
+    }
+}

@@ -1,0 +1,55 @@
+// What one Lua state shares with the I/O thread: its event ring and its settings.
+//
+// Thread: both. `settings` is guarded by a lock; `events` has its own.
+
+/// The per-Lua-state side of mmnet that the core knows about (the core never sees Lua itself).
+public final class ScriptContext: @unchecked Sendable {
+    /// The events waiting for this state's `PollEvents`.
+    public let events: EventRing
+    /// The I/O thread serving this state.
+    public let io: IOThread
+
+    private let lock = Lock()
+    private var current = Settings()
+
+    /// Creates the context of a newly opened Lua state, served by `io`.
+    public init(io: IOThread) {
+        self.io = io
+        self.events = EventRing(capacity: Defaults.eventQueueSize)
+    }
+
+    /// The settings in force (any thread).
+    public var settings: Settings { lock.withLock { current } }
+
+    /// Replaces the settings (Lua thread) after checking them; returns the problem if any.
+    public func configure(_ settings: Settings) -> String? {
+        if let problem = settings.problem() { return problem }
+        let old: Settings = lock.withLock {
+            defer { current = settings }
+            return current
+        }
+        if old.eventQueueSize != settings.eventQueueSize {
+            io.handleDropped(events.resize(to: settings.eventQueueSize))
+        }
+        if old.queueFull == .wait && settings.queueFull == .drop {
+            io.submit(.resume(self))
+        }
+        return nil
+    }
+
+    /// Takes the queued events (Lua thread), waiting up to `timeout` seconds for one when none
+    /// is queued, and lets the I/O thread read again if the ring had refused events.
+    /// Returns the number of events dropped by overflow since the last call.
+    public func drainEvents(into events: inout [Event], timeout: Double) -> Int {
+        let (lost, resume) = self.events.drain(into: &events, timeout: timeout)
+        if resume { io.submit(.resume(self)) }
+        return lost
+    }
+
+    /// The Lua state is closing (Lua thread): drops its queued events, and has the I/O thread
+    /// close every socket of the state (flushing what was sent) and forget it.
+    public func close() {
+        events.close()
+        io.submit(.closeContext(self))
+    }
+}

@@ -1,0 +1,167 @@
+// A TCP connection: a client's link to its server, or a server's link to one client.
+// This file holds its state and the send queue shared by both threads.
+//
+// Thread: both. Properties marked "I/O thread" are touched by the I/O thread only; the rest is
+// guarded by `lock` (the Lua thread queues sends, asks for a close and reads the phase).
+import Glibc
+
+/// One connection, shared by the Lua thread (Send, Disconnect, getters) and the I/O thread.
+public final class Connection: Endpoint, @unchecked Sendable {
+    /// Which side opened it.
+    public enum Role: Sendable {
+        /// `network.Client`: this side connected.
+        case client
+        /// Accepted by a server's listener.
+        case accepted
+    }
+
+    /// Where the connection is in its life.
+    public enum Phase: Int, Sendable, Comparable {
+        /// TCP connect in progress (clients).
+        case connecting
+        /// Connected; hellos being exchanged.
+        case hello
+        /// Carrying messages.
+        case open
+        /// Closing at this side's request: flushing what was sent, then closing.
+        case closing
+        /// Gone; the descriptor is closed.
+        case closed
+
+        public static func < (a: Phase, b: Phase) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    /// What `send` did.
+    public enum SendOutcome: Sendable {
+        /// Queued (or written already).
+        case sent
+        /// Refused: the send queue is over `SendQueueLimit`.
+        case queueFull
+        /// Refused: the connection is closing or closed.
+        case notConnected
+    }
+
+    /// The socket. Meaningful while `phase != .closed`.
+    public let fd: Int32
+    /// The address of the other side.
+    public let peer: SocketAddress
+    /// Client or accepted.
+    public let role: Role
+    /// The server that accepted it (accepted connections only).
+    public let listener: Listener?
+    /// The I/O thread that owns the socket.
+    let io: IOThread
+
+    // Shared state, under `lock`.
+    let lock = Lock()
+    private(set) var phase: Phase
+    /// Why the connection failed or closed, once it has.
+    private(set) var failure: String?
+    /// Seconds from creation to the end of the hello, once open.
+    private(set) var connectSeconds: Double?
+    /// When the connection object was made (monotonic seconds).
+    let createdAt = Clock.monotonic()
+    var outQueue: [[UInt8]] = []
+    var outOffset = 0
+    var queuedBytes = 0
+    var flushScheduled = false
+
+    // I/O thread only.
+    /// Index of this connection's entry in the I/O thread's poll set.
+    var pollIndex = -1
+    /// When the hello or the closing linger must be over (monotonic seconds).
+    var deadline = Double.infinity
+    /// Bytes read and not yet consumed.
+    var input = ReadBuffer()
+    /// The peer's hello has been checked.
+    var helloReceived = false
+    /// The TCP connect has completed (always true for accepted connections).
+    var tcpConnected: Bool
+    /// Reading stopped because the event ring refused an event (`QueueFull = "wait"`).
+    var readPaused = false
+
+    /// Creates a connection over an already connecting or accepted socket, with our hello queued.
+    init(fd: Int32, peer: SocketAddress, role: Role, listener: Listener?, context: ScriptContext, io: IOThread, connected: Bool) {
+        self.fd = fd
+        self.peer = peer
+        self.role = role
+        self.listener = listener
+        self.io = io
+        self.phase = connected ? .hello : .connecting
+        self.tcpConnected = connected
+        super.init(context: context)
+        let hello = Hello.bytes(encrypted: false)
+        outQueue.append(hello)
+        queuedBytes = hello.count
+    }
+
+    /// The current phase (any thread).
+    public var currentPhase: Phase { lock.withLock { phase } }
+
+    /// Why it failed or closed, if it has (any thread).
+    public var failureReason: String? { lock.withLock { failure } }
+
+    /// Seconds connecting and the hello took, once the connection is open (any thread).
+    public var connectDuration: Double? { lock.withLock { connectSeconds } }
+
+    /// Bytes waiting in the send queue (any thread).
+    public var sendQueueBytes: Int { lock.withLock { queuedBytes } }
+
+    /// Queues one encoded frame for sending (Lua thread). `frame` starts with its header.
+    /// When nothing is queued ahead of it, the frame is written at once from this thread;
+    /// whatever the socket does not take is left to the I/O thread.
+    public func send(_ frame: [UInt8], limit: Int) -> SendOutcome {
+        let (outcome, wake): (SendOutcome, Bool) = lock.withLock {
+            guard phase < .closing else { return (.notConnected, false) }
+            if queuedBytes > 0 && queuedBytes + frame.count > limit { return (.queueFull, false) }
+            var offset = 0
+            if outQueue.isEmpty && phase == .open {
+                offset = frame.withUnsafeBytes { writeNow($0) }
+                if offset == frame.count { return (.sent, false) }
+            }
+            outQueue.append(frame)
+            if outQueue.count == 1 { outOffset = offset }
+            queuedBytes += frame.count - offset
+            if flushScheduled { return (.sent, false) }
+            flushScheduled = true
+            return (.sent, true)
+        }
+        if wake { io.submit(.flush(self)) }
+        return outcome
+    }
+
+    /// One non-blocking write from the calling thread; returns the bytes written (0 on any
+    /// failure: the I/O thread will meet the error again and report it). Call under `lock`.
+    private func writeNow(_ bytes: UnsafeRawBufferPointer) -> Int {
+        let n = Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+        return n > 0 ? n : 0
+    }
+}
+
+extension Connection {
+    /// Asks for a graceful close (Lua thread): everything already accepted by `send` is written
+    /// first, then the connection closes. No event is reported for a close this side asked for.
+    /// Returns false when it was closing or closed already.
+    @discardableResult
+    public func requestClose() -> Bool {
+        let accepted: Bool = lock.withLock {
+            guard phase < .closing else { return false }
+            phase = .closing
+            return true
+        }
+        if accepted {
+            listener?.remove(self)
+            io.submit(.close(self))
+        }
+        return accepted
+    }
+
+    /// Moves to `newPhase` (I/O thread), recording `reason` when it is the first failure.
+    func enter(_ newPhase: Phase, reason: String? = nil) {
+        lock.withLock {
+            phase = newPhase
+            if newPhase == .open { connectSeconds = Clock.monotonic() - createdAt }
+            if failure == nil, let reason { failure = reason }
+        }
+    }
+}

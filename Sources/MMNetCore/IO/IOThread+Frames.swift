@@ -1,0 +1,64 @@
+// The I/O thread's reading of a connection's bytes: the peer's hello, then frames; each
+// message validated and queued as an EVENT_RECEIVE, each control frame answered.
+//
+// Thread: I/O thread only.
+
+extension IOThread {
+    /// Consumes what it can of the connection's input: the hello, then whole frames, until the
+    /// input runs out, the connection fails, or the event ring refuses (`QueueFull = "wait"`).
+    func processInput(_ connection: Connection) {
+        if !connection.helloReceived {
+            guard connection.input.count >= Hello.size else { return }
+            if let problem = Hello.problem(with: connection.input.bytes, encrypted: false) {
+                fail(connection, problem)
+                return
+            }
+            connection.input.consume(Hello.size)
+            connection.helloReceived = true
+            open(connection)
+        }
+        let settings = connection.context.settings
+        let limits = CodecLimits(maxDepth: settings.maxDepth, maxSize: settings.maxMessageSize)
+        while connection.currentPhase == .open && !connection.readPaused && connection.input.count >= FrameHeader.size {
+            let header = FrameHeader(reading: connection.input.bytes)
+            switch FrameType(rawValue: header.type) {
+            case .message:
+                if header.length > settings.maxMessageSize {
+                    fail(connection, "message of \(header.length) bytes is over MaxMessageSize (\(settings.maxMessageSize))")
+                    return
+                }
+            case .ping, .pong:
+                if header.length != 8 {
+                    fail(connection, "control frame of \(header.length) bytes (expected 8)")
+                    return
+                }
+            case nil:
+                fail(connection, "unknown frame type \(header.type)")
+                return
+            }
+            let total = FrameHeader.size + header.length
+            guard connection.input.count >= total else { return }
+            let body = UnsafeRawBufferPointer(rebasing: connection.input.bytes[FrameHeader.size..<total])
+            if header.type == FrameType.ping.rawValue {
+                var pong = [UInt8](repeating: 0, count: total)
+                pong.withUnsafeMutableBytes { out in
+                    FrameHeader(length: 8, type: .pong).write(into: out)
+                    UnsafeMutableRawBufferPointer(rebasing: out[FrameHeader.size...]).copyMemory(from: body)
+                }
+                _ = connection.send(pong, limit: .max)
+            } else if header.type == FrameType.message.rawValue {
+                if let error = MessagePackValidator.validate(body, limits: limits) {
+                    fail(connection, "malformed message: \(error.message)")
+                    return
+                }
+                let event = Event(.receive, source: connection, payload: Array(body))
+                if !report(event, policy: settings.queueFull, refusable: true) {
+                    connection.readPaused = true
+                    updateInterest(connection)
+                    return
+                }
+            }
+            connection.input.consume(total)
+        }
+    }
+}

@@ -1,0 +1,56 @@
+// The I/O thread's work on listening sockets: accepting new connections.
+//
+// Thread: I/O thread only.
+import Glibc
+
+extension IOThread {
+    /// Most connections accepted from one listener per poll round (fairness to the others).
+    static let acceptBatch = 64
+    /// Seconds accepting pauses after the process ran out of descriptors.
+    static let acceptPause = 0.1
+
+    /// Starts polling a new listener.
+    func startListening(_ listener: Listener) {
+        listeners[listener.id] = listener
+        listener.pollIndex = pollSet.add(fd: listener.fd, events: Int16(POLLIN), owner: .listener(listener))
+    }
+
+    /// Stops accepting, closes the socket, and drops the listener's connections still in hello.
+    func stopListening(_ listener: Listener) {
+        guard listeners.removeValue(forKey: listener.id) != nil else { return }
+        pausedListeners.removeValue(forKey: listener.id)
+        pollSet.remove(at: listener.pollIndex)
+        listener.pollIndex = -1
+        Posix.close(listener.fd)
+        for connection in connections.values where connection.listener === listener && connection.currentPhase < .open {
+            finish(connection, reason: "server closed")
+        }
+    }
+
+    /// Accepts the connections waiting on `listener`; each starts its hello.
+    func accept(on listener: Listener) {
+        let timeout = listener.context.settings.helloTimeout
+        for _ in 0..<IOThread.acceptBatch {
+            let accepted: (Int32, SocketAddress)?
+            do {
+                accepted = try Posix.accept(listener.fd)
+            } catch let error as SystemError {
+                report(Event(.error, source: listener, message: "\(error)"), policy: listener.context.settings.queueFull)
+                if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOBUFS || error.errno == ENOMEM {
+                    listener.pausedUntil = Clock.monotonic() + IOThread.acceptPause
+                    pausedListeners[listener.id] = listener
+                    pollSet.setEvents(0, at: listener.pollIndex)
+                }
+                return
+            } catch {
+                return
+            }
+            guard let (fd, peer) = accepted else { return }
+            Socket.configure(fd)
+            let connection = Connection(fd: fd, peer: peer, role: .accepted, listener: listener,
+                                        context: listener.context, io: self, connected: true)
+            connection.deadline = Clock.monotonic() + timeout
+            adopt(connection)
+        }
+    }
+}

@@ -1,0 +1,213 @@
+// The I/O thread: one per process, built on poll(2), owning every socket of every Lua state.
+// This file holds its life (started by the first Lua state, joined by the last), its command
+// queue, and the poll loop. What it does with each kind of socket is in the `IOThread+*` files.
+//
+// Thread: `acquire`, `release` and `submit` run on Lua threads; everything else on the I/O thread.
+import Glibc
+
+/// The background thread that accepts, connects, reads and writes for every Lua state.
+public final class IOThread: @unchecked Sendable {
+    /// Work handed to the I/O thread by Lua threads.
+    enum Command {
+        /// Start accepting on a listener.
+        case listen(Listener)
+        /// Stop accepting; close the listener's connections still in their hello.
+        case unlisten(Listener)
+        /// Take over a client connection whose connect has started.
+        case connect(Connection)
+        /// Write a connection's queued bytes.
+        case flush(Connection)
+        /// Close a connection gracefully (its phase is `.closing` already).
+        case close(Connection)
+        /// A state's event ring has room again: read its paused connections.
+        case resume(ScriptContext)
+        /// A Lua state closed: close its sockets and forget it.
+        case closeContext(ScriptContext)
+        /// The last Lua state is gone: finish closing and exit.
+        case stop
+    }
+
+    /// Seconds a closing connection waits for the peer's end of stream after flushing.
+    static let lingerTime = 2.0
+    /// Seconds the stopping thread gives closing connections to flush.
+    static let stopTime = 2.0
+
+    private static let globalLock = Lock()
+    nonisolated(unsafe) private static var instance: IOThread?
+    nonisolated(unsafe) private static var users = 0
+
+    private let wakeFD: Int32
+    private let commandLock = Lock()
+    private var commands: [Command] = []
+    private var thread = pthread_t()
+
+    // I/O thread only.
+    var pollSet = PollSet()
+    var connections: [Int64: Connection] = [:]
+    var listeners: [Int64: Listener] = [:]
+    /// Connections with a finite deadline (hello or closing linger).
+    var timed: [Int64: Connection] = [:]
+    /// Listeners whose accepting is paused for lack of descriptors.
+    var pausedListeners: [Int64: Listener] = [:]
+    private var stopping = false
+    private var stopDeadline = Double.infinity
+
+    private init() throws {
+        wakeFD = try Posix.eventfd()
+    }
+
+    /// The process's I/O thread, started if no Lua state uses it yet (Lua thread, at luaopen).
+    /// Every call must be balanced by one `release`.
+    public static func acquire() throws -> IOThread {
+        try globalLock.withLock {
+            if let instance {
+                users += 1
+                return instance
+            }
+            let io = try IOThread()
+            try io.start()
+            instance = io
+            users = 1
+            return io
+        }
+    }
+
+    /// Gives up one use (Lua thread, when a Lua state closes); the last one stops the thread
+    /// and joins it, so no code of the library runs once the state's library is unloaded.
+    public static func release() {
+        globalLock.withLock {
+            users -= 1
+            guard users == 0, let io = instance else { return }
+            instance = nil
+            io.submit(.stop)
+            pthread_join(io.thread, nil)
+            Posix.close(io.wakeFD)
+        }
+    }
+
+    private func start() throws {
+        let unmanaged = Unmanaged.passRetained(self)
+        let status = pthread_create(&thread, nil, { arg in
+            let io = Unmanaged<IOThread>.fromOpaque(arg!).takeRetainedValue()
+            io.run()
+            return nil
+        }, unmanaged.toOpaque())
+        if status != 0 {
+            unmanaged.release()
+            throw SystemError("pthread_create", errno: status)
+        }
+    }
+
+    /// Hands work to the I/O thread (any thread) and wakes it if it may be asleep.
+    func submit(_ command: Command) {
+        let wasEmpty: Bool = commandLock.withLock {
+            commands.append(command)
+            return commands.count == 1
+        }
+        if wasEmpty { Posix.signal(eventfd: wakeFD) }
+    }
+
+    /// The poll loop.
+    private func run() {
+        _ = pollSet.add(fd: wakeFD, events: Int16(POLLIN), owner: .wakeup)
+        while true {
+            let now = Clock.monotonic()
+            let timeout = pollTimeout(now: now)
+            do {
+                _ = try pollSet.poll(timeoutMilliseconds: timeout)
+            } catch {
+                preconditionFailure("mmnet I/O thread: \(error)")
+            }
+            for (owner, revents) in pollSet.ready() {
+                switch owner {
+                case .wakeup:
+                    Posix.drain(eventfd: wakeFD)
+                case .listener(let listener):
+                    if listener.pollIndex >= 0 { accept(on: listener) }
+                case .connection(let connection):
+                    if connection.pollIndex >= 0 { serve(connection, revents: revents) }
+                }
+            }
+            runCommands()
+            checkDeadlines(now: Clock.monotonic())
+            if stopping && (connections.isEmpty || Clock.monotonic() >= stopDeadline) { break }
+        }
+        for connection in Array(connections.values) { finish(connection, reason: "library unloaded") }
+        for listener in Array(listeners.values) { stopListening(listener) }
+    }
+
+    /// Milliseconds until the nearest deadline, -1 for none.
+    private func pollTimeout(now: Double) -> Int32 {
+        var nearest = stopping ? stopDeadline : Double.infinity
+        for connection in timed.values { nearest = min(nearest, connection.deadline) }
+        for listener in pausedListeners.values { nearest = min(nearest, listener.pausedUntil) }
+        if nearest == .infinity { return -1 }
+        return Int32(max(0, min(60_000, ((nearest - now) * 1000).rounded(.up))))
+    }
+
+    private func runCommands() {
+        let batch: [Command] = commandLock.withLock {
+            defer { commands.removeAll(keepingCapacity: true) }
+            return commands
+        }
+        for command in batch {
+            switch command {
+            case .listen(let listener): startListening(listener)
+            case .unlisten(let listener): stopListening(listener)
+            case .connect(let connection): adopt(connection)
+            case .flush(let connection): flush(connection)
+            case .close(let connection): beginClosing(connection)
+            case .resume(let context): resumeReading(context)
+            case .closeContext(let context): forget(context)
+            case .stop:
+                stopping = true
+                stopDeadline = Clock.monotonic() + IOThread.stopTime
+            }
+        }
+    }
+
+    private func checkDeadlines(now: Double) {
+        for connection in timed.values where connection.deadline <= now {
+            expire(connection)
+        }
+        for listener in pausedListeners.values where listener.pausedUntil <= now {
+            pausedListeners.removeValue(forKey: listener.id)
+            if listener.pollIndex >= 0 { pollSet.setEvents(Int16(POLLIN), at: listener.pollIndex) }
+        }
+    }
+
+    /// Closes every socket of a Lua state that is going away, flushing what was sent.
+    private func forget(_ context: ScriptContext) {
+        for listener in listeners.values where listener.context === context {
+            stopListening(listener)
+        }
+        for connection in connections.values where connection.context === context {
+            if connection.currentPhase < .closing {
+                connection.enter(.closing)
+                beginClosing(connection)
+            }
+        }
+    }
+
+    /// Puts an event in its state's ring; returns false when the ring refused it (`.wait` mode).
+    @discardableResult
+    func report(_ event: Event, policy: QueueFullPolicy, refusable: Bool = false) -> Bool {
+        switch event.source.context.events.push(event, policy: policy, refusable: refusable) {
+        case .queued, .discarded:
+            return true
+        case .queuedDropping(let dropped):
+            handleDropped([dropped])
+            return true
+        case .refused:
+            return false
+        }
+    }
+
+    /// Closes the connections whose EVENT_CONNECT was dropped: no script can ever hold them.
+    /// (Any thread: `requestClose` only queues a command.)
+    public func handleDropped(_ events: [Event]) {
+        for event in events where event.kind == .connect {
+            (event.source as? Connection)?.requestClose()
+        }
+    }
+}

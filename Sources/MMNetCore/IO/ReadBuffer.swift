@@ -1,0 +1,62 @@
+// The bytes read from one connection that no frame has consumed yet.
+//
+// Thread: I/O thread only.
+import Glibc
+
+/// A growable byte buffer with a read index and a write index. It holds memory only while it
+/// holds bytes: an idle connection costs nothing here.
+struct ReadBuffer {
+    private var storage: UnsafeMutableRawPointer?
+    private var capacity = 0
+    private var start = 0
+    private var end = 0
+
+    /// Bytes waiting to be consumed.
+    var count: Int { end - start }
+
+    /// The waiting bytes (valid until the next mutation).
+    var bytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: storage.map { $0 + start }, count: count)
+    }
+
+    /// Makes room for at least `minimum` more bytes after the waiting ones and returns it.
+    mutating func writableSpace(minimum: Int) -> UnsafeMutableRawBufferPointer {
+        if capacity - end < minimum {
+            if start > 0 && capacity - count >= minimum {
+                memmove(storage!, storage! + start, count)
+            } else {
+                let newCapacity = max(count + minimum, capacity * 2)
+                let fresh = malloc(newCapacity)!
+                if let storage {
+                    memcpy(fresh, storage + start, count)
+                    free(storage)
+                }
+                storage = fresh
+                capacity = newCapacity
+            }
+            end = count
+            start = 0
+        }
+        return UnsafeMutableRawBufferPointer(start: storage! + end, count: capacity - end)
+    }
+
+    /// Records that `n` bytes were written into the space `writableSpace` returned.
+    mutating func didWrite(_ n: Int) {
+        end += n
+    }
+
+    /// Drops the first `n` waiting bytes; frees the memory once nothing waits.
+    mutating func consume(_ n: Int) {
+        start += n
+        if start == end { release() }
+    }
+
+    /// Frees the memory and forgets the bytes.
+    mutating func release() {
+        free(storage)
+        storage = nil
+        capacity = 0
+        start = 0
+        end = 0
+    }
+}

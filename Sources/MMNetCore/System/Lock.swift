@@ -1,0 +1,65 @@
+// A pthread mutex and a condition variable, used through `withLock { }` only.
+//
+// Thread: any (that is their job).
+import Glibc
+
+/// A mutual-exclusion lock around `pthread_mutex_t`.
+public final class Lock: @unchecked Sendable {
+    fileprivate let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+
+    /// Creates an unlocked mutex.
+    public init() {
+        let status = pthread_mutex_init(mutex, nil)
+        precondition(status == 0, "pthread_mutex_init failed: \(status)")
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    /// Runs `body` with the lock held and returns its result.
+    @inline(__always)
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+}
+
+/// A condition variable tied to one `Lock`, on the monotonic clock.
+public final class Condition: @unchecked Sendable {
+    private let cond = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// The lock a waiter must hold.
+    public let lock: Lock
+
+    /// Creates a condition variable for `lock`.
+    public init(lock: Lock) {
+        self.lock = lock
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(cond, &attr)
+        pthread_condattr_destroy(&attr)
+    }
+
+    deinit {
+        pthread_cond_destroy(cond)
+        cond.deallocate()
+    }
+
+    /// Waits until signalled or until the monotonic clock passes `deadline` (seconds).
+    /// Call with `lock` held (inside `lock.withLock`). Returns false on timeout.
+    @discardableResult
+    public func wait(until deadline: Double) -> Bool {
+        var ts = timespec()
+        ts.tv_sec = Int(deadline)
+        ts.tv_nsec = Int((deadline - Double(Int(deadline))) * 1e9)
+        return pthread_cond_timedwait(cond, lock.mutex, &ts) == 0
+    }
+
+    /// Wakes every waiter. Call with `lock` held.
+    public func broadcast() {
+        pthread_cond_broadcast(cond)
+    }
+}

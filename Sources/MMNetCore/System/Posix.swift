@@ -1,0 +1,154 @@
+// Every system call mmnet makes, wrapped once: EINTR retried here, EAGAIN turned into
+// `nil` ("would block"), any other failure thrown as `SystemError`.
+//
+// Thread: any (the I/O thread makes most calls; the Lua thread creates sockets and may write).
+import CSystemShim
+import Glibc
+
+/// Thin wrappers around the POSIX calls of the socket layer.
+public enum Posix {
+    /// Runs `body` until it does not fail with EINTR; returns its result or throws.
+    @inline(__always)
+    private static func retrying<T: BinaryInteger>(_ call: String, _ body: () -> T) throws -> T {
+        while true {
+            let result = body()
+            if result >= 0 { return result }
+            let err = Glibc.errno
+            if err == EINTR { continue }
+            throw SystemError(call, errno: err)
+        }
+    }
+
+    /// Like `retrying`, but EAGAIN/EWOULDBLOCK gives nil.
+    @inline(__always)
+    private static func nonBlocking<T: BinaryInteger>(_ call: String, _ body: () -> T) throws -> T? {
+        while true {
+            let result = body()
+            if result >= 0 { return result }
+            let err = Glibc.errno
+            if err == EINTR { continue }
+            if err == EAGAIN || err == EWOULDBLOCK { return nil }
+            throw SystemError(call, errno: err)
+        }
+    }
+
+    /// socket(2), non-blocking and close-on-exec.
+    public static func socket(family: Int32) throws -> Int32 {
+        try retrying("socket") {
+            Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
+    }
+
+    /// setsockopt(2) with an Int32 value.
+    public static func setOption(_ fd: Int32, level: Int32, name: Int32, value: Int32) throws {
+        var v = value
+        _ = try retrying("setsockopt") {
+            setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<Int32>.size))
+        }
+    }
+
+    /// getsockopt(SO_ERROR): the pending error of a socket (0 when none).
+    public static func pendingError(_ fd: Int32) throws -> Int32 {
+        var value: Int32 = 0
+        var size = socklen_t(MemoryLayout<Int32>.size)
+        _ = try retrying("getsockopt") { getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &size) }
+        return value
+    }
+
+    /// bind(2).
+    public static func bind(_ fd: Int32, _ address: SocketAddress) throws {
+        _ = try address.withSockaddr { sa, len in
+            try retrying("bind") { Glibc.bind(fd, sa, len) }
+        }
+    }
+
+    /// listen(2).
+    public static func listen(_ fd: Int32, backlog: Int32) throws {
+        _ = try retrying("listen") { Glibc.listen(fd, backlog) }
+    }
+
+    /// connect(2) on a non-blocking socket: true when connected at once, false when in progress.
+    public static func connect(_ fd: Int32, _ address: SocketAddress) throws -> Bool {
+        try address.withSockaddr { sa, len in
+            if Glibc.connect(fd, sa, len) == 0 { return true }
+            let err = Glibc.errno
+            if err == EINPROGRESS || err == EINTR { return false }
+            throw SystemError("connect", errno: err)
+        }
+    }
+
+    /// accept4(2), non-blocking and close-on-exec; nil when no connection is waiting.
+    public static func accept(_ fd: Int32) throws -> (Int32, SocketAddress)? {
+        var storage = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let client = try withUnsafeMutablePointer(to: &storage) { ptr in
+            try ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                try nonBlocking("accept4") {
+                    mmnet_accept_nonblocking(fd, sa, &len)
+                }
+            }
+        }
+        guard let client else { return nil }
+        return (client, SocketAddress(storage: storage))
+    }
+
+    /// read(2); nil when it would block, 0 at end of stream.
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws -> Int? {
+        try nonBlocking("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    /// writev(2); nil when it would block. Never raises SIGPIPE (sockets are set up with MSG_NOSIGNAL semantics by `sendmsg`).
+    public static func writev(_ fd: Int32, _ iov: UnsafeMutablePointer<iovec>, count: Int32) throws -> Int? {
+        var message = msghdr()
+        message.msg_iov = iov
+        message.msg_iovlen = Int(count)
+        return try nonBlocking("sendmsg") { sendmsg(fd, &message, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// shutdown(2) of the write side; errors are ignored (the peer may be gone already).
+    public static func shutdownWrite(_ fd: Int32) {
+        _ = Glibc.shutdown(fd, Int32(SHUT_WR))
+    }
+
+    /// close(2). Errors are not reported: the descriptor is released either way on Linux.
+    public static func close(_ fd: Int32) {
+        _ = Glibc.close(fd)
+    }
+
+    /// poll(2); returns the number of ready descriptors (0 on timeout or EINTR).
+    public static func poll(_ fds: UnsafeMutablePointer<pollfd>, count: Int, timeoutMilliseconds: Int32) throws -> Int {
+        let n = Glibc.poll(fds, nfds_t(count), timeoutMilliseconds)
+        if n >= 0 { return Int(n) }
+        if Glibc.errno == EINTR { return 0 }
+        throw SystemError("poll", errno: Glibc.errno)
+    }
+
+    /// eventfd(2), non-blocking and close-on-exec.
+    public static func eventfd() throws -> Int32 {
+        try retrying("eventfd") { mmnet_eventfd() }
+    }
+
+    /// Adds one to an eventfd counter (makes it readable).
+    public static func signal(eventfd fd: Int32) {
+        var one: UInt64 = 1
+        _ = Glibc.write(fd, &one, 8)
+    }
+
+    /// Resets an eventfd counter to zero (makes it unreadable).
+    public static func drain(eventfd fd: Int32) {
+        var value: UInt64 = 0
+        _ = Glibc.read(fd, &value, 8)
+    }
+
+    /// getsockname(2).
+    public static func localAddress(_ fd: Int32) throws -> SocketAddress {
+        var storage = sockaddr_storage()
+        var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = try withUnsafeMutablePointer(to: &storage) { ptr in
+            try ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                try retrying("getsockname") { getsockname(fd, sa, &len) }
+            }
+        }
+        return SocketAddress(storage: storage)
+    }
+}

@@ -1,0 +1,82 @@
+// An IPv4 or IPv6 socket address: parsed from a literal, printed back, handed to the kernel.
+//
+// Thread: any (value type).
+import Glibc
+
+/// An IP address and port, as `sockaddr_in` or `sockaddr_in6`.
+public struct SocketAddress: Sendable {
+    private var storage: sockaddr_storage
+
+    /// Wraps an address the kernel filled in (accept, getsockname).
+    public init(storage: sockaddr_storage) {
+        self.storage = storage
+    }
+
+    /// Parses an IPv4 (`"127.0.0.1"`) or IPv6 (`"::1"`) literal; nil when it is neither.
+    /// Host names are not resolved: the user's document asks for IP address strings.
+    public init?(ip: String, port: UInt16) {
+        var storage = sockaddr_storage()
+        var in4 = sockaddr_in()
+        if inet_pton(AF_INET, ip, &in4.sin_addr) == 1 {
+            in4.sin_family = sa_family_t(AF_INET)
+            in4.sin_port = port.bigEndian
+            withUnsafeMutableBytes(of: &storage) { dst in
+                withUnsafeBytes(of: in4) { dst.copyMemory(from: $0) }
+            }
+            self.storage = storage
+            return
+        }
+        var in6 = sockaddr_in6()
+        if inet_pton(AF_INET6, ip, &in6.sin6_addr) == 1 {
+            in6.sin6_family = sa_family_t(AF_INET6)
+            in6.sin6_port = port.bigEndian
+            withUnsafeMutableBytes(of: &storage) { dst in
+                withUnsafeBytes(of: in6) { dst.copyMemory(from: $0) }
+            }
+            self.storage = storage
+            return
+        }
+        return nil
+    }
+
+    /// AF_INET or AF_INET6.
+    public var family: Int32 { Int32(storage.ss_family) }
+
+    /// The port, in host byte order.
+    public var port: UInt16 {
+        withUnsafeBytes(of: storage) { raw in
+            if family == AF_INET6 {
+                return UInt16(bigEndian: raw.load(as: sockaddr_in6.self).sin6_port)
+            }
+            return UInt16(bigEndian: raw.load(as: sockaddr_in.self).sin_port)
+        }
+    }
+
+    /// The address as text, without the port (`"127.0.0.1"`, `"::1"`).
+    public var ip: String {
+        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        withUnsafeBytes(of: storage) { raw in
+            if family == AF_INET6 {
+                var a = raw.load(as: sockaddr_in6.self).sin6_addr
+                _ = inet_ntop(AF_INET6, &a, &text, socklen_t(text.count))
+            } else {
+                var a = raw.load(as: sockaddr_in.self).sin_addr
+                _ = inet_ntop(AF_INET, &a, &text, socklen_t(text.count))
+            }
+        }
+        return String(cString: text)
+    }
+
+    /// "ip:port", or "[ip]:port" for IPv6, for messages.
+    public var description: String {
+        family == AF_INET6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+
+    /// Calls `body` with the address as a `sockaddr` pointer and its length.
+    public func withSockaddr<T>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws -> T) rethrows -> T {
+        let length = family == AF_INET6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size
+        return try withUnsafeBytes(of: storage) { raw in
+            try body(raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), socklen_t(length))
+        }
+    }
+}

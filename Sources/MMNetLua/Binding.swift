@@ -1,0 +1,77 @@
+// mmnet's data in one Lua state: the core context, the sentinel that closes it, and the Lua
+// values (full userdata) that stand for servers, clients and client connections.
+//
+// Thread: Lua thread only.
+import CLuaShim
+import MMNetCore
+
+/// What mmnet keeps for one Lua state, owned by a sentinel userdata in the registry whose
+/// finalizer runs at `lua_close` before Lua unloads the library.
+final class Binding {
+    /// The core side of this state; nil when the I/O thread could not be started.
+    let context: ScriptContext?
+    /// Why the I/O thread could not be started.
+    let startupError: String?
+    /// Reused by PollEvents for the events it drains.
+    var drained: [Event] = []
+
+    private init(context: ScriptContext?, startupError: String?) {
+        self.context = context
+        self.startupError = startupError
+    }
+
+    /// Metatable name of the sentinel.
+    private static let sentinelType = "mmnet.State"
+
+    /// The state's binding, created with its sentinel and identity table on first use (luaopen).
+    static func open(_ L: OpaquePointer) -> Binding {
+        if let existing = current(L) { return existing }
+        let binding: Binding
+        do {
+            binding = Binding(context: ScriptContext(io: try IOThread.acquire()), startupError: nil)
+        } catch {
+            binding = Binding(context: nil, startupError: "mmnet: the I/O thread could not start: \(error)")
+        }
+        let block = lua_newuserdatauv(L, MemoryLayout<UnsafeMutableRawPointer>.size, 0)!
+        block.storeBytes(of: Unmanaged.passRetained(binding).toOpaque(), as: UnsafeMutableRawPointer.self)
+        if luaL_newmetatable(L, sentinelType) != 0 {
+            mmnet_pushfunction(L, closeState)
+            lua_setfield(L, -2, "__gc")
+        }
+        lua_setmetatable(L, -2)
+        lua_rawsetp(L, mmnet_registryindex(), mmnet_registry_key())
+
+        // Object id -> userdata, weak-valued: a dropped object can still be collected.
+        lua_createtable(L, 0, 0)
+        lua_createtable(L, 0, 1)
+        lua_pushstring(L, "v")
+        lua_setfield(L, -2, "__mode")
+        lua_setmetatable(L, -2)
+        lua_rawsetp(L, mmnet_registryindex(), mmnet_identity_key())
+        return binding
+    }
+
+    /// The state's binding, if the module was opened in it.
+    static func current(_ L: OpaquePointer) -> Binding? {
+        lua_rawgetp(L, mmnet_registryindex(), mmnet_registry_key())
+        defer { mmnet_pop(L, 1) }
+        guard let block = lua_touserdata(L, -1),
+              let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return nil }
+        return Unmanaged<Binding>.fromOpaque(pointer).takeUnretainedValue()
+    }
+}
+
+/// `__gc` of the sentinel: the state is closing. Its objects were finalized before this (they
+/// were marked for finalization later); close what is left and release the I/O thread, which
+/// the last state joins.
+private func closeState(_ L: OpaquePointer?) -> Int32 {
+    guard let block = lua_touserdata(L, 1),
+          let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return 0 }
+    block.storeBytes(of: nil, as: UnsafeMutableRawPointer?.self)
+    let binding = Unmanaged<Binding>.fromOpaque(pointer).takeRetainedValue()
+    if let context = binding.context {
+        context.close()
+        IOThread.release()
+    }
+    return 0
+}

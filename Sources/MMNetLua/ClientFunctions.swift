@@ -1,0 +1,152 @@
+// `network.Client` and the methods of a client object.
+//
+// Thread: Lua thread only.
+import CLuaShim
+import MMNetCore
+
+/// `object, result = network.Client(address, port, [cypherkey])`: starts connecting and returns
+/// at once; EVENT_CONNECTED (or `WaitForConnect`) tells how it went.
+func clientNew(_ L: OpaquePointer?) -> Int32 {
+    let L = L!
+    let address: SocketAddress
+    switch endpointArguments(L, serverSide: false) {
+    case .raise(let status): return status
+    case .invalid(let message): return failure(L, message)
+    case .valid(let parsed): address = parsed
+    }
+    let (context, problem) = scriptContext(L)
+    guard let context else { return failure(L, problem) }
+    do {
+        let connection = try Socket.connect(to: address, context: context)
+        pushNewObject(L, connection, .client)
+        push(L, "connecting to \(address.description)")
+        return 2
+    } catch let error as SystemError {
+        return failure(L, "cannot connect to \(address.description): \(error.reason)")
+    } catch {
+        return failure(L, "cannot connect to \(address.description): \(error)")
+    }
+}
+
+/// `bResult = client:Send(table)`: true once queued; false and the reason otherwise.
+/// Messages sent while the connection is still being made go out once it is.
+func clientSend(_ L: OpaquePointer?) -> Int32 {
+    withSelf(L!, .client) { (L, connection: Connection) in
+        guard lua_type(L, 2) == LUA_TTABLE else { return argumentTypeError(L, 2, expected: "table") }
+        let settings = connection.context.settings
+        switch encodeMessageFrame(L, at: 2, settings: settings) {
+        case .failure(let error):
+            lua_pushboolean(L, 0)
+            push(L, error.message)
+            return 2
+        case .success(let frame):
+            let outcome = connection.send(frame, limit: settings.sendQueueLimit)
+            if case .sent = outcome {
+                lua_pushboolean(L, 1)
+                return 1
+            }
+            lua_pushboolean(L, 0)
+            push(L, connection.failureReason.map { "not connected: \($0)" } ?? describe(outcome, limit: settings.sendQueueLimit))
+            return 2
+        }
+    }
+}
+
+/// `client:Disconnect()`: closes after flushing what was sent. Returns true if it was open.
+func clientDisconnect(_ L: OpaquePointer?) -> Int32 {
+    withSelf(L!, .client) { (L, connection: Connection) in
+        lua_pushboolean(L, connection.requestClose() ? 1 : 0)
+        return 1
+    }
+}
+
+/// `socketid = client:GetSocket()` (also for client connections): the descriptor, or nil once closed.
+func connectionGetSocket(_ L: OpaquePointer?) -> Int32 {
+    connectionGetter(L!) { L, connection in
+        if connection.currentPhase == .closed { lua_pushnil(L) } else { lua_pushinteger(L, lua_Integer(connection.fd)) }
+    }
+}
+
+/// `port = client:GetPort()`: the server's port once connected, nil before.
+func clientGetPort(_ L: OpaquePointer?) -> Int32 {
+    withSelf(L!, .client) { (L, connection: Connection) in
+        if connection.currentPhase == .open { lua_pushinteger(L, lua_Integer(connection.peer.port)) } else { lua_pushnil(L) }
+        return 1
+    }
+}
+
+/// `address = client:GetAddress()` / `connection:GetAddress()`: the other side's IP address.
+func connectionGetAddress(_ L: OpaquePointer?) -> Int32 {
+    connectionGetter(L!) { L, connection in push(L, connection.peer.ip) }
+}
+
+/// `port = connection:GetPort()`: the client's port, as the server sees it.
+func clientConnectionGetPort(_ L: OpaquePointer?) -> Int32 {
+    withSelf(L!, .clientConnection) { (L, connection: Connection) in
+        lua_pushinteger(L, lua_Integer(connection.peer.port))
+        return 1
+    }
+}
+
+/// Runs a one-result getter on argument 1, a client or a client connection.
+private func connectionGetter(_ L: OpaquePointer, _ body: (OpaquePointer, Connection) -> Void) -> Int32 {
+    guard let connection = object(L, 1, .client, as: Connection.self)
+            ?? object(L, 1, .clientConnection, as: Connection.self) else {
+        return argumentTypeError(L, 1, expected: "mmnet.Client or mmnet.ClientConnection")
+    }
+    body(L, connection)
+    return 1
+}
+
+/// Shortest and longest wait `WaitForConnect` accepts, and its default, in seconds.
+private let waitRange = 0.25...10.0
+private let waitDefault = 2.0
+
+/// `bResult, WaitTime = client:WaitForConnect([timeout])`: waits until the connection is made or
+/// has failed, at most `timeout` seconds. Returns true and the time connecting took; or false,
+/// the time waited, and why (an extension: the third value). EVENT_CONNECTED stays queued.
+func clientWaitForConnect(_ L: OpaquePointer?) -> Int32 {
+    withSelf(L!, .client) { (L, connection: Connection) in
+        var timeout = waitDefault
+        switch numberArgument(L, 2) {
+        case .wrongType: return argumentTypeError(L, 2, expected: "number")
+        case .absent: break
+        case .value(let value, _):
+            guard waitRange.contains(value) else {
+                return failure(L, "timeout must be between 0.25 and 10 seconds")
+            }
+            timeout = value
+        }
+        let start = Clock.monotonic()
+        let done = connection.context.events.wait(until: start + timeout) {
+            connection.currentPhase != .connecting && connection.currentPhase != .hello
+        }
+        let waited = Clock.monotonic() - start
+        if done && connection.currentPhase == .open {
+            lua_pushboolean(L, 1)
+            lua_pushnumber(L, connection.connectDuration ?? waited)
+            return 2
+        }
+        lua_pushboolean(L, 0)
+        lua_pushnumber(L, waited)
+        push(L, done ? (connection.failureReason ?? "not connected") : "timed out after \(timeout) s")
+        return 3
+    }
+}
+
+/// The client object's methods.
+let clientMethods: [(String, mmnet_Function)] = [
+    ("Send", clientSend),
+    ("Disconnect", clientDisconnect),
+    ("GetSocket", connectionGetSocket),
+    ("GetPort", clientGetPort),
+    ("GetAddress", connectionGetAddress),
+    ("WaitForConnect", clientWaitForConnect),
+]
+
+/// The client connection object's methods.
+let clientConnectionMethods: [(String, mmnet_Function)] = [
+    ("GetSocket", connectionGetSocket),
+    ("GetPort", clientConnectionGetPort),
+    ("GetAddress", connectionGetAddress),
+]

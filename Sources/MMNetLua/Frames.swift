@@ -1,0 +1,28 @@
+// Turning the table a script sends into one frame, encoded once whatever the number of
+// connections it goes to.
+//
+// Thread: Lua thread only.
+import CLuaShim
+import MMNetCore
+
+/// Encodes the table at `index` as a message frame (header + MessagePack body) under the
+/// state's limits; the error names where in the table the problem is.
+func encodeMessageFrame(_ L: OpaquePointer, at index: Int32, settings: Settings) -> Result<[UInt8], CodecError> {
+    let limits = CodecLimits(maxDepth: settings.maxDepth, maxSize: settings.maxMessageSize)
+    return encodeLuaValue(L, at: index, rootName: "packet", limits: limits, headroom: FrameHeader.size).map { encoded in
+        var frame = encoded
+        frame.withUnsafeMutableBytes { bytes in
+            FrameHeader(length: bytes.count - FrameHeader.size, type: .message).write(into: bytes)
+        }
+        return frame
+    }
+}
+
+/// The words for a refused send.
+func describe(_ outcome: Connection.SendOutcome, limit: Int) -> String {
+    switch outcome {
+    case .sent: return "sent"
+    case .queueFull: return "send queue full (SendQueueLimit is \(limit) bytes)"
+    case .notConnected: return "not connected"
+    }
+}

@@ -1,0 +1,70 @@
+// Reading a Lua function's arguments without raising: every check returns a value or a
+// status for `mmnet_trampoline` to raise once Swift has returned.
+//
+// Thread: Lua thread only.
+import CLuaShim
+
+/// The Lua type name of the value at `index` ("nil", "number", ...).
+func typeName(_ L: OpaquePointer, _ index: Int32) -> String {
+    String(cString: lua_typename(L, lua_type(L, index)))
+}
+
+/// Pushes "<expected> expected, got <actual>" and returns the status that raises
+/// "bad argument #index to 'fn' (...)".
+func argumentTypeError(_ L: OpaquePointer, _ index: Int32, expected: String) -> Int32 {
+    let message = "\(expected) expected, got \(lua_type(L, index) == LUA_TNONE ? "no value" : typeName(L, index))"
+    lua_pushstring(L, message)
+    return mmnet_argerror_status(index)
+}
+
+/// Pushes `message` and returns the status that raises it as a Lua error.
+func raise(_ L: OpaquePointer, _ message: String) -> Int32 {
+    lua_pushstring(L, message)
+    return MMNET_RAISE
+}
+
+/// Pushes nil and `message`: the document's "nil on failure, and a result string".
+func failure(_ L: OpaquePointer, _ message: String) -> Int32 {
+    lua_pushnil(L)
+    lua_pushstring(L, message)
+    return 2
+}
+
+/// The string at `index` (nil when it is not a string; numbers are not converted).
+func stringArgument(_ L: OpaquePointer, _ index: Int32) -> String? {
+    guard lua_type(L, index) == LUA_TSTRING else { return nil }
+    var length = 0
+    let bytes = lua_tolstring(L, index, &length)!
+    return String(decoding: UnsafeRawBufferPointer(start: bytes, count: length), as: UTF8.self)
+}
+
+/// A number argument that may be absent: `.absent` for nil/none, `.value` for a number,
+/// `.wrongType` otherwise.
+enum NumberArgument {
+    case absent
+    case value(Double, integer: Int64?)
+    case wrongType
+}
+
+/// Reads an optional number argument.
+func numberArgument(_ L: OpaquePointer, _ index: Int32) -> NumberArgument {
+    switch lua_type(L, index) {
+    case LUA_TNONE, LUA_TNIL:
+        return .absent
+    case LUA_TNUMBER:
+        var isInteger: Int32 = 0
+        let integer = lua_tointegerx(L, index, &isInteger)
+        return .value(lua_tonumberx(L, index, nil), integer: isInteger != 0 ? integer : nil)
+    default:
+        return .wrongType
+    }
+}
+
+/// Pushes a Swift string.
+@inline(__always)
+func push(_ L: OpaquePointer, _ string: String) {
+    var string = string
+    string.withUTF8 { bytes in
+        bytes.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(L, $0.baseAddress, $0.count) }
+    }
+}

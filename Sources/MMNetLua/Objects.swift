@@ -1,0 +1,84 @@
+// The Lua values of mmnet's objects: a full userdata holding one retained reference to the
+// core object (`Listener` for a server, `Connection` for a client or client connection),
+// remembered by id in a weak table so that each object has one Lua identity.
+//
+// Thread: Lua thread only.
+import CLuaShim
+import MMNetCore
+
+/// The three object types of the user's document, by metatable name.
+enum ObjectType: String {
+    case server = "mmnet.Server"
+    case client = "mmnet.Client"
+    case clientConnection = "mmnet.ClientConnection"
+}
+
+/// Pushes a new userdata for `endpoint` with the metatable of `type`, and records it in the
+/// identity table.
+func pushNewObject(_ L: OpaquePointer, _ endpoint: Endpoint, _ type: ObjectType) {
+    let block = lua_newuserdatauv(L, MemoryLayout<UnsafeMutableRawPointer>.size, 0)!
+    block.storeBytes(of: Unmanaged.passRetained(endpoint).toOpaque(), as: UnsafeMutableRawPointer.self)
+    _ = mmnet_getmetatable(L, type.rawValue)
+    lua_setmetatable(L, -2)
+    lua_rawgetp(L, mmnet_registryindex(), mmnet_identity_key())
+    lua_pushvalue(L, -2)
+    lua_rawseti(L, -2, endpoint.id)
+    mmnet_pop(L, 1)
+}
+
+/// Pushes the userdata of the object with `id` if the script can still reach it; otherwise
+/// pushes nothing and returns false (it was collected, and so closed).
+func pushExistingObject(_ L: OpaquePointer, id: Int64) -> Bool {
+    lua_rawgetp(L, mmnet_registryindex(), mmnet_identity_key())
+    if lua_rawgeti(L, -1, id) == LUA_TNIL {
+        mmnet_pop(L, 2)
+        return false
+    }
+    mmnet_remove(L, -2)
+    return true
+}
+
+/// The core object of the userdata at `index` if it is of `type` (nil otherwise, or once
+/// finalized).
+func object<T: Endpoint>(_ L: OpaquePointer, _ index: Int32, _ type: ObjectType, as: T.Type) -> T? {
+    guard let block = luaL_testudata(L, index, type.rawValue),
+          let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return nil }
+    return Unmanaged<Endpoint>.fromOpaque(pointer).takeUnretainedValue() as? T
+}
+
+/// Runs a method `body` with its `self` (argument 1) when it is an object of `type`;
+/// otherwise returns the status of a type error.
+@inline(__always)
+func withSelf<T: Endpoint>(_ L: OpaquePointer, _ type: ObjectType, _ body: (OpaquePointer, T) -> Int32) -> Int32 {
+    guard let me = object(L, 1, type, as: T.self) else {
+        return argumentTypeError(L, 1, expected: type.rawValue)
+    }
+    return body(L, me)
+}
+
+/// `__gc` of every object: drops the reference and closes the object, flushing what was sent.
+func collectObject(_ L: OpaquePointer?) -> Int32 {
+    guard let block = lua_touserdata(L, 1),
+          let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return 0 }
+    block.storeBytes(of: nil, as: UnsafeMutableRawPointer?.self)
+    let endpoint = Unmanaged<Endpoint>.fromOpaque(pointer).takeRetainedValue()
+    if let listener = endpoint as? Listener {
+        listener.close()
+    } else if let connection = endpoint as? Connection {
+        connection.requestClose()
+    }
+    return 0
+}
+
+/// Creates the metatable of `type` with `__gc`, `__index` = a table of `methods`, and `__name`.
+func registerObjectType(_ L: OpaquePointer, _ type: ObjectType, methods: [(String, mmnet_Function)]) {
+    _ = luaL_newmetatable(L, type.rawValue)
+    mmnet_pushfunction(L, collectObject)
+    lua_setfield(L, -2, "__gc")
+    lua_createtable(L, 0, Int32(methods.count))
+    for (name, function) in methods {
+        mmnet_register(L, name, function)
+    }
+    lua_setfield(L, -2, "__index")
+    mmnet_pop(L, 1)
+}

@@ -1,0 +1,147 @@
+// `network.Server` and the methods of a server object.
+//
+// Thread: Lua thread only.
+import CLuaShim
+import MMNetCore
+
+/// `object, result = network.Server(address, [port], [cypherkey])`
+func serverNew(_ L: OpaquePointer?) -> Int32 {
+    let L = L!
+    let address: SocketAddress
+    switch endpointArguments(L, serverSide: true) {
+    case .raise(let status): return status
+    case .invalid(let message): return failure(L, message)
+    case .valid(let parsed): address = parsed
+    }
+    let (context, problem) = scriptContext(L)
+    guard let context else { return failure(L, problem) }
+    do {
+        let listener = try Listener(address: address, context: context, io: context.io)
+        pushNewObject(L, listener, .server)
+        push(L, "listening on \(listener.address.description)")
+        return 2
+    } catch let error as SystemError {
+        return failure(L, "cannot listen on \(address.description): \(error.reason)")
+    } catch {
+        return failure(L, "cannot listen on \(address.description): \(error)")
+    }
+}
+
+/// `count = server:Send(table, connection...)`: the table is encoded once. Returns how many
+/// connections accepted it, and why the others did not (an extension: the second value).
+func serverSend(_ L: OpaquePointer?) -> Int32 {
+    withSelf(L!, .server) { (L, listener: Listener) in
+        guard lua_type(L, 2) == LUA_TTABLE else { return argumentTypeError(L, 2, expected: "table") }
+        let top = lua_gettop(L)
+        var targets: [Connection] = []
+        for index in stride(from: 3, through: top, by: 1) {
+            guard let connection = object(L, index, .clientConnection, as: Connection.self) else {
+                if luaL_testudata(L, index, ObjectType.clientConnection.rawValue) != nil { continue }  // collected
+                return argumentTypeError(L, index, expected: ObjectType.clientConnection.rawValue)
+            }
+            targets.append(connection)
+        }
+        return sendToConnections(L, listener, targets, checkMembership: true)
+    }
+}
+
+/// `count = server:Broadcast(table)`: the table is encoded once and queued to every connection.
+func serverBroadcast(_ L: OpaquePointer?) -> Int32 {
+    withSelf(L!, .server) { (L, listener: Listener) in
+        guard lua_type(L, 2) == LUA_TTABLE else { return argumentTypeError(L, 2, expected: "table") }
+        return sendToConnections(L, listener, listener.connections, checkMembership: false)
+    }
+}
+
+/// Encodes the table at 2 once and queues it to `targets`; pushes the count and, when some
+/// failed, the first reason.
+private func sendToConnections(_ L: OpaquePointer, _ listener: Listener, _ targets: [Connection], checkMembership: Bool) -> Int32 {
+    let settings = listener.context.settings
+    let frame: [UInt8]
+    switch encodeMessageFrame(L, at: 2, settings: settings) {
+    case .failure(let error):
+        lua_pushinteger(L, 0)
+        push(L, error.message)
+        return 2
+    case .success(let encoded):
+        frame = encoded
+    }
+    var count: lua_Integer = 0
+    var firstProblem: String?
+    for connection in targets {
+        if checkMembership && !listener.owns(connection) {
+            if firstProblem == nil { firstProblem = "connection \(connection.peer.description) is not open on this server" }
+            continue
+        }
+        let outcome = connection.send(frame, limit: settings.sendQueueLimit)
+        if case .sent = outcome {
+            count += 1
+        } else if firstProblem == nil {
+            firstProblem = "\(connection.peer.description): \(describe(outcome, limit: settings.sendQueueLimit))"
+        }
+    }
+    lua_pushinteger(L, count)
+    guard let firstProblem else { return 1 }
+    push(L, firstProblem)
+    return 2
+}
+
+/// `count = server:Disconnect(connection...)`: closes each after flushing what was sent to it.
+func serverDisconnect(_ L: OpaquePointer?) -> Int32 {
+    withSelf(L!, .server) { (L, listener: Listener) in
+        var count: lua_Integer = 0
+        let top = lua_gettop(L)
+        for index in stride(from: 2, through: top, by: 1) {
+            guard let connection = object(L, index, .clientConnection, as: Connection.self) else {
+                if luaL_testudata(L, index, ObjectType.clientConnection.rawValue) != nil { continue }
+                return argumentTypeError(L, index, expected: ObjectType.clientConnection.rawValue)
+            }
+            if listener.owns(connection) && connection.requestClose() { count += 1 }
+        }
+        lua_pushinteger(L, count)
+        return 1
+    }
+}
+
+/// `count = server:ConnectionCount()`
+func serverConnectionCount(_ L: OpaquePointer?) -> Int32 {
+    withSelf(L!, .server) { (L, listener: Listener) in
+        lua_pushinteger(L, lua_Integer(listener.connectionCount))
+        return 1
+    }
+}
+
+/// `socketid = server:GetSocket()`
+func serverGetSocket(_ L: OpaquePointer?) -> Int32 {
+    withSelf(L!, .server) { (L, listener: Listener) in
+        lua_pushinteger(L, lua_Integer(listener.fd))
+        return 1
+    }
+}
+
+/// `port = server:GetPort()`: the port it listens on (the one the OS chose, for port 0).
+func serverGetPort(_ L: OpaquePointer?) -> Int32 {
+    withSelf(L!, .server) { (L, listener: Listener) in
+        lua_pushinteger(L, lua_Integer(listener.address.port))
+        return 1
+    }
+}
+
+/// `address = server:GetAddress()`: the address it listens on.
+func serverGetAddress(_ L: OpaquePointer?) -> Int32 {
+    withSelf(L!, .server) { (L, listener: Listener) in
+        push(L, listener.address.ip)
+        return 1
+    }
+}
+
+/// The server object's methods.
+let serverMethods: [(String, mmnet_Function)] = [
+    ("Send", serverSend),
+    ("Broadcast", serverBroadcast),
+    ("Disconnect", serverDisconnect),
+    ("ConnectionCount", serverConnectionCount),
+    ("GetSocket", serverGetSocket),
+    ("GetPort", serverGetPort),
+    ("GetAddress", serverGetAddress),
+]
