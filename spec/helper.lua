@@ -12,6 +12,10 @@ helper.root = assert(os.getenv("MMNET_ROOT"), "MMNET_ROOT is not set: run the sp
 helper.tree = assert(os.getenv("MMNET_TREE"), "MMNET_TREE is not set: run the specs with `make test`")
 --- The built native library, as `make build` leaves it.
 helper.library = helper.root .. "/.build/release/libmmnet.so"
+--- The C test host that embeds Lua (tests/host/host.c, built by `make host`).
+helper.host = os.getenv("MMNET_HOST") or (helper.root .. "/out/host")
+--- The valgrind suppressions for the Swift runtime's own tables (tests/host/valgrind.supp).
+helper.valgrind_supp = helper.root .. "/tests/host/valgrind.supp"
 --- The interpreter the subprocesses run (stock Debian lua5.4).
 helper.lua = os.getenv("LUA") or "lua5.4"
 --- Seconds a command may run unless the caller says otherwise.
