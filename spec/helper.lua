@@ -138,32 +138,43 @@ end
 local Process = {}
 Process.__index = Process
 
---- Starts a shell command in the background, in its own process group, with a time limit.
--- Its stdout and stderr go to `proc.log`; its exit status to `proc.dir .. "/status"`.
+--- Starts a shell command in the background, with a time limit.
+-- Its stdout and stderr go to `proc.log`, its exit status to `proc.status_file`. The command
+-- runs under coreutils `timeout` (its own process group), inside a small shell of a session of
+-- its own that records the status and then ends what it started.
 -- @param command string a `sh -c` command line (use `helper.tree_env()` for lua5.4 commands)
 -- @param opts table|nil `timeout` (seconds the process may live, default
---   `helper.default_timeout`); `stdin_open = true`: keep its stdin open (some servers exit at EOF)
--- @return table a process: `pid`, `dir`, `log`; methods `output`, `wait_for`, `wait`, `kill`,
---   `close`
+--   `helper.default_timeout`); `stdin_open = true`: keep its stdin open (some servers exit at
+--   EOF): it reads a FIFO, `proc.stdin`, that the spec may write to
+-- @return table a process: `pid` (of `timeout`), `group` (of the shell), `dir`, `log`, `stdin`;
+--   methods
+--   `output`, `wait_for`, `exit_code`, `wait`, `kill`, `close`
 function helper.spawn(command, opts)
   opts = opts or {}
   local limit = tostring(opts.timeout or helper.default_timeout)
   local dir = helper.tempdir()
-  local log, status = dir .. "/log", dir .. "/status"
-  local inner = "timeout -k 5 " .. limit .. " sh -c " .. helper.quote(command)
+  local log, status, pidfile = dir .. "/log", dir .. "/status", dir .. "/pid"
+  local run = "timeout -k 5 " .. limit .. " sh -c " .. helper.quote(command)
   if opts.stdin_open then
-    inner = "sleep " .. limit .. " | " .. inner
-  else
-    inner = inner .. " </dev/null"
+    -- A FIFO opened read-write never reaches EOF; writing to `proc.stdin` feeds the command.
+    local fifo = helper.quote(dir .. "/stdin")
+    run = "mkfifo " .. fifo .. "; " .. run .. " 0<>" .. fifo
   end
-  inner = inner .. " >" .. helper.quote(log) .. " 2>&1; echo $? >" .. helper.quote(status)
+  local inner = run .. " >" .. helper.quote(log) .. " 2>&1 & echo $! >" .. helper.quote(pidfile) ..
+    "; wait $!; echo $? >" .. helper.quote(status) .. "; kill 0"
   -- A background job of a non-interactive sh is no group leader: setsid makes it one, in place.
   local line = "setsid sh -c " .. helper.quote(inner) .. " >/dev/null 2>&1 </dev/null & echo $!"
   local pipe = assert(io.popen(line, "r"))
-  local pid = tonumber(pipe:read("l"))
+  local group = tonumber(pipe:read("l"))
   pipe:close()
-  assert(pid, "could not start: " .. command)
-  return setmetatable({ pid = pid, dir = dir, log = log, status_file = status }, Process)
+  assert(group, "could not start: " .. command)
+  local pid = helper.wait_until(function()
+    local text = helper.read_file(pidfile)
+    return text and tonumber(text:match("%d+"))
+  end, 10)
+  assert(pid, "no pid for: " .. command)
+  return setmetatable({ pid = pid, group = group, dir = dir, log = log, status_file = status,
+    stdin = opts.stdin_open and (dir .. "/stdin") or nil }, Process)
 end
 
 --- Everything the process has written so far.
@@ -207,16 +218,18 @@ function Process:wait(seconds)
   return helper.wait_until(function() return self:exit_code() end, seconds or 10)
 end
 
---- Ends the process group: TERM, then KILL if it is still there after 5 seconds.
--- @return integer|nil the exit code
+--- Ends the process: TERM (which `timeout` passes on to the command), then KILL to the
+-- command's whole process group if it is still there after 5 seconds.
+-- @return integer|nil the exit code (143 after TERM)
 function Process:kill()
   if self:exit_code() then return self:exit_code() end
-  os.execute("kill -TERM -- -" .. self.pid .. " 2>/dev/null")
+  os.execute("kill -TERM " .. self.pid .. " 2>/dev/null")
   local code = self:wait(5)
   if not code then
     os.execute("kill -KILL -- -" .. self.pid .. " 2>/dev/null")
     code = self:wait(5)
   end
+  if not code then os.execute("kill -KILL -- -" .. self.group .. " 2>/dev/null") end
   return code
 end
 
