@@ -4,6 +4,7 @@
 #   make install PREFIX=DIR    DIR/share/lua/5.4/mmnet.lua + DIR/lib/lua/5.4/mmnet/core.so
 #   make test                  Debian packages (as root), build, Lua specs, Swift tests
 #   make demo                  a server and a client in two lua5.4 processes, printing events
+#   make host                  out/host, the C test host that embeds Lua (tests/host/host.c)
 #   make clean
 
 # The Swift package manager driver.
