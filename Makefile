@@ -4,6 +4,7 @@
 #   make install PREFIX=DIR    DIR/share/lua/5.4/mmnet.lua + DIR/lib/lua/5.4/mmnet/core.so
 #   make test                  Debian packages (as root), build, Lua specs, Swift tests
 #   make demo                  a server and a client in two lua5.4 processes, printing events
+#   make host                  out/host, the C test host that embeds Lua (tests/host/host.c)
 #   make clean
 
 # The Swift package manager driver.
@@ -24,8 +25,19 @@ BUILD_DIR ?= .build/release
 LIBRARY = $(BUILD_DIR)/libmmnet.so
 # Flags for the release build: the Swift runtime linked in statically (a host needs no Swift),
 # only luaopen_* exported, Lua's headers from LUA_INCDIR. lua_* stay undefined: the host has them.
-SWIFT_BUILD_FLAGS = -c release -Xswiftc -static-stdlib \
+# No RUNPATH ($ORIGIN): the library needs only system libraries, and ld.so's handling of it
+# shows up as invalid reads under valgrind.
+SWIFT_BUILD_FLAGS = -c release -Xswiftc -static-stdlib --disable-local-rpath \
 	-Xlinker --version-script=$(CURDIR)/build-support/exports.map -Xcc -I$(LUA_INCDIR)
+# The C compiler for the test host (tests/host/host.c); not CC, which LuaRocks sets.
+HOST_CC ?= gcc
+# Its flags: warnings on, Lua 5.4's headers from LUA_INCDIR.
+HOST_CFLAGS ?= -O2 -g -Wall -Wextra -std=c11 -D_POSIX_C_SOURCE=200809L -I$(LUA_INCDIR)
+# The Lua it embeds: static liblua5.4.a, as an MM host may, so the module must find lua_* in
+# the executable; -Wl,-E exports them to the libraries it dlopens. (-llua5.4 links the shared one.)
+HOST_LUA_LIBS ?= -Wl,-E -Wl,-Bstatic -llua5.4 -Wl,-Bdynamic -lm -ldl -pthread
+# The test host, built by `make host`.
+HOST = $(CURDIR)/out/host
 # Scratch tree the tests install into and load from, as a user would.
 TEST_TREE ?= $(CURDIR)/out/tree
 # Debian packages the tests, the demo and the benchmarks need.
@@ -33,13 +45,14 @@ DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libssl-dev openssl lua-busted luarocks py
 	lua-socket lua-cjson lua-luv valgrind gcc make iproute2 binutils
 # The Lua search paths that load mmnet from TEST_TREE.
 TREE_ENV = LUA_PATH="$(TEST_TREE)/share/lua/5.4/?.lua;$(CURDIR)/spec/?.lua;;" \
-	LUA_CPATH="$(TEST_TREE)/lib/lua/5.4/?.so;;" MMNET_TREE="$(TEST_TREE)" MMNET_ROOT="$(CURDIR)"
+	LUA_CPATH="$(TEST_TREE)/lib/lua/5.4/?.so;;" MMNET_TREE="$(TEST_TREE)" MMNET_ROOT="$(CURDIR)" \
+	MMNET_HOST="$(HOST)"
 
 # LuaRocks passes CC, CFLAGS, ... for a C build; SwiftPM would hand them to its own clang, so
 # they must not reach the swift driver.
 unexport CC CXX CFLAGS CXXFLAGS CPPFLAGS LDFLAGS LIBFLAG
 
-.PHONY: all build install uninstall deps test test-lua test-swift demo clean
+.PHONY: all build install uninstall deps host test test-lua test-swift demo clean
 
 all: build
 
@@ -65,13 +78,21 @@ install: build
 uninstall:
 	rm -f $(DESTDIR)$(LUADIR)/mmnet.lua $(DESTDIR)$(LIBDIR)/mmnet/core.so
 
+# The C program that embeds Lua and opens and closes states that require mmnet.
+host: $(HOST)
+
+$(HOST): tests/host/host.c
+	mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LUA_LIBS)
+
+# Runs both suites even if the first fails (-k), then prints one summary line.
 test: deps
-	@$(MAKE) --no-print-directory test-lua test-swift; status=$$?; \
+	@$(MAKE) --no-print-directory -k test-lua test-swift; status=$$?; \
 	if [ $$status = 0 ]; then echo "make test: PASSED (Lua specs and Swift tests)"; \
 	else echo "make test: FAILED"; fi; exit $$status
 
 # The busted specs, through stock lua5.4, against a tree installed as a user would.
-test-lua: build
+test-lua: build host
 	rm -rf $(TEST_TREE)
 	$(MAKE) --no-print-directory install PREFIX=$(TEST_TREE)
 	$(TREE_ENV) $(LUA) /usr/bin/busted --lpath="$(CURDIR)/spec/?.lua" spec
