@@ -1,7 +1,9 @@
-// CSystemShim: accept4 and eventfd, which need _GNU_SOURCE / <sys/eventfd.h>.
+// CSystemShim: accept4 and eventfd, which need _GNU_SOURCE / <sys/eventfd.h>; the static
+// mutex and id counter that must not be Swift globals.
 //
 // Thread: any.
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include "CSystemShim.h"
@@ -13,3 +15,12 @@ int mmnet_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length
 int mmnet_eventfd(void) {
     return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }
+
+static pthread_mutex_t global_mutex = PTHREAD_MUTEX_INITIALIZER;
+static int64_t last_id = 0;
+
+void mmnet_global_lock(void) { pthread_mutex_lock(&global_mutex); }
+
+void mmnet_global_unlock(void) { pthread_mutex_unlock(&global_mutex); }
+
+int64_t mmnet_next_id(void) { return __atomic_add_fetch(&last_id, 1, __ATOMIC_RELAXED); }

@@ -5,6 +5,7 @@
 #ifndef MMNET_CSYSTEMSHIM_H
 #define MMNET_CSYSTEMSHIM_H
 
+#include <stdint.h>
 #include <sys/socket.h>
 
 /// accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC.
@@ -12,5 +13,15 @@ int mmnet_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length
 
 /// eventfd(2) with EFD_NONBLOCK | EFD_CLOEXEC, counter 0.
 int mmnet_eventfd(void);
+
+/// Takes the process-wide mutex that guards starting and stopping the I/O thread. A static C
+/// mutex, not a Swift object: a Swift global would be allocated once per load and lost at unload.
+void mmnet_global_lock(void);
+
+/// Releases the mutex of `mmnet_global_lock`.
+void mmnet_global_unlock(void);
+
+/// A new process-unique object id (1, 2, 3, ...), from any thread.
+int64_t mmnet_next_id(void);
 
 #endif

@@ -1,6 +1,7 @@
 // The common base of what a script holds: a server's listener or a connection.
 //
 // Thread: any (its stored properties are immutable).
+import CSystemShim
 
 /// A network object a script can hold, identified by a process-unique number.
 public class Endpoint: @unchecked Sendable {
@@ -9,15 +10,9 @@ public class Endpoint: @unchecked Sendable {
     /// The Lua state's context whose events this object reports to.
     public let context: ScriptContext
 
-    private static let counterLock = Lock()
-    nonisolated(unsafe) private static var counter: Int64 = 0
-
     /// Gives the object a fresh id and ties it to `context`.
     init(context: ScriptContext) {
-        self.id = Endpoint.counterLock.withLock {
-            Endpoint.counter += 1
-            return Endpoint.counter
-        }
+        self.id = mmnet_next_id()
         self.context = context
     }
 }

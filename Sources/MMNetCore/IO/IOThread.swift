@@ -3,6 +3,7 @@
 // queue, and the poll loop. What it does with each kind of socket is in the `IOThread+*` files.
 //
 // Thread: `acquire`, `release` and `submit` run on Lua threads; everything else on the I/O thread.
+import CSystemShim
 import Glibc
 
 /// The background thread that accepts, connects, reads and writes for every Lua state.
@@ -32,7 +33,6 @@ public final class IOThread: @unchecked Sendable {
     /// Seconds the stopping thread gives closing connections to flush.
     static let stopTime = 2.0
 
-    private static let globalLock = Lock()
     nonisolated(unsafe) private static var instance: IOThread?
     nonisolated(unsafe) private static var users = 0
 
@@ -59,30 +59,30 @@ public final class IOThread: @unchecked Sendable {
     /// The process's I/O thread, started if no Lua state uses it yet (Lua thread, at luaopen).
     /// Every call must be balanced by one `release`.
     public static func acquire() throws -> IOThread {
-        try globalLock.withLock {
-            if let instance {
-                users += 1
-                return instance
-            }
-            let io = try IOThread()
-            try io.start()
-            instance = io
-            users = 1
-            return io
+        mmnet_global_lock()
+        defer { mmnet_global_unlock() }
+        if let instance {
+            users += 1
+            return instance
         }
+        let io = try IOThread()
+        try io.start()
+        instance = io
+        users = 1
+        return io
     }
 
     /// Gives up one use (Lua thread, when a Lua state closes); the last one stops the thread
     /// and joins it, so no code of the library runs once the state's library is unloaded.
     public static func release() {
-        globalLock.withLock {
-            users -= 1
-            guard users == 0, let io = instance else { return }
-            instance = nil
-            io.submit(.stop)
-            pthread_join(io.thread, nil)
-            Posix.close(io.wakeFD)
-        }
+        mmnet_global_lock()
+        defer { mmnet_global_unlock() }
+        users -= 1
+        guard users == 0, let io = instance else { return }
+        instance = nil
+        io.submit(.stop)
+        pthread_join(io.thread, nil)
+        Posix.close(io.wakeFD)
     }
 
     private func start() throws {
