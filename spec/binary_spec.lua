@@ -21,7 +21,9 @@ local function exported()
   local ok, _, out = helper.run("nm -D --defined-only " .. helper.quote(helper.library), 30)
   assert(ok, out)
   local names = {}
-  for name in out:gmatch("%x+ %a ([^\n]+)") do names[#names + 1] = name end
+  -- Upper-case nm types are global (exported); lower-case ones are local symbols the linker
+  -- keeps in .dynsym for relocations, which no other object can bind to.
+  for name in out:gmatch("%x+ %u ([^\n]+)") do names[#names + 1] = name end
   table.sort(names)
   return names
 end
