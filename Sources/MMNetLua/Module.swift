@@ -14,6 +14,7 @@ private func openModule(_ L: OpaquePointer) -> Int32 {
         lua_pushinteger(L, lua_Integer(kind.rawValue))
         lua_setfield(L, -2, kind.luaName)
     }
+    registerCodecFunctions(L)
     return 1
 }
 
