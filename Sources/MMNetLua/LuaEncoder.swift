@@ -135,21 +135,30 @@ struct LuaTableEncoder: ~Copyable {
         }
         let base = lua_gettop(L)
 
-        // One pass to count entries and entries whose key is an integer in 1...n.
         let n = Int64(lua_rawlen(L, index))
+        if n == 0 {
+            // No border: never an array. Count while writing and patch the header after.
+            let slot: Int
+            do throws(ByteWriterOverflow) { slot = try writer.writeMapHeaderPlaceholder() } catch { throw tooLarge() }
+            let count = try writeMapEntries(of: index, base: base, depth: depth)
+            do throws(ByteWriterOverflow) { try writer.patchMapHeader(at: slot, count: count) } catch { throw tooLarge() }
+            return
+        }
+
+        // One pass to count entries and entries whose key is an integer in 1...n.
         var total = 0
         var inRange: Int64 = 0
         lua_pushnil(L)
         while lua_next(L, index) != 0 {
             total &+= 1
-            if n > 0 && lua_isinteger(L, -2) != 0 {
+            if lua_isinteger(L, -2) != 0 {
                 let key = lua_tointegerx(L, -2, nil)
                 if key >= 1 && key <= n { inRange &+= 1 }
             }
             lua_settop(L, -2)
         }
 
-        if n > 0 && inRange == n && Int64(total) == n {
+        if inRange == n && Int64(total) == n {
             try writeHeader(array: true, count: total)
             var position: Int64 = 1
             while position <= n {
@@ -165,26 +174,36 @@ struct LuaTableEncoder: ~Copyable {
             }
         } else {
             try writeHeader(array: false, count: total)
-            lua_pushnil(L)
-            while lua_next(L, index) != 0 {
-                let keyIndex = base + 1
-                do throws(EncodeFailure) {
-                    try encodeValue(at: keyIndex, depth: depth + 1, isKey: true)
-                } catch {
-                    let isTableKey = lua_type(L, keyIndex) == LUA_TTABLE
-                    lua_settop(L, base)
-                    throw isTableKey ? error.adding("[table]") : error
-                }
-                do throws(EncodeFailure) {
-                    try encodeValue(at: keyIndex + 1, depth: depth + 1, isKey: false)
-                } catch {
-                    let segment = pathSegment(key: keyIndex)
-                    lua_settop(L, base)
-                    throw error.adding(segment)
-                }
-                lua_settop(L, keyIndex)
-            }
+            _ = try writeMapEntries(of: index, base: base, depth: depth)
         }
+    }
+
+    /// Writes every key-value pair of the table at `index` (with `base` the stack top before);
+    /// returns how many pairs were written.
+    @inline(__always)
+    mutating func writeMapEntries(of index: Int32, base: Int32, depth: Int) throws(EncodeFailure) -> Int {
+        var count = 0
+        lua_pushnil(L)
+        while lua_next(L, index) != 0 {
+            let keyIndex = base + 1
+            do throws(EncodeFailure) {
+                try encodeValue(at: keyIndex, depth: depth + 1, isKey: true)
+            } catch {
+                let isTableKey = lua_type(L, keyIndex) == LUA_TTABLE
+                lua_settop(L, base)
+                throw isTableKey ? error.adding("[table]") : error
+            }
+            do throws(EncodeFailure) {
+                try encodeValue(at: keyIndex + 1, depth: depth + 1, isKey: false)
+            } catch {
+                let segment = pathSegment(key: keyIndex)
+                lua_settop(L, base)
+                throw error.adding(segment)
+            }
+            lua_settop(L, keyIndex)
+            count &+= 1
+        }
+        return count
     }
 
     /// Writes an array or map header.

@@ -30,7 +30,7 @@ public struct ByteWriter: ~Copyable {
     @inlinable
     public init(initialCapacity: Int = 256, limit: Int) {
         let cap = max(16, min(initialCapacity, limit))
-        base = UnsafeMutableRawPointer.allocate(byteCount: cap, alignment: 16)
+        base = UnsafeMutableRawPointer.allocate(byteCount: cap, alignment: 8)
         used = 0
         capacity = cap
         self.limit = limit
@@ -63,7 +63,7 @@ public struct ByteWriter: ~Copyable {
         let needed = used + n
         let doubled = capacity > limit / 2 ? limit : capacity * 2
         let newCapacity = min(limit, max(needed, doubled))
-        let newBase = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 16)
+        let newBase = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 8)
         newBase.copyMemory(from: base, byteCount: used)
         base.deallocate()
         base = newBase

@@ -106,3 +106,43 @@ extension ByteWriter {
         else { throw ByteWriterOverflow() }
     }
 }
+
+extension ByteWriter {
+    /// Appends a one-byte placeholder for a map header whose count is not known yet.
+    /// - Returns: the placeholder's offset, for `patchMapHeader`.
+    @inlinable @inline(__always)
+    public mutating func writeMapHeaderPlaceholder() throws(ByteWriterOverflow) -> Int {
+        let offset = used
+        try write(0x80)
+        return offset
+    }
+
+    /// Fills in the placeholder at `offset` with the header of a map of `count` pairs, moving the
+    /// pairs written after it when the header needs more than one byte (16 pairs and more).
+    @inlinable @inline(__always)
+    public mutating func patchMapHeader(at offset: Int, count: Int) throws(ByteWriterOverflow) {
+        if count < 16 {
+            base.storeBytes(of: 0x80 | UInt8(truncatingIfNeeded: count), toByteOffset: offset, as: UInt8.self)
+        } else {
+            try widenMapHeader(at: offset, count: count)
+        }
+    }
+
+    /// `patchMapHeader` for map16/map32: shifts the body right by 2 or 4 bytes.
+    @usableFromInline
+    mutating func widenMapHeader(at offset: Int, count: Int) throws(ByteWriterOverflow) {
+        guard count <= Int(UInt32.max) else { throw ByteWriterOverflow() }
+        let extra = count <= Int(UInt16.max) ? 2 : 4
+        try reserve(extra)
+        let body = base + offset + 1
+        (body + extra).copyMemory(from: body, byteCount: used - offset - 1)
+        used &+= extra
+        if extra == 2 {
+            base.storeBytes(of: 0xDE, toByteOffset: offset, as: UInt8.self)
+            body.storeBytes(of: UInt16(count).bigEndian, toByteOffset: 0, as: UInt16.self)
+        } else {
+            base.storeBytes(of: 0xDF, toByteOffset: offset, as: UInt8.self)
+            body.storeBytes(of: UInt32(count).bigEndian, toByteOffset: 0, as: UInt32.self)
+        }
+    }
+}

@@ -10,22 +10,34 @@ public enum UTF8Validation {
     ///   - start: first byte.
     ///   - count: number of bytes.
     /// - Returns: true when the bytes are valid UTF-8 (the empty string is).
-    @inlinable
+    @inlinable @inline(__always)
     public static func isValid(_ start: UnsafeRawPointer, count: Int) -> Bool {
-        var i = 0
-        while i < count {
-            // ASCII fast path: eight bytes at a time while no high bit is set.
-            while i + 8 <= count {
-                let word = start.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-                if word & 0x8080_8080_8080_8080 != 0 { break }
-                i += 8
+        isASCII(start, count: count) || validateMultibyte(start, count: count, from: 0)
+    }
+
+    /// Whether `count` bytes at `start` are all ASCII, read a word at a time (the last word may
+    /// overlap the one before; strings under eight bytes are read as two overlapping halves).
+    @inlinable @inline(__always)
+    public static func isASCII(_ start: UnsafeRawPointer, count: Int) -> Bool {
+        if count >= 8 {
+            var bits: UInt64 = 0
+            var i = 0
+            while i &+ 8 <= count {
+                bits |= start.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+                i &+= 8
             }
-            if i >= count { return true }
-            let b0 = start.load(fromByteOffset: i, as: UInt8.self)
-            if b0 < 0x80 { i += 1; continue }
-            return validateMultibyte(start, count: count, from: i)
+            bits |= start.loadUnaligned(fromByteOffset: count &- 8, as: UInt64.self)
+            return bits & 0x8080_8080_8080_8080 == 0
         }
-        return true
+        if count >= 4 {
+            let bits = start.loadUnaligned(as: UInt32.self)
+                | start.loadUnaligned(fromByteOffset: count &- 4, as: UInt32.self)
+            return bits & 0x8080_8080 == 0
+        }
+        var bits: UInt8 = 0
+        var i = 0
+        while i < count { bits |= start.load(fromByteOffset: i, as: UInt8.self); i &+= 1 }
+        return bits & 0x80 == 0
     }
 
     /// The slow path of `isValid`, from the first non-ASCII byte at `from` to the end.
