@@ -1,6 +1,7 @@
 // ByteWriter: a growable raw byte buffer with a hard size limit, the encoder's output.
 //
 // Thread: any (each writer is owned by one caller; the encoder uses it on the Lua thread).
+import Glibc
 
 /// Thrown by `ByteWriter` when a write would take it past its limit.
 public struct ByteWriterOverflow: Error, Sendable {
@@ -25,18 +26,20 @@ public struct ByteWriter: ~Copyable {
 
     /// Creates an empty writer.
     /// - Parameters:
-    ///   - initialCapacity: bytes to allocate up front (clamped to `limit`, at least 16).
+    ///   - initialCapacity: bytes to allocate up front (at least 16, but never more than `limit`).
     ///   - limit: the most bytes this writer will hold; a write past it throws.
     @inlinable
     public init(initialCapacity: Int = 256, limit: Int) {
-        let cap = max(16, min(initialCapacity, limit))
-        base = UnsafeMutableRawPointer.allocate(byteCount: cap, alignment: 8)
+        let cap = max(0, min(max(16, initialCapacity), limit))
+        // malloc, not allocate(byteCount:alignment:), which goes through posix_memalign.
+        guard let memory = malloc(max(cap, 1)) else { fatalError("ByteWriter: out of memory") }
+        base = memory
         used = 0
         capacity = cap
         self.limit = limit
     }
 
-    deinit { base.deallocate() }
+    deinit { free(base) }
 
     /// The number of bytes written.
     @inlinable public var count: Int { used }
@@ -63,9 +66,7 @@ public struct ByteWriter: ~Copyable {
         let needed = used + n
         let doubled = capacity > limit / 2 ? limit : capacity * 2
         let newCapacity = min(limit, max(needed, doubled))
-        let newBase = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 8)
-        newBase.copyMemory(from: base, byteCount: used)
-        base.deallocate()
+        guard let newBase = realloc(base, newCapacity) else { throw ByteWriterOverflow() }
         base = newBase
         capacity = newCapacity
     }
