@@ -30,6 +30,7 @@ private func openModule(_ L: OpaquePointer) -> Int32 {
     for (name, function) in moduleFunctions {
         mmnet_register(L, name, function)
     }
+    registerCodecFunctions(L)
     return 1
 }
 

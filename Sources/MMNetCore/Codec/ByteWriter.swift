@@ -1,0 +1,116 @@
+// ByteWriter: a growable raw byte buffer with a hard size limit, the encoder's output.
+//
+// Thread: any (each writer is owned by one caller; the encoder uses it on the Lua thread).
+import Glibc
+
+/// Thrown by `ByteWriter` when a write would take it past its limit.
+public struct ByteWriterOverflow: Error, Sendable {
+    /// Creates the error.
+    @inlinable public init() {}
+}
+
+/// A byte buffer that grows by doubling up to a fixed limit and refuses to grow past it.
+///
+/// Writes check capacity inline and only call out when the buffer must grow, so the size limit
+/// costs nothing on the fast path. Non-copyable: it owns its memory and frees it in `deinit`.
+@frozen
+public struct ByteWriter: ~Copyable {
+    /// Start of the buffer.
+    @usableFromInline var base: UnsafeMutableRawPointer
+    /// Bytes written so far.
+    @usableFromInline var used: Int
+    /// Bytes allocated.
+    @usableFromInline var capacity: Int
+    /// Largest number of bytes the buffer may ever hold.
+    @usableFromInline let limit: Int
+
+    /// Creates an empty writer.
+    /// - Parameters:
+    ///   - initialCapacity: bytes to allocate up front (at least 16, but never more than `limit`).
+    ///   - limit: the most bytes this writer will hold; a write past it throws.
+    @inlinable
+    public init(initialCapacity: Int = 256, limit: Int) {
+        let cap = max(0, min(max(16, initialCapacity), limit))
+        // malloc, not allocate(byteCount:alignment:), which goes through posix_memalign.
+        guard let memory = malloc(max(cap, 1)) else { fatalError("ByteWriter: out of memory") }
+        base = memory
+        used = 0
+        capacity = cap
+        self.limit = limit
+    }
+
+    deinit { free(base) }
+
+    /// The number of bytes written.
+    @inlinable public var count: Int { used }
+
+    /// Calls `body` with the bytes written so far.
+    /// - Parameter body: reads the bytes; the pointer is valid only during the call.
+    /// - Returns: what `body` returns.
+    @inlinable
+    public func withBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: used))
+    }
+
+    /// Makes room for `n` more bytes.
+    /// - Throws: `ByteWriterOverflow` when `count + n` is over the limit.
+    @inlinable @inline(__always)
+    public mutating func reserve(_ n: Int) throws(ByteWriterOverflow) {
+        if _slowPath(n > capacity &- used) { try grow(n) }
+    }
+
+    /// The slow path of `reserve`: reallocates to double size (or what is needed), never past the limit.
+    @usableFromInline
+    mutating func grow(_ n: Int) throws(ByteWriterOverflow) {
+        guard n <= limit - used else { throw ByteWriterOverflow() }
+        let needed = used + n
+        let doubled = capacity > limit / 2 ? limit : capacity * 2
+        let newCapacity = min(limit, max(needed, doubled))
+        guard let newBase = realloc(base, newCapacity) else { throw ByteWriterOverflow() }
+        base = newBase
+        capacity = newCapacity
+    }
+
+    /// Appends one byte.
+    @inlinable @inline(__always)
+    public mutating func write(_ byte: UInt8) throws(ByteWriterOverflow) {
+        try reserve(1)
+        base.storeBytes(of: byte, toByteOffset: used, as: UInt8.self)
+        used &+= 1
+    }
+
+    /// Appends a marker byte followed by `value` in big-endian order.
+    @inlinable @inline(__always)
+    public mutating func write<T: FixedWidthInteger>(_ marker: UInt8, bigEndian value: T) throws(ByteWriterOverflow) {
+        let size = MemoryLayout<T>.size
+        try reserve(1 + size)
+        base.storeBytes(of: marker, toByteOffset: used, as: UInt8.self)
+        (base + used + 1).storeBytes(of: value.bigEndian, as: T.self)
+        used &+= 1 + size
+    }
+
+    /// Appends `count` bytes copied from `source`.
+    @inlinable @inline(__always)
+    public mutating func write(_ source: UnsafeRawPointer, count: Int) throws(ByteWriterOverflow) {
+        try reserve(count)
+        (base + used).copyMemory(from: source, byteCount: count)
+        used &+= count
+    }
+
+    /// Appends `count` zero bytes (room for a header filled in later).
+    @inlinable
+    public mutating func writeZeros(_ count: Int) throws(ByteWriterOverflow) {
+        try reserve(count)
+        (base + used).initializeMemory(as: UInt8.self, repeating: 0, count: count)
+        used &+= count
+    }
+
+    /// Copies the bytes written into a new array.
+    @inlinable
+    public func makeArray() -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: used) { buffer, initialized in
+            if used > 0 { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: base, byteCount: used) }
+            initialized = used
+        }
+    }
+}

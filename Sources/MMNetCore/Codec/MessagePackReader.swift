@@ -1,0 +1,207 @@
+// MessagePackReader: walks MessagePack bytes once, checking every length against what remains,
+// and reports each value to a visitor.
+//
+// Thread: any (the validator runs it on the I/O thread, the Lua decoder on the Lua thread).
+
+/// A bounds-checked, single-pass MessagePack reader.
+///
+/// Rules: the root must be a map or array; containers nest at most `limits.maxDepth` deep (the
+/// root is depth 1); the input is at most `limits.maxSize` bytes and holds exactly one value;
+/// declared counts and lengths are checked against the remaining bytes before the visitor sees
+/// them; nil and NaN map keys, extension types, 0xc1 and uint64 above Int64.max are refused.
+/// Strings are not checked for UTF-8 (Lua strings are bytes). `@inlinable` so that each visitor
+/// gets a specialised copy in the module that uses it.
+@frozen
+public struct MessagePackReader {
+    /// First byte of the input.
+    @usableFromInline let start: UnsafeRawPointer
+    /// Offset of the next byte to read.
+    @usableFromInline var position: Int
+    /// Number of bytes in the input.
+    @usableFromInline let end: Int
+    /// Deepest nesting accepted.
+    @usableFromInline let maxDepth: Int
+
+    @inlinable
+    init(start: UnsafeRawPointer, count: Int, maxDepth: Int) {
+        self.start = start
+        self.position = 0
+        self.end = count
+        self.maxDepth = maxDepth
+    }
+
+    /// Reads one message from `bytes`, reporting its values to `visitor`.
+    /// - Parameters:
+    ///   - bytes: the whole message body.
+    ///   - limits: size and nesting limits.
+    ///   - visitor: receives the values; on failure it may have seen part of the message.
+    /// - Throws: `CodecError` saying what is wrong and at which byte.
+    @inlinable
+    public static func read<V: MessagePackVisitor>(
+        _ bytes: UnsafeRawBufferPointer, limits: CodecLimits, visitor: inout V
+    ) throws(CodecError) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { throw DecodeProblem.empty.error }
+        guard bytes.count <= limits.maxSize else {
+            throw DecodeProblem.tooLarge(size: bytes.count, limit: limits.maxSize).error
+        }
+        let marker = base.load(as: UInt8.self)
+        switch marker {
+        case 0x80...0x9F, 0xDC...0xDF: break
+        default: throw DecodeProblem.notATable(marker: marker).error
+        }
+        var reader = MessagePackReader(start: base, count: bytes.count, maxDepth: limits.maxDepth)
+        try reader.readValue(depth: 1, isKey: false, visitor: &visitor)
+        if reader.position != reader.end {
+            throw DecodeProblem.trailing(at: reader.position, count: reader.end - reader.position).error
+        }
+    }
+
+    /// Bytes not read yet.
+    @inlinable var remaining: Int { end &- position }
+
+    /// Throws unless `n` more bytes remain after the marker at `markerAt`.
+    @inlinable @inline(__always)
+    func need(_ n: Int, markerAt: Int) throws(CodecError) {
+        if _slowPath(n > remaining) {
+            throw DecodeProblem.truncated(at: markerAt, needed: n, remaining: remaining).error
+        }
+    }
+
+    /// Reads a big-endian integer of type T (bounds already checked).
+    @inlinable @inline(__always)
+    mutating func load<T: FixedWidthInteger>(_: T.Type) -> T {
+        let value = T(bigEndian: start.loadUnaligned(fromByteOffset: position, as: T.self))
+        position &+= MemoryLayout<T>.size
+        return value
+    }
+
+    /// Reads a length of type T after the marker at `markerAt`.
+    @inlinable @inline(__always)
+    mutating func readLength<T: FixedWidthInteger>(_: T.Type, markerAt: Int) throws(CodecError) -> Int {
+        try need(MemoryLayout<T>.size, markerAt: markerAt)
+        return Int(load(T.self))
+    }
+
+    /// Reads one value whose marker is at `position`. `depth` is the depth a container here has.
+    @inlinable
+    mutating func readValue<V: MessagePackVisitor>(depth: Int, isKey: Bool, visitor: inout V) throws(CodecError) {
+        let at = position
+        try need(1, markerAt: at)
+        let marker = load(UInt8.self)
+        switch marker {
+        case 0x00...0x7F:
+            try visitor.visitInt(Int64(marker))
+        case 0xE0...0xFF:
+            try visitor.visitInt(Int64(Int8(bitPattern: marker)))
+        case 0xA0...0xBF:
+            try readBytes(Int(marker & 0x1F), at: at, visitor: &visitor)
+        case 0x80...0x8F:
+            try readMap(Int(marker & 0x0F), at: at, depth: depth, visitor: &visitor)
+        case 0x90...0x9F:
+            try readArray(Int(marker & 0x0F), at: at, depth: depth, visitor: &visitor)
+        case 0xC0:
+            if isKey { throw DecodeProblem.nilKey(at: at).error }
+            try visitor.visitNil()
+        case 0xC2:
+            try visitor.visitBool(false)
+        case 0xC3:
+            try visitor.visitBool(true)
+        case 0xC4, 0xD9:
+            try readBytes(try readLength(UInt8.self, markerAt: at), at: at, visitor: &visitor)
+        case 0xC5, 0xDA:
+            try readBytes(try readLength(UInt16.self, markerAt: at), at: at, visitor: &visitor)
+        case 0xC6, 0xDB:
+            try readBytes(try readLength(UInt32.self, markerAt: at), at: at, visitor: &visitor)
+        case 0xCA:
+            try need(4, markerAt: at)
+            try visitFloat(Double(Float(bitPattern: load(UInt32.self))), at: at, isKey: isKey, visitor: &visitor)
+        case 0xCB:
+            try need(8, markerAt: at)
+            try visitFloat(Double(bitPattern: load(UInt64.self)), at: at, isKey: isKey, visitor: &visitor)
+        case 0xCC:
+            try need(1, markerAt: at); try visitor.visitInt(Int64(load(UInt8.self)))
+        case 0xCD:
+            try need(2, markerAt: at); try visitor.visitInt(Int64(load(UInt16.self)))
+        case 0xCE:
+            try need(4, markerAt: at); try visitor.visitInt(Int64(load(UInt32.self)))
+        case 0xCF:
+            try need(8, markerAt: at)
+            let value = load(UInt64.self)
+            if value > UInt64(Int64.max) { throw DecodeProblem.uintOutOfRange(at: at).error }
+            try visitor.visitInt(Int64(value))
+        case 0xD0:
+            try need(1, markerAt: at); try visitor.visitInt(Int64(load(Int8.self)))
+        case 0xD1:
+            try need(2, markerAt: at); try visitor.visitInt(Int64(load(Int16.self)))
+        case 0xD2:
+            try need(4, markerAt: at); try visitor.visitInt(Int64(load(Int32.self)))
+        case 0xD3:
+            try need(8, markerAt: at); try visitor.visitInt(load(Int64.self))
+        case 0xDC:
+            try readArray(try readLength(UInt16.self, markerAt: at), at: at, depth: depth, visitor: &visitor)
+        case 0xDD:
+            try readArray(try readLength(UInt32.self, markerAt: at), at: at, depth: depth, visitor: &visitor)
+        case 0xDE:
+            try readMap(try readLength(UInt16.self, markerAt: at), at: at, depth: depth, visitor: &visitor)
+        case 0xDF:
+            try readMap(try readLength(UInt32.self, markerAt: at), at: at, depth: depth, visitor: &visitor)
+        case 0xC1:
+            throw DecodeProblem.neverUsed(at: at).error
+        default: // 0xC7...0xC9 ext, 0xD4...0xD8 fixext
+            throw DecodeProblem.ext(at: at, marker: marker).error
+        }
+    }
+
+    /// Reports a float, refusing NaN as a map key.
+    @inlinable @inline(__always)
+    mutating func visitFloat<V: MessagePackVisitor>(_ value: Double, at: Int, isKey: Bool, visitor: inout V) throws(CodecError) {
+        if isKey && value.isNaN { throw DecodeProblem.nanKey(at: at).error }
+        try visitor.visitFloat(value)
+    }
+
+    /// Reports `count` bytes of str or bin payload.
+    @inlinable @inline(__always)
+    mutating func readBytes<V: MessagePackVisitor>(_ count: Int, at: Int, visitor: inout V) throws(CodecError) {
+        try need(count, markerAt: at)
+        let bytes = UnsafeRawBufferPointer(start: start + position, count: count)
+        position &+= count
+        try visitor.visitString(bytes)
+    }
+
+    /// Reads an array of `count` elements whose header starts at `at`.
+    @inlinable
+    mutating func readArray<V: MessagePackVisitor>(_ count: Int, at: Int, depth: Int, visitor: inout V) throws(CodecError) {
+        if depth > maxDepth { throw DecodeProblem.tooDeep(at: at, limit: maxDepth).error }
+        // Every element takes at least one byte.
+        if count > remaining {
+            throw DecodeProblem.countTooLarge(at: at, kind: "array", count: count, remaining: remaining).error
+        }
+        try visitor.beginArray(count: count)
+        var index = 1
+        while index <= count {
+            try readValue(depth: depth &+ 1, isKey: false, visitor: &visitor)
+            try visitor.endArrayElement(index: index)
+            index &+= 1
+        }
+        visitor.endArray()
+    }
+
+    /// Reads a map of `count` pairs whose header starts at `at`.
+    @inlinable
+    mutating func readMap<V: MessagePackVisitor>(_ count: Int, at: Int, depth: Int, visitor: inout V) throws(CodecError) {
+        if depth > maxDepth { throw DecodeProblem.tooDeep(at: at, limit: maxDepth).error }
+        // Every key and every value takes at least one byte.
+        if count > remaining / 2 {
+            throw DecodeProblem.countTooLarge(at: at, kind: "map", count: count, remaining: remaining).error
+        }
+        try visitor.beginMap(count: count)
+        var pairs = 0
+        while pairs < count {
+            try readValue(depth: depth &+ 1, isKey: true, visitor: &visitor)
+            try readValue(depth: depth &+ 1, isKey: false, visitor: &visitor)
+            try visitor.endMapEntry()
+            pairs &+= 1
+        }
+        visitor.endMap()
+    }
+}

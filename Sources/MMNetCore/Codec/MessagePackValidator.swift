@@ -1,0 +1,39 @@
+// MessagePackValidator: checks that bytes are one well-formed mmnet message, without Lua.
+//
+// Thread: any (the I/O thread validates each frame before queuing it).
+
+/// Validates MessagePack message bodies with the same rules as the Lua decoder.
+public enum MessagePackValidator {
+    /// Checks `bytes` the way `network.Decode` would, building nothing.
+    /// - Parameters:
+    ///   - bytes: a message body.
+    ///   - limits: the size and nesting limits in force.
+    /// - Returns: nil when the bytes are exactly one well-formed map or array within the limits
+    ///   with no trailing bytes; otherwise the reason, as a script would see it.
+    public static func validate(_ bytes: UnsafeRawBufferPointer, limits: CodecLimits) -> CodecError? {
+        var visitor = NullVisitor()
+        do {
+            try MessagePackReader.read(bytes, limits: limits, visitor: &visitor)
+            return nil
+        } catch {
+            return error
+        }
+    }
+}
+
+/// A visitor that does nothing: running the reader with it only validates.
+public struct NullVisitor: MessagePackVisitor {
+    /// Creates the visitor.
+    @inlinable public init() {}
+    @inlinable public mutating func visitNil() {}
+    @inlinable public mutating func visitBool(_ value: Bool) {}
+    @inlinable public mutating func visitInt(_ value: Int64) {}
+    @inlinable public mutating func visitFloat(_ value: Double) {}
+    @inlinable public mutating func visitString(_ bytes: UnsafeRawBufferPointer) {}
+    @inlinable public mutating func beginArray(count: Int) {}
+    @inlinable public mutating func endArrayElement(index: Int) {}
+    @inlinable public mutating func endArray() {}
+    @inlinable public mutating func beginMap(count: Int) {}
+    @inlinable public mutating func endMapEntry() {}
+    @inlinable public mutating func endMap() {}
+}

@@ -1,0 +1,55 @@
+// EncodeFailure: why a table could not be encoded, and where in it, collected while unwinding.
+//
+// Thread: Lua thread only (built by the encoder), then any (value type).
+import MMNetCore
+
+/// A refusal of the Lua encoder: the reason, plus the path to the offending value, gathered one
+/// segment per table level as the error travels back up. Strings are built only on failure.
+struct EncodeFailure: Error {
+    /// What is wrong, e.g. "function values cannot be sent".
+    var reason: String
+    /// Path segments from the offending value outwards (`[3]`, `.f`, ...).
+    var segments: [String] = []
+
+    /// The user-facing error: `rootName` + path + ": " + reason.
+    /// - Parameter rootName: the name of the table the script passed ("packet", "table").
+    func codecError(rootName: String) -> CodecError {
+        var text = rootName
+        for segment in segments.reversed() { text += segment }
+        return CodecError(message: text + ": " + reason)
+    }
+}
+
+/// Lua's reserved words, which cannot follow a dot in a path.
+private let luaKeywords: Set<String> = [
+    "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in",
+    "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
+]
+
+/// The path segment naming key bytes that are a string: `.name` when it is an identifier,
+/// otherwise `["..."]` with quotes, backslashes, control bytes and invalid UTF-8 escaped.
+/// - Parameters:
+///   - start: first byte of the key.
+///   - count: its length.
+func pathSegment(stringKey start: UnsafeRawPointer, count: Int) -> String {
+    let bytes = UnsafeRawBufferPointer(start: start, count: count)
+    let isIdentifier = count > 0 && bytes.enumerated().allSatisfy { index, byte in
+        byte == UInt8(ascii: "_") || (byte | 0x20 >= UInt8(ascii: "a") && byte | 0x20 <= UInt8(ascii: "z"))
+            || (index > 0 && byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+    }
+    let text = String(decoding: bytes, as: UTF8.self)
+    if isIdentifier && !luaKeywords.contains(text) { return "." + text }
+    let escapeHigh = !UTF8Validation.isValid(start, count: count)
+    var quoted: [UInt8] = Array("[\"".utf8)
+    for byte in bytes {
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): quoted += [UInt8(ascii: "\\"), byte]
+        case UInt8(ascii: "\n"): quoted += Array("\\n".utf8)
+        case 0..<32, 127: quoted += Array(("\\" + String(byte)).utf8)
+        case 128... where escapeHigh: quoted += Array(("\\" + String(byte)).utf8)
+        default: quoted.append(byte)
+        }
+    }
+    quoted += Array("\"]".utf8)
+    return String(decoding: quoted, as: UTF8.self)
+}

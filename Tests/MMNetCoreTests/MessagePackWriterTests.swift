@@ -1,0 +1,93 @@
+// Tests of MessagePackWriter: each value's exact bytes, smallest forms at every boundary.
+//
+// Thread: test runner thread.
+import XCTest
+@testable import MMNetCore
+
+final class MessagePackWriterTests: XCTestCase {
+    func testIntegersUseTheSmallestForm() {
+        let vectors: [(Int64, String)] = [
+            (0, "00"), (1, "01"), (127, "7f"), (128, "cc80"), (255, "ccff"), (256, "cd0100"),
+            (65535, "cdffff"), (65536, "ce00010000"), (4_294_967_295, "ceffffffff"),
+            (4_294_967_296, "cf0000000100000000"), (Int64.max, "cf7fffffffffffffff"),
+            ((1 << 53) + 1, "cf0020000000000001"),
+            (-1, "ff"), (-32, "e0"), (-33, "d0df"), (-128, "d080"), (-129, "d1ff7f"),
+            (-32768, "d18000"), (-32769, "d2ffff7fff"), (-2_147_483_648, "d280000000"),
+            (-2_147_483_649, "d3ffffffff7fffffff"), (Int64.min, "d38000000000000000"),
+        ]
+        for (value, expected) in vectors {
+            XCTAssertEqual(hex(written { try $0.writeInt(value) }), expected, "\(value)")
+        }
+    }
+
+    func testFloatsAreAlwaysFloat64BitExact() {
+        XCTAssertEqual(hex(written { try $0.writeDouble(1.0) }), "cb3ff0000000000000")
+        XCTAssertEqual(hex(written { try $0.writeDouble(-0.0) }), "cb8000000000000000")
+        XCTAssertEqual(hex(written { try $0.writeDouble(.infinity) }), "cb7ff0000000000000")
+        XCTAssertEqual(hex(written { try $0.writeDouble(-.infinity) }), "cbfff0000000000000")
+        XCTAssertEqual(hex(written { try $0.writeDouble(1.5) }), "cb3ff8000000000000")
+    }
+
+    func testNilAndBooleans() {
+        XCTAssertEqual(hex(written { try $0.writeNil() }), "c0")
+        XCTAssertEqual(hex(written { try $0.writeBool(false) }), "c2")
+        XCTAssertEqual(hex(written { try $0.writeBool(true) }), "c3")
+    }
+
+    func testStringsAreStrWhenUTF8AndBinOtherwise() {
+        func encoded(_ s: [UInt8]) -> String {
+            hex(written { try writeString(s, into: &$0) })
+        }
+        XCTAssertEqual(encoded([]), "a0")
+        XCTAssertEqual(encoded(Array("abc".utf8)), "a3616263")
+        XCTAssertEqual(encoded(Array("é".utf8)), "a2c3a9")
+        XCTAssertEqual(encoded([0x61, 0x00, 0x62]), "a3610062")
+        XCTAssertEqual(encoded([0xFF]), "c401ff")
+        XCTAssertEqual(encoded([0xC3]), "c401c3")
+        XCTAssertEqual(encoded(Array(repeating: 0x78, count: 31)).prefix(2), "bf")
+        XCTAssertEqual(encoded(Array(repeating: 0x78, count: 32)).prefix(4), "d920")
+        XCTAssertEqual(encoded(Array(repeating: 0x78, count: 256)).prefix(6), "da0100")
+        XCTAssertEqual(encoded(Array(repeating: 0x78, count: 65536)).prefix(10), "db00010000")
+        XCTAssertEqual(encoded(Array(repeating: 0xFF, count: 256)).prefix(6), "c50100")
+        XCTAssertEqual(encoded(Array(repeating: 0xFF, count: 65536)).prefix(10), "c600010000")
+    }
+
+    func testContainerHeaders() {
+        XCTAssertEqual(hex(written { try $0.writeArrayHeader(0) }), "90")
+        XCTAssertEqual(hex(written { try $0.writeArrayHeader(15) }), "9f")
+        XCTAssertEqual(hex(written { try $0.writeArrayHeader(16) }), "dc0010")
+        XCTAssertEqual(hex(written { try $0.writeArrayHeader(65536) }), "dd00010000")
+        XCTAssertEqual(hex(written { try $0.writeMapHeader(0) }), "80")
+        XCTAssertEqual(hex(written { try $0.writeMapHeader(16) }), "de0010")
+        XCTAssertEqual(hex(written { try $0.writeMapHeader(65536) }), "df00010000")
+    }
+
+    func testPatchedMapHeadersMatchDirectOnes() {
+        for count in [0, 1, 15, 16, 300, 65535, 65536] {
+            let direct = written { w in
+                try w.writeMapHeader(count)
+                for _ in 0..<count { try w.writeNil(); try w.writeNil() }
+            }
+            let patched = written { w in
+                try w.write(0xAA)
+                let slot = try w.writeMapHeaderPlaceholder()
+                for _ in 0..<count { try w.writeNil(); try w.writeNil() }
+                try w.patchMapHeader(at: slot, count: count)
+            }
+            XCTAssertEqual(patched, [0xAA] + direct, "\(count)")
+        }
+    }
+
+    func testSizeLimitIsExact() {
+        var writer = ByteWriter(initialCapacity: 1, limit: 20)
+        XCTAssertNoThrow(try writer.writeZeros(11))
+        XCTAssertNoThrow(try writer.writeDouble(1.0))   // 20 bytes: exactly the limit
+        XCTAssertEqual(writer.count, 20)
+        XCTAssertThrowsError(try writer.writeNil())
+        XCTAssertEqual(writer.count, 20)
+        var small = ByteWriter(limit: 10)
+        let long = [UInt8](repeating: 0x61, count: 10)
+        XCTAssertThrowsError(try writeString(long, into: &small))
+        XCTAssertEqual(small.count, 0)
+    }
+}

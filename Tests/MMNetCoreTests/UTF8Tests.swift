@@ -1,0 +1,39 @@
+// Tests of UTF8Validation: well-formed input in every length class, and each kind of ill-formed input.
+//
+// Thread: test runner thread.
+import XCTest
+@testable import MMNetCore
+
+final class UTF8Tests: XCTestCase {
+    private func valid(_ data: [UInt8]) -> Bool {
+        data.withUnsafeBytes { UTF8Validation.isValid($0.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, count: $0.count) }
+    }
+
+    func testValid() {
+        for length in 0..<40 { XCTAssertTrue(valid(Array(repeating: 0x41, count: length)), "\(length)") }
+        XCTAssertTrue(valid(Array("héllo wörld, ünïcödé ✓ 𝄞 日本語".utf8)))
+        XCTAssertTrue(valid([0x00]))
+        XCTAssertTrue(valid([0xEF, 0xBF, 0xBF]))           // U+FFFF
+        XCTAssertTrue(valid([0xF4, 0x8F, 0xBF, 0xBF]))     // U+10FFFF
+    }
+
+    func testInvalid() {
+        let cases: [[UInt8]] = [
+            [0x80], [0xBF], [0xC0, 0x80], [0xC1, 0xBF],    // lone continuation, overlong 2-byte
+            [0xE0, 0x80, 0x80], [0xF0, 0x80, 0x80, 0x80],  // overlong 3- and 4-byte
+            [0xED, 0xA0, 0x80],                            // surrogate
+            [0xF4, 0x90, 0x80, 0x80], [0xF5, 0x80, 0x80, 0x80], [0xFF],
+            [0xC3], [0xE2, 0x82], [0xF0, 0x9F, 0x98],      // truncated
+            [0xC3, 0x41],                                  // bad continuation
+        ]
+        for data in cases {
+            XCTAssertFalse(valid(data), hex(data))
+            // The same bytes after ASCII runs of every alignment.
+            for pad in [1, 7, 8, 9, 17] { XCTAssertFalse(valid(Array(repeating: 0x61, count: pad) + data), hex(data)) }
+            XCTAssertFalse(valid(data + Array(repeating: 0x61, count: 9)), hex(data))
+        }
+        // A high byte at the very end of a word-aligned ASCII run.
+        XCTAssertFalse(valid(Array(repeating: 0x61, count: 15) + [0xFF]))
+        XCTAssertFalse(valid(Array(repeating: 0x61, count: 5) + [0xFF]))
+    }
+}
