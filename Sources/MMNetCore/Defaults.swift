@@ -15,4 +15,12 @@ public enum Defaults {
     public static let eventQueueSize = 2000
     /// Seconds a new connection has to complete TCP connect, TLS and the hello.
     public static let helloTimeout = 5.0
+    /// Seconds between the pings mmnet sends on each connection (they measure the round trip
+    /// and keep the peer's timeout from firing on an idle link).
+    public static let pingInterval = 1.0
+    /// Seconds without a byte from the peer after which it is declared gone (0 turns it off).
+    /// With the 1 s ping interval a vanished peer is noticed within 5 to 5.1 s.
+    public static let peerTimeout = 5.0
+    /// Seconds between the I/O thread's sweeps for pings due and peers timed out.
+    public static let livenessSweep = 0.1
 }

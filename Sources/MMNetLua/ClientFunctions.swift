@@ -142,6 +142,7 @@ let clientMethods: [(String, mmnet_Function)] = [
     ("GetPort", clientGetPort),
     ("GetAddress", connectionGetAddress),
     ("WaitForConnect", clientWaitForConnect),
+    ("GetStats", connectionGetStats),
 ]
 
 /// The client connection object's methods.
@@ -149,4 +150,5 @@ let clientConnectionMethods: [(String, mmnet_Function)] = [
     ("GetSocket", connectionGetSocket),
     ("GetPort", clientConnectionGetPort),
     ("GetAddress", connectionGetAddress),
+    ("GetStats", connectionGetStats),
 ]

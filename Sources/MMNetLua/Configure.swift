@@ -62,6 +62,12 @@ private func apply(_ L: OpaquePointer, to settings: inout Settings) -> String? {
     case "HelloTimeout":
         guard let value = number() else { return "HelloTimeout must be a number (seconds)" }
         settings.helloTimeout = value
+    case "PingInterval":
+        guard let value = number() else { return "PingInterval must be a number (seconds)" }
+        settings.pingInterval = value
+    case "PeerTimeout":
+        guard let value = number() else { return "PeerTimeout must be a number (seconds)" }
+        settings.peerTimeout = value
     case "QueueFull":
         guard let text = stringArgument(L, -1), let policy = QueueFullPolicy(rawValue: text) else {
             return "QueueFull must be \"drop\" or \"wait\""
@@ -75,7 +81,7 @@ private func apply(_ L: OpaquePointer, to settings: inout Settings) -> String? {
 
 /// Pushes a table of every setting.
 private func pushSettings(_ L: OpaquePointer, _ settings: Settings) {
-    lua_createtable(L, 0, 8)
+    lua_createtable(L, 0, 10)
     lua_pushinteger(L, lua_Integer(settings.maxMessageSize))
     lua_setfield(L, -2, "MaxMessageSize")
     lua_pushinteger(L, lua_Integer(settings.maxDepth))
@@ -88,4 +94,8 @@ private func pushSettings(_ L: OpaquePointer, _ settings: Settings) {
     lua_setfield(L, -2, "HelloTimeout")
     push(L, settings.queueFull.rawValue)
     lua_setfield(L, -2, "QueueFull")
+    lua_pushnumber(L, settings.pingInterval)
+    lua_setfield(L, -2, "PingInterval")
+    lua_pushnumber(L, settings.peerTimeout)
+    lua_setfield(L, -2, "PeerTimeout")
 }

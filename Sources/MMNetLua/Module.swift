@@ -11,6 +11,8 @@ private let moduleFunctions: [(String, mmnet_Function)] = [
     ("Client", clientNew),
     ("PollEvents", pollEvents),
     ("Configure", configure),
+    ("GetStats", moduleGetStats),
+    ("GetEventDescriptor", moduleGetEventDescriptor),
 ]
 
 /// Opens mmnet in this state (its binding and I/O thread use) and leaves the module table on

@@ -144,4 +144,5 @@ let serverMethods: [(String, mmnet_Function)] = [
     ("GetSocket", serverGetSocket),
     ("GetPort", serverGetPort),
     ("GetAddress", serverGetAddress),
+    ("GetStats", serverGetStats),
 ]

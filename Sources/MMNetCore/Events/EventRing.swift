@@ -22,6 +22,8 @@ public final class EventRing: @unchecked Sendable {
     private var lostTotal = 0
     private var refusedSinceDrain = false
     private var closed = false
+    /// The eventfd readable while events wait (-1 until a host asks for it).
+    private var notifyFD: Int32 = -1
 
     /// Creates an empty ring holding up to `capacity` events.
     public init(capacity: Int) {
@@ -63,6 +65,7 @@ public final class EventRing: @unchecked Sendable {
             }
             slots[(head + count) % slots.count] = event
             count += 1
+            if count == 1 && notifyFD >= 0 { Posix.signal(eventfd: notifyFD) }
             if waiters > 0 { condition.broadcast() }
             return outcome
         }
@@ -85,6 +88,7 @@ public final class EventRing: @unchecked Sendable {
             while count > 0 {
                 events.append(removeOldest())
             }
+            if notifyFD >= 0 { Posix.drain(eventfd: notifyFD) }
             let lost = lostSinceReport
             lostSinceReport = 0
             let resume = refusedSinceDrain
@@ -131,6 +135,18 @@ public final class EventRing: @unchecked Sendable {
         }
     }
 
+    /// A descriptor that is readable while events wait, for a host's own poll loop (made on the
+    /// first call; the same one afterwards). `drain` makes it unreadable again.
+    public func descriptor() throws -> Int32 {
+        try lock.withLock {
+            if notifyFD < 0 {
+                notifyFD = try Posix.eventfd()
+                if count > 0 { Posix.signal(eventfd: notifyFD) }
+            }
+            return notifyFD
+        }
+    }
+
     /// Events queued now.
     public var queued: Int { lock.withLock { count } }
 
@@ -142,6 +158,10 @@ public final class EventRing: @unchecked Sendable {
         lock.withLock {
             closed = true
             while count > 0 { _ = removeOldest() }
+            if notifyFD >= 0 {
+                Posix.close(notifyFD)
+                notifyFD = -1
+            }
         }
     }
 

@@ -11,6 +11,8 @@ public final class ScriptContext: @unchecked Sendable {
 
     private let lock = Lock()
     private var current = Settings()
+    private var openConnections = 0
+    private var refusedMessages = 0
 
     /// Creates the context of a newly opened Lua state, served by `io`.
     public init(io: IOThread) {
@@ -44,6 +46,34 @@ public final class ScriptContext: @unchecked Sendable {
         let (lost, resume) = self.events.drain(into: &events, timeout: timeout)
         if resume { io.submit(.resume(self)) }
         return lost
+    }
+
+    /// The state's totals for `network.GetStats()`.
+    public struct Totals: Sendable {
+        /// Connections open now (clients and accepted).
+        public var connections: Int
+        /// Events waiting in the ring.
+        public var eventsQueued: Int
+        /// Events dropped by overflow since the state opened mmnet.
+        public var eventsDropped: Int
+        /// Incoming messages refused as malformed or oversized.
+        public var messagesRefused: Int
+    }
+
+    /// The totals now (any thread).
+    public var totals: Totals {
+        let (open, refused) = lock.withLock { (openConnections, refusedMessages) }
+        return Totals(connections: open, eventsQueued: events.queued, eventsDropped: events.totalLost, messagesRefused: refused)
+    }
+
+    /// Counts a connection that opened (+1) or closed after being open (-1) (I/O thread).
+    func countConnection(_ delta: Int) {
+        lock.withLock { openConnections += delta }
+    }
+
+    /// Counts an incoming message refused as malformed or oversized (I/O thread).
+    func countRefusedMessage() {
+        lock.withLock { refusedMessages += 1 }
     }
 
     /// The Lua state is closing (Lua thread): drops its queued events, and has the I/O thread

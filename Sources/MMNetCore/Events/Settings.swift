@@ -24,6 +24,10 @@ public struct Settings: Sendable, Equatable {
     public var helloTimeout = Defaults.helloTimeout
     /// What a full event queue does.
     public var queueFull = QueueFullPolicy.drop
+    /// Seconds between pings (0: no pings).
+    public var pingInterval = Defaults.pingInterval
+    /// Seconds of silence after which a peer is declared gone (0: never).
+    public var peerTimeout = Defaults.peerTimeout
 
     /// The defaults.
     public init() {}
@@ -40,6 +44,15 @@ public struct Settings: Sendable, Equatable {
         }
         if !(helloTimeout >= 0.1 && helloTimeout <= 600) {
             return "HelloTimeout must be between 0.1 and 600 seconds"
+        }
+        if !(pingInterval == 0 || (pingInterval >= 0.01 && pingInterval <= 3600)) {
+            return "PingInterval must be 0 (off) or between 0.01 and 3600 seconds"
+        }
+        if !(peerTimeout == 0 || (peerTimeout >= 0.05 && peerTimeout <= 86400)) {
+            return "PeerTimeout must be 0 (off) or between 0.05 and 86400 seconds"
+        }
+        if peerTimeout > 0 && (pingInterval == 0 || peerTimeout <= pingInterval) {
+            return "PeerTimeout must be longer than PingInterval (pings are what keeps a live peer from timing out)"
         }
         return nil
     }

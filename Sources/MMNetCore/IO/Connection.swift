@@ -65,6 +65,8 @@ public final class Connection: Endpoint, @unchecked Sendable {
     var outOffset = 0
     var queuedBytes = 0
     var flushScheduled = false
+    /// Traffic counters and round-trip times.
+    var counters = ConnectionStats()
 
     // I/O thread only.
     /// Index of this connection's entry in the I/O thread's poll set.
@@ -77,6 +79,12 @@ public final class Connection: Endpoint, @unchecked Sendable {
     var helloReceived = false
     /// The TCP connect has completed (always true for accepted connections).
     var tcpConnected: Bool
+    /// When bytes last arrived (monotonic seconds), for dead-peer detection.
+    var lastReceived = Clock.monotonic()
+    /// When the last ping went out (monotonic seconds).
+    var lastPing = Clock.monotonic()
+    /// Counted in its context's open connections.
+    var countedOpen = false
     /// Reading stopped because the event ring refused an event (`QueueFull = "wait"`).
     var readPaused = false
 
@@ -107,16 +115,37 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// Bytes waiting in the send queue (any thread).
     public var sendQueueBytes: Int { lock.withLock { queuedBytes } }
 
-    /// Queues one encoded frame for sending (Lua thread). `frame` starts with its header.
-    /// When nothing is queued ahead of it, the frame is written at once from this thread;
-    /// whatever the socket does not take is left to the I/O thread.
+    /// The connection's statistics now (any thread).
+    public var stats: ConnectionStats {
+        lock.withLock {
+            var copy = counters
+            copy.sendQueueBytes = queuedBytes
+            copy.connectedTime = connectSeconds == nil || phase == .closed ? 0 : Clock.monotonic() - createdAt - connectSeconds!
+            return copy
+        }
+    }
+
+    /// Queues one encoded message frame for sending (Lua thread). `frame` starts with its
+    /// header. When nothing is queued ahead of it, the frame is written at once from this
+    /// thread; whatever the socket does not take is left to the I/O thread.
     public func send(_ frame: [UInt8], limit: Int) -> SendOutcome {
+        enqueue(frame, limit: limit, isMessage: true)
+    }
+
+    /// Queues a control frame of mmnet's own (I/O thread): no limit, not counted as a message.
+    func sendControl(_ frame: [UInt8]) {
+        _ = enqueue(frame, limit: .max, isMessage: false)
+    }
+
+    private func enqueue(_ frame: [UInt8], limit: Int, isMessage: Bool) -> SendOutcome {
         let (outcome, wake): (SendOutcome, Bool) = lock.withLock {
             guard phase < .closing else { return (.notConnected, false) }
-            if queuedBytes > 0 && queuedBytes + frame.count > limit { return (.queueFull, false) }
+            if queuedBytes > 0 && queuedBytes > limit - frame.count { return (.queueFull, false) }
+            if isMessage { counters.messagesSent += 1 }
             var offset = 0
             if outQueue.isEmpty && phase == .open {
                 offset = frame.withUnsafeBytes { writeNow($0) }
+                counters.bytesSent += offset
                 if offset == frame.count { return (.sent, false) }
             }
             outQueue.append(frame)

@@ -103,6 +103,7 @@ extension IOThread {
             }
             guard var n = written else { return false }
             connection.queuedBytes -= n
+            connection.counters.bytesSent += n
             while n > 0 {
                 let left = connection.outQueue[0].count - connection.outOffset
                 if n >= left {
@@ -153,6 +154,8 @@ extension IOThread {
             return
         }
         connection.input.didWrite(n)
+        connection.lastReceived = Clock.monotonic()
+        connection.lock.withLock { connection.counters.bytesReceived += n }
         processInput(connection)
     }
 
@@ -177,8 +180,12 @@ extension IOThread {
     /// The hello is done: the connection carries messages from now on.
     func open(_ connection: Connection) {
         timed.removeValue(forKey: connection.id)
+        connection.lastReceived = Clock.monotonic()
+        connection.lastPing = connection.lastReceived
         connection.deadline = .infinity
         connection.enter(.open)
+        connection.countedOpen = true
+        connection.context.countConnection(1)
         let policy = connection.context.settings.queueFull
         if let listener = connection.listener {
             guard listener.add(connection) else {
@@ -192,8 +199,10 @@ extension IOThread {
         updateInterest(connection)
     }
 
-    /// Something went wrong: report it as the phase calls for, then close at once.
-    func fail(_ connection: Connection, _ reason: String) {
+    /// Something went wrong: report it as the phase calls for, then close at once. An open
+    /// connection gets an EVENT_ERROR (unless `asError` is false: a timeout is not a protocol
+    /// error) and then its close event, both with `reason`.
+    func fail(_ connection: Connection, _ reason: String, asError: Bool = true) {
         let phase = connection.currentPhase
         let policy = connection.context.settings.queueFull
         switch phase {
@@ -205,7 +214,7 @@ extension IOThread {
             }
         case .open:
             connection.listener?.remove(connection)
-            report(Event(.error, source: connection, message: reason), policy: policy)
+            if asError { report(Event(.error, source: connection, message: reason), policy: policy) }
             let kind: EventKind = connection.role == .client ? .serverClose : .clientClose
             report(Event(kind, source: connection, message: reason), policy: policy)
         case .closing, .closed:
@@ -232,9 +241,9 @@ extension IOThread {
     func expire(_ connection: Connection) {
         switch connection.currentPhase {
         case .connecting:
-            fail(connection, "connect to \(connection.peer.description) timed out after \(seconds(connection.context.settings.helloTimeout))")
+            fail(connection, "connect to \(connection.peer.description) timed out after \(IOThread.seconds(connection.context.settings.helloTimeout))")
         case .hello:
-            fail(connection, "no hello from peer within \(seconds(connection.context.settings.helloTimeout))")
+            fail(connection, "no hello from peer within \(IOThread.seconds(connection.context.settings.helloTimeout))")
         default:
             finish(connection, reason: "closed")
         }
@@ -244,6 +253,10 @@ extension IOThread {
     func finish(_ connection: Connection, reason: String) {
         guard connections.removeValue(forKey: connection.id) != nil else { return }
         timed.removeValue(forKey: connection.id)
+        if connection.countedOpen {
+            connection.countedOpen = false
+            connection.context.countConnection(-1)
+        }
         connection.listener?.remove(connection)
         pollSet.remove(at: connection.pollIndex)
         connection.pollIndex = -1
@@ -266,7 +279,8 @@ extension IOThread {
         }
     }
 
-    private func seconds(_ value: Double) -> String {
+    /// "5 s", "0.5 s": a setting in seconds, for messages.
+    static func seconds(_ value: Double) -> String {
         value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
     }
 }

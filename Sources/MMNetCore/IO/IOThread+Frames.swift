@@ -24,6 +24,7 @@ extension IOThread {
             switch FrameType(rawValue: header.type) {
             case .message:
                 if header.length > settings.maxMessageSize {
+                    connection.context.countRefusedMessage()
                     fail(connection, "message of \(header.length) bytes is over MaxMessageSize (\(settings.maxMessageSize))")
                     return
                 }
@@ -40,14 +41,13 @@ extension IOThread {
             guard connection.input.count >= total else { return }
             let body = UnsafeRawBufferPointer(rebasing: connection.input.bytes[FrameHeader.size..<total])
             if header.type == FrameType.ping.rawValue {
-                var pong = [UInt8](repeating: 0, count: total)
-                pong.withUnsafeMutableBytes { out in
-                    FrameHeader(length: 8, type: .pong).write(into: out)
-                    UnsafeMutableRawBufferPointer(rebasing: out[FrameHeader.size...]).copyMemory(from: body)
-                }
-                _ = connection.send(pong, limit: .max)
+                connection.sendControl(Ping.frame(.pong, echoing: body))
+            } else if header.type == FrameType.pong.rawValue {
+                let sample = Ping.roundTrip(of: body, now: Clock.monotonic())
+                connection.lock.withLock { connection.counters.record(rtt: sample) }
             } else if header.type == FrameType.message.rawValue {
                 if let error = MessagePackValidator.validate(body, limits: limits) {
+                    connection.context.countRefusedMessage()
                     fail(connection, "malformed message: \(error.message)")
                     return
                 }
@@ -57,6 +57,7 @@ extension IOThread {
                     updateInterest(connection)
                     return
                 }
+                connection.lock.withLock { connection.counters.messagesReceived += 1 }
             }
             connection.input.consume(total)
         }

@@ -49,6 +49,8 @@ public final class IOThread: @unchecked Sendable {
     var timed: [Int64: Connection] = [:]
     /// Listeners whose accepting is paused for lack of descriptors.
     var pausedListeners: [Int64: Listener] = [:]
+    /// When the next liveness sweep is due (monotonic seconds).
+    private var nextSweep = 0.0
     private var stopping = false
     private var stopDeadline = Double.infinity
 
@@ -141,6 +143,7 @@ public final class IOThread: @unchecked Sendable {
         var nearest = stopping ? stopDeadline : Double.infinity
         for connection in timed.values { nearest = min(nearest, connection.deadline) }
         for listener in pausedListeners.values { nearest = min(nearest, listener.pausedUntil) }
+        if !connections.isEmpty { nearest = min(nearest, nextSweep) }
         if nearest == .infinity { return -1 }
         return Int32(max(0, min(60_000, ((nearest - now) * 1000).rounded(.up))))
     }
@@ -167,6 +170,10 @@ public final class IOThread: @unchecked Sendable {
     }
 
     private func checkDeadlines(now: Double) {
+        if now >= nextSweep {
+            nextSweep = now + Defaults.livenessSweep
+            sweepLiveness(now: now)
+        }
         for connection in timed.values where connection.deadline <= now {
             expire(connection)
         }

@@ -1,0 +1,25 @@
+// The I/O thread's periodic sweep over open connections: pings due are sent, and peers silent
+// for longer than PeerTimeout are declared gone.
+//
+// Thread: I/O thread only.
+
+extension IOThread {
+    /// Sends the pings that are due and closes the connections whose peer went silent.
+    func sweepLiveness(now: Double) {
+        for connection in connections.values where connection.currentPhase == .open {
+            let settings = connection.context.settings
+            if connection.readPaused {
+                // Not reading (QueueFull = "wait"): silence is ours, not the peer's.
+                connection.lastReceived = now
+            } else if settings.peerTimeout > 0 && now - connection.lastReceived > settings.peerTimeout {
+                let reason = "peer timed out after \(IOThread.seconds(settings.peerTimeout))"
+                fail(connection, reason, asError: false)
+                continue
+            }
+            if settings.pingInterval > 0 && now - connection.lastPing >= settings.pingInterval {
+                connection.lastPing = now
+                connection.sendControl(Ping.frame(now: now))
+            }
+        }
+    }
+}
