@@ -20,11 +20,17 @@ struct EncodeFailure: Error {
     }
 }
 
-/// Lua's reserved words, which cannot follow a dot in a path.
-private let luaKeywords: Set<String> = [
-    "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in",
-    "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
-]
+/// Whether `word` is one of Lua's reserved words, which cannot follow a dot in a path.
+/// (A switch, not a global Set: a global would be allocated once and lost when Lua unloads us.)
+private func isLuaKeyword(_ word: String) -> Bool {
+    switch word {
+    case "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if",
+         "in", "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while":
+        return true
+    default:
+        return false
+    }
+}
 
 /// The path segment naming key bytes that are a string: `.name` when it is an identifier,
 /// otherwise `["..."]` with quotes, backslashes, control bytes and invalid UTF-8 escaped.
@@ -38,7 +44,7 @@ func pathSegment(stringKey start: UnsafeRawPointer, count: Int) -> String {
             || (index > 0 && byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
     }
     let text = String(decoding: bytes, as: UTF8.self)
-    if isIdentifier && !luaKeywords.contains(text) { return "." + text }
+    if isIdentifier && !isLuaKeyword(text) { return "." + text }
     let escapeHigh = !UTF8Validation.isValid(start, count: count)
     var quoted: [UInt8] = Array("[\"".utf8)
     for byte in bytes {

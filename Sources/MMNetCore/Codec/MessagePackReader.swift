@@ -22,6 +22,7 @@ public struct MessagePackReader {
     /// Deepest nesting accepted.
     @usableFromInline let maxDepth: Int
 
+    /// A reader at the first of `count` bytes at `start`.
     @inlinable
     init(start: UnsafeRawPointer, count: Int, maxDepth: Int) {
         self.start = start
