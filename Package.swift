@@ -21,5 +21,9 @@ let package = Package(
         .target(name: "MMNetCore"),
         .target(name: "MMNetLua", dependencies: ["CLuaShim", "MMNetCore"]),
         .testTarget(name: "MMNetCoreTests", dependencies: ["MMNetCore"]),
+        // The binding's internal entry points, run against Debian's liblua5.4 (tests only: the
+        // shipping library never links Lua, the host provides it).
+        .testTarget(name: "MMNetLuaTests", dependencies: ["MMNetLua", "CLuaShim", "MMNetCore"],
+                    linkerSettings: [.linkedLibrary("lua5.4")]),
     ]
 )

@@ -10,13 +10,17 @@ struct EncodeFailure: Error {
     var reason: String
     /// Path segments from the offending value outwards (`[3]`, `.f`, ...).
     var segments: [String] = []
+    /// Whether the whole message is at fault (size limit) rather than the value at the path.
+    var aboutWholeMessage = false
 
-    /// The user-facing error: `rootName` + path + ": " + reason.
+    /// The user-facing error: `rootName` + path + ": " + reason; for the size limit,
+    /// `rootName: reason (reached at <path>)`.
     /// - Parameter rootName: the name of the table the script passed ("packet", "table").
     func codecError(rootName: String) -> CodecError {
-        var text = rootName
-        for segment in segments.reversed() { text += segment }
-        return CodecError(message: text + ": " + reason)
+        var path = rootName
+        for segment in segments.reversed() { path += segment }
+        if aboutWholeMessage { return CodecError(message: rootName + ": " + reason + " (reached at " + path + ")") }
+        return CodecError(message: path + ": " + reason)
     }
 }
 

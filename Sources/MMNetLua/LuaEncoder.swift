@@ -70,7 +70,7 @@ struct LuaTableEncoder: ~Copyable {
 
     /// The error for a write past the size limit.
     func tooLarge() -> EncodeFailure {
-        EncodeFailure(reason: "encoded message is larger than the limit of \(maxSize) bytes")
+        EncodeFailure(reason: "encoded message is larger than the limit of \(maxSize) bytes", aboutWholeMessage: true)
     }
 
     /// Writes the zero bytes reserved for a frame header.
