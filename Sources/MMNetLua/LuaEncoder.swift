@@ -33,7 +33,7 @@ func withEncodedTable<R>(
         return .failure(CodecError(message: "\(rootName): a table is expected, got \(typeName)"))
     }
     let top = lua_gettop(L)
-    let maxDepth = max(0, limits.maxDepth)
+    let maxDepth = limits.effectiveMaxDepth
     // The first bytes and the ancestor list live on the stack: no allocation for small tables.
     return withUnsafeTemporaryAllocation(byteCount: scratchSize, alignment: 8) { scratch in
         withUnsafeTemporaryAllocation(of: UnsafeRawPointer?.self, capacity: maxDepth + 1) { ancestors in

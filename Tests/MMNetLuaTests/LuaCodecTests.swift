@@ -66,6 +66,20 @@ final class LuaCodecTests: XCTestCase {
         XCTAssertEqual(error.message, "t[1][1][1]: tables nested deeper than 3 levels cannot be sent")
     }
 
+    func testNestingAtTheCeilingRoundTrips() throws {
+        push("local root = {} local t = root for i = 2, 1000 do t[1] = {}; t = t[1] end return root")
+        let top = lua_gettop(L)
+        let limits = CodecLimits(maxDepth: 1_000_000)
+        let bytes = try encodeLuaValue(L, at: top, rootName: "t", limits: limits, headroom: 0).get()
+        XCTAssertEqual(lua_gettop(L), top)
+        XCTAssertNil(bytes.withUnsafeBytes { pushDecodedValue(L, $0, limits: limits) })
+        XCTAssertEqual(lua_gettop(L), top + 1)
+        push("local root = {} local t = root for i = 2, 1001 do t[1] = {}; t = t[1] end return root")
+        guard case .failure(let error) = encodeLuaValue(L, at: -1, rootName: "t", limits: limits, headroom: 0)
+        else { return XCTFail("accepted 1001 levels") }
+        XCTAssertTrue(error.message.hasSuffix("tables nested deeper than 1000 levels cannot be sent"))
+    }
+
     func testDecodePushesExactlyOneValueOrNothing() {
         let top = lua_gettop(L)
         let good: [UInt8] = [0x82, 0xA1, 0x61, 0x01, 0xA1, 0x62, 0x92, 0xC3, 0xC0]

@@ -50,7 +50,7 @@ public struct MessagePackReader {
         case 0x80...0x9F, 0xDC...0xDF: break
         default: throw Self.fail(.notATable(marker: marker))
         }
-        var reader = MessagePackReader(start: base, count: bytes.count, maxDepth: limits.maxDepth)
+        var reader = MessagePackReader(start: base, count: bytes.count, maxDepth: limits.effectiveMaxDepth)
         try reader.readValue(depth: 1, isKey: false, visitor: &visitor)
         if reader.position != reader.end {
             throw Self.fail(.trailing(at: reader.position, count: reader.end - reader.position))
