@@ -5,6 +5,7 @@
 #   make test                  Debian packages (as root), build, Lua specs, Swift tests
 #   make demo                  a server and a client in two lua5.4 processes, printing events
 #   make host                  out/host, the C test host that embeds Lua (tests/host/host.c)
+#   make bench-codec           Encode/Decode speed against lua-cjson, bare Lua and string.rep
 #   make clean
 
 # The Swift package manager driver.
@@ -44,6 +45,8 @@ TEST_TREE ?= $(CURDIR)/out/tree
 # Debian packages the tests, the demo and the benchmarks need.
 DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libssl-dev openssl lua-busted luarocks python3-msgpack \
 	lua-socket lua-cjson lua-luv valgrind gcc make iproute2 binutils
+# Arguments of bench/codec.lua: iterations of the small-table loop, then rounds (best one kept).
+BENCH_ARGS ?= 200000 9
 # The Lua search paths that load mmnet from TEST_TREE.
 TREE_ENV = LUA_PATH="$(TEST_TREE)/share/lua/5.4/?.lua;$(CURDIR)/spec/?.lua;;" \
 	LUA_CPATH="$(TEST_TREE)/lib/lua/5.4/?.so;;" MMNET_TREE="$(TEST_TREE)" MMNET_ROOT="$(CURDIR)" \
@@ -53,7 +56,7 @@ TREE_ENV = LUA_PATH="$(TEST_TREE)/share/lua/5.4/?.lua;$(CURDIR)/spec/?.lua;;" \
 # they must not reach the swift driver.
 unexport CC CXX CFLAGS CXXFLAGS CPPFLAGS LDFLAGS LIBFLAG
 
-.PHONY: all build install uninstall deps host test test-lua test-swift demo clean
+.PHONY: all build install uninstall deps host test test-lua test-swift bench-codec demo clean
 
 all: build
 
@@ -101,6 +104,12 @@ test-lua: build host
 # The Swift unit tests of the core.
 test-swift:
 	$(SWIFT) test -Xcc -I$(LUA_INCDIR)
+
+# The codec benchmark (figures only, not a timed test), against a tree installed as for the tests.
+bench-codec: build
+	rm -rf $(TEST_TREE)
+	$(MAKE) --no-print-directory install PREFIX=$(TEST_TREE)
+	$(TREE_ENV) $(LUA) bench/codec.lua $(BENCH_ARGS)
 
 demo: deps build
 	rm -rf $(TEST_TREE)

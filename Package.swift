@@ -23,5 +23,9 @@ let package = Package(
         .target(name: "MMNetCore", dependencies: ["CSystemShim"]),
         .target(name: "MMNetLua", dependencies: ["CLuaShim", "MMNetCore"]),
         .testTarget(name: "MMNetCoreTests", dependencies: ["MMNetCore"]),
+        // The binding's internal entry points, run against Debian's liblua5.4 (tests only: the
+        // shipping library never links Lua, the host provides it).
+        .testTarget(name: "MMNetLuaTests", dependencies: ["MMNetLua", "CLuaShim", "MMNetCore"],
+                    linkerSettings: [.linkedLibrary("lua5.4")]),
     ]
 )

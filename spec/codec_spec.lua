@@ -286,10 +286,10 @@ describe("network.Encode / network.Decode", function()
     it("refuses an encoding over 16 MiB, and takes one of exactly 16 MiB", function()
       local exact = {string.rep("x", 16 * MiB - 6)}          -- 91 db <4 bytes> + payload
       assert.are.equal(16 * MiB, #network.Encode(exact))
-      refused({string.rep("x", 16 * MiB - 5)}, "table[1]: encoded message is larger than the limit of 16777216 bytes")
+      refused({string.rep("x", 16 * MiB - 5)}, "table: encoded message is larger than the limit of 16777216 bytes (reached at table[1])")
       local many = {}
       for i = 1, 2 * MiB do many[i] = 1.5 end                -- 18 MiB of float64
-      refused(many, "table[1864135]: encoded message is larger than the limit of 16777216 bytes")
+      refused(many, "table: encoded message is larger than the limit of 16777216 bytes (reached at table[1864135])")
     end)
 
     it("raises an argument error for a non-table, and nothing else", function()

@@ -10,21 +10,31 @@ struct EncodeFailure: Error {
     var reason: String
     /// Path segments from the offending value outwards (`[3]`, `.f`, ...).
     var segments: [String] = []
+    /// Whether the whole message is at fault (size limit) rather than the value at the path.
+    var aboutWholeMessage = false
 
-    /// The user-facing error: `rootName` + path + ": " + reason.
+    /// The user-facing error: `rootName` + path + ": " + reason; for the size limit,
+    /// `rootName: reason (reached at <path>)`.
     /// - Parameter rootName: the name of the table the script passed ("packet", "table").
     func codecError(rootName: String) -> CodecError {
-        var text = rootName
-        for segment in segments.reversed() { text += segment }
-        return CodecError(message: text + ": " + reason)
+        var path = rootName
+        for segment in segments.reversed() { path += segment }
+        if aboutWholeMessage { return CodecError(message: rootName + ": " + reason + " (reached at " + path + ")") }
+        return CodecError(message: path + ": " + reason)
     }
 }
 
-/// Lua's reserved words, which cannot follow a dot in a path.
-private let luaKeywords: Set<String> = [
-    "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in",
-    "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while",
-]
+/// Whether `word` is one of Lua's reserved words, which cannot follow a dot in a path.
+/// (A switch, not a global Set: a global would be allocated once and lost when Lua unloads us.)
+private func isLuaKeyword(_ word: String) -> Bool {
+    switch word {
+    case "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if",
+         "in", "local", "nil", "not", "or", "repeat", "return", "then", "true", "until", "while":
+        return true
+    default:
+        return false
+    }
+}
 
 /// The path segment naming key bytes that are a string: `.name` when it is an identifier,
 /// otherwise `["..."]` with quotes, backslashes, control bytes and invalid UTF-8 escaped.
@@ -38,7 +48,7 @@ func pathSegment(stringKey start: UnsafeRawPointer, count: Int) -> String {
             || (index > 0 && byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
     }
     let text = String(decoding: bytes, as: UTF8.self)
-    if isIdentifier && !luaKeywords.contains(text) { return "." + text }
+    if isIdentifier && !isLuaKeyword(text) { return "." + text }
     let escapeHigh = !UTF8Validation.isValid(start, count: count)
     var quoted: [UInt8] = Array("[\"".utf8)
     for byte in bytes {

@@ -30,10 +30,15 @@ struct LuaStackVisitor: MessagePackVisitor {
     /// The Lua state being pushed onto.
     let L: OpaquePointer
 
+    /// Pushes nil.
     @inline(__always) mutating func visitNil() { lua_pushnil(L) }
+    /// Pushes a boolean.
     @inline(__always) mutating func visitBool(_ value: Bool) { lua_pushboolean(L, value ? 1 : 0) }
+    /// Pushes an integer.
     @inline(__always) mutating func visitInt(_ value: Int64) { lua_pushinteger(L, value) }
+    /// Pushes a float.
     @inline(__always) mutating func visitFloat(_ value: Double) { lua_pushnumber(L, value) }
+    /// Pushes the bytes as a Lua string.
     @inline(__always) mutating func visitString(_ bytes: UnsafeRawBufferPointer) {
         _ = lua_pushlstring(L, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
     }
@@ -44,7 +49,9 @@ struct LuaStackVisitor: MessagePackVisitor {
         lua_createtable(L, Int32(clamping: count), 0)
     }
 
+    /// Stores the value on top into the array below it.
     @inline(__always) mutating func endArrayElement(index: Int) { lua_rawseti(L, -2, lua_Integer(index)) }
+    /// Nothing to do: the array's table is on top.
     @inline(__always) mutating func endArray() {}
 
     /// Creates the map's table, after making room on the stack for it, a key and a value.
@@ -53,6 +60,8 @@ struct LuaStackVisitor: MessagePackVisitor {
         lua_createtable(L, 0, Int32(clamping: count))
     }
 
+    /// Stores the key and value on top into the map below them.
     @inline(__always) mutating func endMapEntry() { lua_rawset(L, -3) }
+    /// Nothing to do: the map's table is on top.
     @inline(__always) mutating func endMap() {}
 }

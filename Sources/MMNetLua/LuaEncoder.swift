@@ -33,21 +33,27 @@ func withEncodedTable<R>(
         return .failure(CodecError(message: "\(rootName): a table is expected, got \(typeName)"))
     }
     let top = lua_gettop(L)
-    let maxDepth = max(0, limits.maxDepth)
-    return withUnsafeTemporaryAllocation(of: UnsafeRawPointer?.self, capacity: maxDepth + 1) { ancestors in
-        var encoder = LuaTableEncoder(
-            L: L, writer: ByteWriter(initialCapacity: 256 + headroom, limit: headroom + max(0, limits.maxSize)),
-            maxDepth: maxDepth, maxSize: limits.maxSize, ancestors: ancestors.baseAddress!)
-        do throws(EncodeFailure) {
-            try encoder.writeHeadroom(headroom)
-            try encoder.encodeTable(at: absolute, depth: 1)
-        } catch {
-            lua_settop(L, top)
-            return .failure(error.codecError(rootName: rootName))
+    let maxDepth = limits.effectiveMaxDepth
+    // The first bytes and the ancestor list live on the stack: no allocation for small tables.
+    return withUnsafeTemporaryAllocation(byteCount: scratchSize, alignment: 8) { scratch in
+        withUnsafeTemporaryAllocation(of: UnsafeRawPointer?.self, capacity: maxDepth + 1) { ancestors in
+            var encoder = LuaTableEncoder(
+                L: L, writer: ByteWriter(scratch: scratch, limit: headroom + max(0, limits.maxSize)),
+                maxDepth: maxDepth, maxSize: limits.maxSize, ancestors: ancestors.baseAddress!)
+            do throws(EncodeFailure) {
+                try encoder.writeHeadroom(headroom)
+                try encoder.encodeTable(at: absolute, depth: 1)
+            } catch {
+                lua_settop(L, top)
+                return .failure(error.codecError(rootName: rootName))
+            }
+            return .success(body(encoder.writer))
         }
-        return .success(body(encoder.writer))
     }
 }
+
+/// Bytes of stack memory an encoding starts in before it moves to the heap.
+private let scratchSize = 1024
 
 /// The state of one encoding: the Lua state, the output, and the tables on the current path.
 struct LuaTableEncoder: ~Copyable {
@@ -64,7 +70,7 @@ struct LuaTableEncoder: ~Copyable {
 
     /// The error for a write past the size limit.
     func tooLarge() -> EncodeFailure {
-        EncodeFailure(reason: "encoded message is larger than the limit of \(maxSize) bytes")
+        EncodeFailure(reason: "encoded message is larger than the limit of \(maxSize) bytes", aboutWholeMessage: true)
     }
 
     /// Writes the zero bytes reserved for a frame header.

@@ -21,6 +21,14 @@ final class MessagePackValidatorTests: XCTestCase {
         XCTAssertNotNil(validate(Array(repeating: 0x91, count: 64) + [0x90]))
     }
 
+    func testDepthIsCappedAtTheCeiling() {
+        let limits = CodecLimits(maxDepth: Int.max)
+        XCTAssertEqual(limits.effectiveMaxDepth, CodecLimits.depthCeiling)
+        XCTAssertNil(validate(Array(repeating: 0x91, count: CodecLimits.depthCeiling - 1) + [0x90], limits: limits))
+        let tooDeep = validate(Array(repeating: 0x91, count: CodecLimits.depthCeiling) + [0x90], limits: limits)
+        XCTAssertEqual(tooDeep?.message, "message nested deeper than 1000 levels (at byte 1000)")
+    }
+
     func testLargeStringsUpToTheSizeLimit() {
         let payload = [UInt8](repeating: 0x78, count: 100_000)
         let message = [0x91, 0xDB, 0x00, 0x01, 0x86, 0xA0] + payload

@@ -23,6 +23,8 @@ public struct ByteWriter: ~Copyable {
     @usableFromInline var capacity: Int
     /// Largest number of bytes the buffer may ever hold.
     @usableFromInline let limit: Int
+    /// Whether `base` was allocated here (and must be freed) rather than lent by the caller.
+    @usableFromInline var owned: Bool
 
     /// Creates an empty writer.
     /// - Parameters:
@@ -37,9 +39,24 @@ public struct ByteWriter: ~Copyable {
         used = 0
         capacity = cap
         self.limit = limit
+        owned = true
     }
 
-    deinit { free(base) }
+    /// Creates an empty writer that starts in `scratch`, which must outlive the writer; the writer
+    /// copies to the heap when it needs more room.
+    /// - Parameters:
+    ///   - scratch: memory to use first (its size is clamped to `limit`).
+    ///   - limit: the most bytes this writer will hold; a write past it throws.
+    @inlinable
+    public init(scratch: UnsafeMutableRawBufferPointer, limit: Int) {
+        base = scratch.baseAddress!
+        used = 0
+        capacity = max(0, min(scratch.count, limit))
+        self.limit = limit
+        owned = false
+    }
+
+    deinit { if owned { free(base) } }
 
     /// The number of bytes written.
     @inlinable public var count: Int { used }
@@ -66,8 +83,15 @@ public struct ByteWriter: ~Copyable {
         let needed = used + n
         let doubled = capacity > limit / 2 ? limit : capacity * 2
         let newCapacity = min(limit, max(needed, doubled))
-        guard let newBase = realloc(base, newCapacity) else { throw ByteWriterOverflow() }
-        base = newBase
+        if owned {
+            guard let newBase = realloc(base, newCapacity) else { throw ByteWriterOverflow() }
+            base = newBase
+        } else {
+            guard let newBase = malloc(newCapacity) else { throw ByteWriterOverflow() }
+            newBase.copyMemory(from: base, byteCount: used)
+            base = newBase
+            owned = true
+        }
         capacity = newCapacity
     }
 

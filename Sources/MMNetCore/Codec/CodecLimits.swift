@@ -5,9 +5,17 @@
 /// Bounds applied when encoding a table and when decoding bytes.
 ///
 /// The defaults come from `Defaults`; `network.Configure` will set per-state values.
-/// Both the encoder and the reader recurse once per nesting level, so callers that let scripts
-/// raise `maxDepth` should keep it to a few thousand at most.
+/// The encoder and the reader recurse once per nesting level (the reader's frame is about
+/// 1.7 KB of native stack per level), so a `maxDepth` above `depthCeiling` is treated as
+/// `depthCeiling`; settings should refuse larger values.
 public struct CodecLimits: Sendable {
+    /// The deepest nesting the codec ever follows, whatever `maxDepth` says (about 1.7 MB of
+    /// native stack for the reader at this depth).
+    public static let depthCeiling = 1000
+
+    /// `maxDepth` as enforced: clamped to `0...depthCeiling`.
+    @inlinable public var effectiveMaxDepth: Int { min(max(0, maxDepth), CodecLimits.depthCeiling) }
+
     /// Deepest nesting of tables (the message table itself is depth 1).
     public var maxDepth: Int
     /// Largest MessagePack encoding, in bytes (frame headers not included).

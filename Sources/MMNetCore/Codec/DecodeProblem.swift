@@ -14,7 +14,7 @@ public enum DecodeProblem: Sendable, Equatable {
     /// A value needs more bytes than remain.
     case truncated(at: Int, needed: Int, remaining: Int)
     /// An array or map declares more elements than the remaining bytes could hold.
-    case countTooLarge(at: Int, kind: String, count: Int, remaining: Int)
+    case countTooLarge(at: Int, isMap: Bool, count: Int, remaining: Int)
     /// Containers nested deeper than the limit.
     case tooDeep(at: Int, limit: Int)
     /// A map key is nil.
@@ -44,8 +44,8 @@ public enum DecodeProblem: Sendable, Equatable {
                 + "found \(typeName(marker)) (0x\(hex(marker))) at byte 0"
         case let .truncated(at, needed, remaining):
             return "malformed message: truncated at byte \(at) (\(needed) bytes needed, \(remaining) remain)"
-        case let .countTooLarge(at, kind, count, remaining):
-            return "malformed message: \(kind) of \(count) entries declared at byte \(at) "
+        case let .countTooLarge(at, isMap, count, remaining):
+            return "malformed message: \(isMap ? "map" : "array") of \(count) entries declared at byte \(at) "
                 + "but only \(remaining) bytes remain"
         case let .tooDeep(at, limit):
             return "message nested deeper than \(limit) levels (at byte \(at))"

@@ -22,6 +22,7 @@ public struct MessagePackReader {
     /// Deepest nesting accepted.
     @usableFromInline let maxDepth: Int
 
+    /// A reader at the first of `count` bytes at `start`.
     @inlinable
     init(start: UnsafeRawPointer, count: Int, maxDepth: Int) {
         self.start = start
@@ -40,21 +41,26 @@ public struct MessagePackReader {
     public static func read<V: MessagePackVisitor>(
         _ bytes: UnsafeRawBufferPointer, limits: CodecLimits, visitor: inout V
     ) throws(CodecError) {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { throw DecodeProblem.empty.error }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { throw Self.fail(.empty) }
         guard bytes.count <= limits.maxSize else {
-            throw DecodeProblem.tooLarge(size: bytes.count, limit: limits.maxSize).error
+            throw Self.fail(.tooLarge(size: bytes.count, limit: limits.maxSize))
         }
         let marker = base.load(as: UInt8.self)
         switch marker {
         case 0x80...0x9F, 0xDC...0xDF: break
-        default: throw DecodeProblem.notATable(marker: marker).error
+        default: throw Self.fail(.notATable(marker: marker))
         }
-        var reader = MessagePackReader(start: base, count: bytes.count, maxDepth: limits.maxDepth)
+        var reader = MessagePackReader(start: base, count: bytes.count, maxDepth: limits.effectiveMaxDepth)
         try reader.readValue(depth: 1, isKey: false, visitor: &visitor)
         if reader.position != reader.end {
-            throw DecodeProblem.trailing(at: reader.position, count: reader.end - reader.position).error
+            throw Self.fail(.trailing(at: reader.position, count: reader.end - reader.position))
         }
     }
+
+    /// The error for `problem`, built out of line so that the reader's frames stay small (the
+    /// reader recurses once per nesting level) and its fast path holds no string code.
+    @usableFromInline @inline(never)
+    static func fail(_ problem: DecodeProblem) -> CodecError { problem.error }
 
     /// Bytes not read yet.
     @inlinable var remaining: Int { end &- position }
@@ -63,7 +69,7 @@ public struct MessagePackReader {
     @inlinable @inline(__always)
     func need(_ n: Int, markerAt: Int) throws(CodecError) {
         if _slowPath(n > remaining) {
-            throw DecodeProblem.truncated(at: markerAt, needed: n, remaining: remaining).error
+            throw Self.fail(.truncated(at: markerAt, needed: n, remaining: remaining))
         }
     }
 
@@ -100,7 +106,7 @@ public struct MessagePackReader {
         case 0x90...0x9F:
             try readArray(Int(marker & 0x0F), at: at, depth: depth, visitor: &visitor)
         case 0xC0:
-            if isKey { throw DecodeProblem.nilKey(at: at).error }
+            if isKey { throw Self.fail(.nilKey(at: at)) }
             try visitor.visitNil()
         case 0xC2:
             try visitor.visitBool(false)
@@ -127,7 +133,7 @@ public struct MessagePackReader {
         case 0xCF:
             try need(8, markerAt: at)
             let value = load(UInt64.self)
-            if value > UInt64(Int64.max) { throw DecodeProblem.uintOutOfRange(at: at).error }
+            if value > UInt64(Int64.max) { throw Self.fail(.uintOutOfRange(at: at)) }
             try visitor.visitInt(Int64(value))
         case 0xD0:
             try need(1, markerAt: at); try visitor.visitInt(Int64(load(Int8.self)))
@@ -146,16 +152,16 @@ public struct MessagePackReader {
         case 0xDF:
             try readMap(try readLength(UInt32.self, markerAt: at), at: at, depth: depth, visitor: &visitor)
         case 0xC1:
-            throw DecodeProblem.neverUsed(at: at).error
+            throw Self.fail(.neverUsed(at: at))
         default: // 0xC7...0xC9 ext, 0xD4...0xD8 fixext
-            throw DecodeProblem.ext(at: at, marker: marker).error
+            throw Self.fail(.ext(at: at, marker: marker))
         }
     }
 
     /// Reports a float, refusing NaN as a map key.
     @inlinable @inline(__always)
     mutating func visitFloat<V: MessagePackVisitor>(_ value: Double, at: Int, isKey: Bool, visitor: inout V) throws(CodecError) {
-        if isKey && value.isNaN { throw DecodeProblem.nanKey(at: at).error }
+        if isKey && value.isNaN { throw Self.fail(.nanKey(at: at)) }
         try visitor.visitFloat(value)
     }
 
@@ -171,10 +177,10 @@ public struct MessagePackReader {
     /// Reads an array of `count` elements whose header starts at `at`.
     @inlinable
     mutating func readArray<V: MessagePackVisitor>(_ count: Int, at: Int, depth: Int, visitor: inout V) throws(CodecError) {
-        if depth > maxDepth { throw DecodeProblem.tooDeep(at: at, limit: maxDepth).error }
+        if depth > maxDepth { throw Self.fail(.tooDeep(at: at, limit: maxDepth)) }
         // Every element takes at least one byte.
         if count > remaining {
-            throw DecodeProblem.countTooLarge(at: at, kind: "array", count: count, remaining: remaining).error
+            throw Self.fail(.countTooLarge(at: at, isMap: false, count: count, remaining: remaining))
         }
         try visitor.beginArray(count: count)
         var index = 1
@@ -189,10 +195,10 @@ public struct MessagePackReader {
     /// Reads a map of `count` pairs whose header starts at `at`.
     @inlinable
     mutating func readMap<V: MessagePackVisitor>(_ count: Int, at: Int, depth: Int, visitor: inout V) throws(CodecError) {
-        if depth > maxDepth { throw DecodeProblem.tooDeep(at: at, limit: maxDepth).error }
+        if depth > maxDepth { throw Self.fail(.tooDeep(at: at, limit: maxDepth)) }
         // Every key and every value takes at least one byte.
         if count > remaining / 2 {
-            throw DecodeProblem.countTooLarge(at: at, kind: "map", count: count, remaining: remaining).error
+            throw Self.fail(.countTooLarge(at: at, isMap: true, count: count, remaining: remaining))
         }
         try visitor.beginMap(count: count)
         var pairs = 0

@@ -25,15 +25,27 @@ public enum MessagePackValidator {
 public struct NullVisitor: MessagePackVisitor {
     /// Creates the visitor.
     @inlinable public init() {}
+    // Every callback below does nothing: the reader's own checks are the validation.
+    /// Ignores a nil.
     @inlinable public mutating func visitNil() {}
+    /// Ignores a boolean.
     @inlinable public mutating func visitBool(_ value: Bool) {}
+    /// Ignores an integer.
     @inlinable public mutating func visitInt(_ value: Int64) {}
+    /// Ignores a float.
     @inlinable public mutating func visitFloat(_ value: Double) {}
+    /// Ignores a string.
     @inlinable public mutating func visitString(_ bytes: UnsafeRawBufferPointer) {}
+    /// Ignores an array start.
     @inlinable public mutating func beginArray(count: Int) {}
+    /// Ignores an element end.
     @inlinable public mutating func endArrayElement(index: Int) {}
+    /// Ignores an array end.
     @inlinable public mutating func endArray() {}
+    /// Ignores a map start.
     @inlinable public mutating func beginMap(count: Int) {}
+    /// Ignores a pair end.
     @inlinable public mutating func endMapEntry() {}
+    /// Ignores a map end.
     @inlinable public mutating func endMap() {}
 }
