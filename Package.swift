@@ -30,6 +30,6 @@ let package = Package(
         .target(name: "MMNetLua", dependencies: ["CLuaShim", "MMNetCore"]),
         // `make bench-tls`: in-memory speed of the TLS engine (not part of the library).
         .executableTarget(name: "TLSBench", dependencies: ["MMNetCore"]),
-        .testTarget(name: "MMNetCoreTests", dependencies: ["MMNetCore"]),
+        .testTarget(name: "MMNetCoreTests", dependencies: ["MMNetCore", "COpenSSLShim"]),
     ]
 )

@@ -3,6 +3,7 @@
 // clearly on a wrong key, a peer without TLS, a changed byte; no plaintext shows in the stream.
 //
 // Thread: test runner thread.
+import COpenSSLShim
 import XCTest
 @testable import MMNetCore
 
@@ -113,8 +114,11 @@ final class TLSSessionTests: XCTestCase {
         let (client, server) = try sessionPair(key256, serverHex: key128)
         let (clientError, serverError) = failingHandshake(client, server)
         XCTAssertEqual(serverError?.kind, .wrongKey)
-        XCTAssertTrue(serverError?.message.contains("different sizes") ?? false, "\(String(describing: serverError))")
+        XCTAssertEqual(serverError?.message, "TLS handshake failed: the two sides use keys of different "
+                       + "sizes (128 and 256 bits) (no shared cipher)")
         XCTAssertEqual(clientError?.kind, .wrongKey)
+        XCTAssertEqual(clientError?.message, "TLS handshake failed: the peer refused the handshake: the "
+                       + "keys may be of different sizes, or the peer is not mmnet (sslv3 alert handshake failure)")
     }
 
     func testPlainHelloIsNotEncrypted() throws {
@@ -124,8 +128,8 @@ final class TLSSessionTests: XCTestCase {
         XCTAssertThrowsError(try server.advanceHandshake()) { error in
             let error = error as? TLSError
             XCTAssertEqual(error?.kind, .notEncrypted)
-            XCTAssertTrue(error?.message.hasPrefix("TLS handshake failed: peer is not encrypted") ?? false,
-                          "\(String(describing: error))")
+            XCTAssertEqual(error?.message, "TLS handshake failed: peer is not encrypted: it sent a plain "
+                           + "mmnet hello (give both sides the same key, or neither) (wrong version number)")
         }
         // The client side: the server answered the ClientHello with a plain hello.
         let client = try TLSSession(key: PresharedKey(hex: key128), role: .client)
@@ -163,6 +167,26 @@ final class TLSSessionTests: XCTestCase {
                 XCTAssertTrue("\(error)".contains("bad record mac"), "\(error)")
             }
         }
+    }
+
+    func testNoOpenSSLErrorStateLeaks() throws {
+        // An error some other code left on this thread's queue is not blamed on a session...
+        XCTAssertNil(BIO_new_file("/nonexistent/mmnet", "r"))
+        XCTAssertNotEqual(ERR_peek_error(), 0)
+        let (client, server) = try sessionPair(key128)
+        try handshake(client, server)
+        try write(Array(repeating: 0x41, count: 10), to: client)
+        XCTAssertNil(BIO_new_file("/nonexistent/mmnet", "r"))
+        pump(client, server) { $0[$0.count - 1] ^= 0x80 }
+        XCTAssertThrowsError(try readAvailable(server)) { error in
+            XCTAssertFalse("\(error)".contains("No such file"), "\(error)")
+            XCTAssertFalse("\(error)".contains("system library"), "\(error)")
+        }
+        // ...and a failed session leaves nothing behind for the next one.
+        XCTAssertEqual(ERR_peek_error(), 0)
+        let (other, otherServer) = try sessionPair(key128, serverHex: key256.prefix(32).description)
+        _ = failingHandshake(other, otherServer)
+        XCTAssertEqual(ERR_peek_error(), 0)
     }
 
     func testNoPlaintextInTheStream() throws {
