@@ -176,11 +176,11 @@ final class TLSSessionTests: XCTestCase {
         let (client, server) = try sessionPair(key128)
         try handshake(client, server)
         try write(Array(repeating: 0x41, count: 10), to: client)
-        XCTAssertNil(BIO_new_file("/nonexistent/mmnet", "r"))
         pump(client, server) { $0[$0.count - 1] ^= 0x80 }
+        XCTAssertNil(BIO_new_file("/nonexistent/mmnet", "r"))
         XCTAssertThrowsError(try readAvailable(server)) { error in
-            XCTAssertFalse("\(error)".contains("No such file"), "\(error)")
-            XCTAssertFalse("\(error)".contains("system library"), "\(error)")
+            XCTAssertEqual("\(error)", "TLS read failed: a record failed its integrity check: the data was "
+                           + "changed on the way (decryption failed or bad record mac)")
         }
         // ...and a failed session leaves nothing behind for the next one.
         XCTAssertEqual(ERR_peek_error(), 0)
