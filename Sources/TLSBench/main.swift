@@ -2,8 +2,13 @@
 // encrypt+decrypt throughput for 40-byte and 1 MiB writes, for both key sizes. Prints figures;
 // asserts nothing about speed (not a timed test). `make bench-tls` runs it in release mode.
 //
+// Usage: TLSBench [scale]   (scale divides every count; e.g. 1000 for a quick run under valgrind)
+//
 // Thread: main thread only.
 import MMNetCore
+
+/// Divides every iteration count (first argument; default 1).
+let scale = CommandLine.arguments.count > 1 ? max(1, Int(CommandLine.arguments[1]) ?? 1) : 1
 
 /// Seconds `body` takes, best of `rounds` runs.
 func best(rounds: Int, _ body: () throws -> Void) rethrows -> Double {
@@ -45,7 +50,7 @@ let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 17, alignme
 defer { scratch.deallocate() }
 for (name, hex) in keys {
     let key = try PresharedKey(hex: hex)
-    let handshakes = 200
+    let handshakes = max(2, 200 / scale)
     let shared = try TLSContext(key: key, role: .server)
     let clientContext = try TLSContext(key: key, role: .client)
     let seconds = try best(rounds: 3) {
@@ -66,8 +71,9 @@ for (name, hex) in keys {
         + "; with a new SSL_CTX per session: \(Int(fresh / Double(handshakes) * 1e6)) us")
     for (size, count) in [(40, 200_000), (1 << 20, 64)] {
         let time = try best(rounds: 3) {
-            try transfer(client, server, size: size, count: count, scratch: scratch)
+            try transfer(client, server, size: size, count: max(2, count / scale), scratch: scratch)
         }
+        let count = max(2, count / scale)
         let megabytes = Double(size * count) / 1_048_576
         print("  \(size)-byte writes: \(Int(Double(count) / time)) writes/s, "
             + "\(Int(megabytes / time)) MiB/s (encrypt + decrypt, one core)")
