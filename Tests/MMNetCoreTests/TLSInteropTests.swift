@@ -36,7 +36,7 @@ final class TLSInteropTests: XCTestCase {
     /// directory; returns the file's path.
     private func pskSessionFile(_ hex: String) throws -> String {
         let script = """
-            cd "$DIR" && KEY="$1" &&
+            cd "$2" && KEY="$1" &&
             openssl asn1parse -noout -out mmnet-psk.der -genconf /dev/stdin <<EOF &&
             asn1 = SEQUENCE:session
             [session]
@@ -49,8 +49,7 @@ final class TLSInteropTests: XCTestCase {
             EOF
             openssl sess_id -inform DER -in mmnet-psk.der -out mmnet-psk.pem
             """
-        setenv("DIR", directory, 1)
-        let shell = try ChildProcess(["/bin/sh", "-c", script, "sh", hex])
+        let shell = try ChildProcess(["/bin/sh", "-c", script, "sh", hex, directory])
         var status: Int32 = 0
         waitpid(shell.pid, &status, 0)
         shell.waitForOutput(Deadline(seconds: 1)) { _ in false }
