@@ -5,6 +5,8 @@
 // Targets keep Lua in one room:
 // - CLuaShim   (C)     Lua's function-like macros and the one place Lua errors are raised.
 // - CSystemShim (C)    Linux calls Swift's Glibc module leaves out (accept4, eventfd).
+// - COpenSSLShim (C)   OpenSSL's headers, its function-like macros, the TLS 1.3 PSK callbacks;
+//                      links the system's libssl and libcrypto (libssl-dev, OpenSSL 3).
 // - MMNetCore  (Swift) codec, ring buffer, I/O thread, TLS. Never imports Lua.
 // - MMNetLua   (Swift) the binding: the only Swift code that talks to a lua_State.
 //
@@ -20,9 +22,15 @@ let package = Package(
     targets: [
         .target(name: "CLuaShim"),
         .target(name: "CSystemShim"),
-        .target(name: "MMNetCore", dependencies: ["CSystemShim"]),
+        .target(
+            name: "COpenSSLShim",
+            linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]
+        ),
+        .target(name: "MMNetCore", dependencies: ["CSystemShim", "COpenSSLShim"]),
         .target(name: "MMNetLua", dependencies: ["CLuaShim", "MMNetCore"]),
-        .testTarget(name: "MMNetCoreTests", dependencies: ["MMNetCore"]),
+        // `make bench-tls`: in-memory speed of the TLS engine (not part of the library).
+        .executableTarget(name: "TLSBench", dependencies: ["MMNetCore"]),
+        .testTarget(name: "MMNetCoreTests", dependencies: ["MMNetCore", "COpenSSLShim"]),
         // The binding's internal entry points, run against Debian's liblua5.4 (tests only: the
         // shipping library never links Lua, the host provides it).
         .testTarget(name: "MMNetLuaTests", dependencies: ["MMNetLua", "CLuaShim", "MMNetCore"],

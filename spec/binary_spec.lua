@@ -49,6 +49,18 @@ describe("the built library", function()
     end
   end)
 
+  it("needs only the C and C++ runtimes and OpenSSL 3 (libssl, libcrypto)", function()
+    -- The system libraries every Linux host has, plus OpenSSL 3 for TLS (Debian: libssl3).
+    local allowed = {
+      ["libc.so.6"] = true, ["libm.so.6"] = true, ["libstdc++.so.6"] = true,
+      ["libgcc_s.so.1"] = true, ["libssl.so.3"] = true, ["libcrypto.so.3"] = true,
+    }
+    for _, name in ipairs(needed()) do
+      assert.is_true(allowed[name] or name:match("^ld%-linux[%w%-_.]*%.so%.%d+$") ~= nil,
+        "needs " .. name)
+    end
+  end)
+
   it("leaves lua_* undefined, to be resolved from the host", function()
     local ok, _, out = helper.run("nm -D --undefined-only " .. helper.quote(helper.library), 30)
     assert.is_true(ok, out)

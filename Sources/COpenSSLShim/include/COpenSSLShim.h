@@ -1,0 +1,44 @@
+// COpenSSLShim: OpenSSL's headers for Swift, plus the few things Swift cannot import or should
+// not hold itself: function-like macros (SSL_CTX_set_min_proto_version, SSL_OP_* bits, ...) under
+// an `mmnet_` prefix, and the two TLS 1.3 external-PSK callbacks, which hand out a PSK session
+// kept in the SSL_CTX and must return a pointer to an identity that outlives the call.
+//
+// Thread: any; each SSL / SSL_CTX is used by one thread at a time (the caller's lock).
+#ifndef MMNET_COPENSSLSHIM_H
+#define MMNET_COPENSSLSHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+/// The PSK identity mmnet sends and accepts: "mmnet" (5 bytes, no terminator on the wire).
+extern const char mmnet_tls_psk_identity[];
+
+/// Configures a fresh SSL_CTX the way every mmnet session uses it: TLS 1.3 only, exactly the
+/// one `ciphersuite` ("TLS_AES_128_GCM_SHA256" or "TLS_AES_256_GCM_SHA384"), key exchange groups
+/// X25519 then P-256 (psk_dhe_ke: the PSK only authenticates, (EC)DHE makes the keys), no
+/// certificates, no session tickets, no session cache, no renegotiation-like extras.
+/// Returns 1 on success, 0 on failure (OpenSSL's error queue says why).
+int mmnet_tls_configure_ctx(SSL_CTX *ctx, const char *ciphersuite);
+
+/// Installs the external-PSK callback for `server` (1: the find-session callback, which accepts
+/// only the identity "mmnet") or a client (0: the use-session callback, which offers "mmnet").
+/// Both hand out `psk`, a TLS 1.3 SSL_SESSION holding the key as its master key; the context
+/// stores the pointer (ex_data slot 0) but takes no reference: the caller frees `psk` after the
+/// context. Returns 1 on success, 0 on failure.
+int mmnet_tls_install_psk(SSL_CTX *ctx, int server, SSL_SESSION *psk);
+
+/// 1 when the server callback saw the client offer a PSK identity other than "mmnet", else 0.
+int mmnet_tls_saw_unknown_identity(const SSL *ssl);
+
+/// SSL_get_negotiated_group (a macro): the NID of the key exchange group, 0 if none yet.
+int mmnet_tls_negotiated_group(SSL *ssl);
+
+/// BIO_set_mem_eof_return (a macro): what an empty memory BIO returns from a read; -1 makes an
+/// empty BIO mean "retry later" rather than end of file.
+long mmnet_bio_set_mem_eof_return(BIO *bio, long value);
+
+#endif

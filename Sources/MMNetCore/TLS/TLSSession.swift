@@ -1,0 +1,229 @@
+// TLSSession: the TLS 1.3 engine of one connection, over two memory BIOs, so the I/O thread
+// keeps its non-blocking sockets: it feeds the bytes it read (`feed`), drives the handshake
+// (`advanceHandshake`), reads and writes plaintext, and writes what `takeCiphertext` returns.
+// Nothing here touches a socket or blocks.
+//
+// Thread: any thread, under the owning connection's lock: one caller at a time.
+import COpenSSLShim
+
+/// One connection's TLS 1.3 external-PSK session (psk_dhe_ke), driven through memory buffers.
+///
+/// Use: create it at TCP connect/accept; loop { write `takeCiphertext()` to the socket, `feed`
+/// what the socket gives, `advanceHandshake()` } until it returns true; then `writePlaintext` /
+/// `readPlaintext`, always writing out `takeCiphertext()` afterwards. On any thrown error, still
+/// write out `takeCiphertext()` (it holds the alert that tells the peer why) and then close the
+/// socket. Errors are sticky: once one is thrown, every later call throws it again.
+public final class TLSSession: @unchecked Sendable {
+    /// Which side of the handshake this session plays.
+    public enum Role: Sendable { case client, server }
+
+    /// The context (kept alive as long as the session).
+    public let context: TLSContext
+    /// The SSL object (owned; it owns both BIOs).
+    private let ssl: OpaquePointer
+    /// The memory BIO OpenSSL reads ciphertext from (filled by `feed`).
+    private let input: OpaquePointer
+    /// The memory BIO OpenSSL writes ciphertext to (emptied by `takeCiphertext`).
+    private let output: OpaquePointer
+    /// The first bytes the peer sent (up to 5), to tell "not TLS at all" from other failures.
+    private var firstBytes: [UInt8] = []
+    /// The error that ended the session, thrown again by every later call.
+    private var failure: TLSError?
+    /// True once `close()` ran.
+    private var closed = false
+
+    /// True once the handshake has completed (keys agreed, the peer proved it holds the key).
+    public private(set) var isHandshakeComplete = false
+
+    /// Creates a session with its own context.
+    /// - Parameters:
+    ///   - key: the pre-shared key.
+    ///   - role: client (sends the ClientHello) or server.
+    /// - Throws: `TLSError` of kind `.setup` when OpenSSL cannot build it.
+    public convenience init(key: PresharedKey, role: Role) throws(TLSError) {
+        try self.init(context: TLSContext(key: key, role: role))
+    }
+
+    /// Creates a session from a shared context (e.g. one per listener).
+    /// - Parameter context: the context; its role is the session's role.
+    /// - Throws: `TLSError` of kind `.setup` when OpenSSL cannot build it.
+    public init(context: TLSContext) throws(TLSError) {
+        self.context = context
+        OpenSSLErrorQueue.clear()
+        guard let ssl = SSL_new(context.context) else { throw TLSContext.setupError("SSL_new") }
+        guard let input = BIO_new(BIO_s_mem()) else {
+            SSL_free(ssl)
+            throw TLSContext.setupError("BIO_new")
+        }
+        guard let output = BIO_new(BIO_s_mem()) else {
+            BIO_free(input)
+            SSL_free(ssl)
+            throw TLSContext.setupError("BIO_new")
+        }
+        _ = mmnet_bio_set_mem_eof_return(input, -1)
+        _ = mmnet_bio_set_mem_eof_return(output, -1)
+        SSL_set_bio(ssl, input, output)  // the SSL owns both BIOs from here
+        if context.role == .client { SSL_set_connect_state(ssl) } else { SSL_set_accept_state(ssl) }
+        self.ssl = ssl
+        self.input = input
+        self.output = output
+    }
+
+    deinit {
+        SSL_free(ssl)  // frees both BIOs; the context is released after
+    }
+
+    /// The role of this session.
+    public var role: Role { context.role }
+
+    /// Hands the engine bytes read from the socket. Never fails: problems in them surface from
+    /// the next `advanceHandshake` / `readPlaintext`.
+    /// - Parameter ciphertext: the bytes, in the order received.
+    public func feed(_ ciphertext: UnsafeRawBufferPointer) {
+        guard var base = ciphertext.baseAddress, ciphertext.count > 0, failure == nil else { return }
+        if firstBytes.count < 5 { firstBytes += ciphertext.prefix(5 - firstBytes.count) }
+        var remaining = ciphertext.count
+        OpenSSLErrorQueue.clear()
+        while remaining > 0 {
+            let chunk = min(remaining, Int(Int32.max))
+            let written = BIO_write(input, base, Int32(chunk))
+            guard written > 0 else { break }  // a memory BIO only fails when out of memory
+            base += Int(written)
+            remaining -= Int(written)
+        }
+        _ = OpenSSLErrorQueue.drain()
+    }
+
+    /// Runs the handshake as far as the bytes fed so far allow.
+    /// - Returns: true once the handshake is complete; false while it waits for the peer (write
+    ///   out `takeCiphertext()`, then feed what arrives and call again).
+    /// - Throws: `TLSError`: `.wrongKey`, `.notEncrypted`, `.peerAlert`, `.protocolFailure`.
+    public func advanceHandshake() throws(TLSError) -> Bool {
+        if let failure { throw failure }
+        if isHandshakeComplete { return true }
+        if closed { throw TLSError(.misuse, "TLS session is closed") }
+        OpenSSLErrorQueue.clear()
+        let result = SSL_do_handshake(ssl)
+        if result == 1 {
+            _ = OpenSSLErrorQueue.drain()
+            isHandshakeComplete = true
+            return true
+        }
+        let code = SSL_get_error(ssl, result)
+        if code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE {
+            _ = OpenSSLErrorQueue.drain()
+            return false
+        }
+        throw fail(during: "TLS handshake failed", code: code)
+    }
+
+    /// Decrypts the next plaintext bytes, completing the handshake first if it is not yet.
+    /// - Parameter buffer: where to put them; gets at most `buffer.count` bytes.
+    /// - Returns: nil when more ciphertext is needed; 0 when the peer sent close_notify (an
+    ///   orderly end); otherwise the number of bytes written into `buffer`.
+    /// - Throws: `TLSError`: `.tampered` (a record failed its check), `.peerAlert`,
+    ///   `.protocolFailure`, or a handshake error.
+    public func readPlaintext(into buffer: UnsafeMutableRawBufferPointer) throws(TLSError) -> Int? {
+        if let failure { throw failure }
+        guard try advanceHandshake() else { return nil }
+        guard let base = buffer.baseAddress, buffer.count > 0 else { return nil }
+        OpenSSLErrorQueue.clear()
+        var count = 0
+        let result = SSL_read_ex(ssl, base, buffer.count, &count)
+        if result == 1 {
+            _ = OpenSSLErrorQueue.drain()
+            return count
+        }
+        let code = SSL_get_error(ssl, result)
+        switch code {
+        case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE:
+            _ = OpenSSLErrorQueue.drain()
+            return nil
+        case SSL_ERROR_ZERO_RETURN:
+            _ = OpenSSLErrorQueue.drain()
+            return 0
+        default:
+            throw fail(during: "TLS read failed", code: code)
+        }
+    }
+
+    /// Encrypts `bytes` into records; the ciphertext becomes available from `takeCiphertext`.
+    /// Writes all of them (the output buffer grows as needed).
+    /// - Parameter bytes: the plaintext.
+    /// - Throws: `TLSError` of kind `.misuse` before the handshake completes or after `close`,
+    ///   or the session's earlier error.
+    public func writePlaintext(_ bytes: UnsafeRawBufferPointer) throws(TLSError) {
+        if let failure { throw failure }
+        guard isHandshakeComplete else {
+            throw TLSError(.misuse, "TLS write before the handshake completed")
+        }
+        if closed { throw TLSError(.misuse, "TLS write after close") }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        OpenSSLErrorQueue.clear()
+        var written = 0
+        let result = SSL_write_ex(ssl, base, bytes.count, &written)
+        if result == 1 && written == bytes.count {
+            _ = OpenSSLErrorQueue.drain()
+            return
+        }
+        throw fail(during: "TLS write failed", code: SSL_get_error(ssl, result))
+    }
+
+    /// The number of ciphertext bytes waiting for `takeCiphertext`.
+    public var pendingCiphertextCount: Int { Int(BIO_ctrl_pending(output)) }
+
+    /// Takes the ciphertext waiting to be written to the socket: handshake records, encrypted
+    /// data, alerts, close_notify.
+    /// - Returns: the bytes, or nil when there are none.
+    public func takeCiphertext() -> [UInt8]? {
+        let count = pendingCiphertextCount
+        guard count > 0 else { return nil }
+        OpenSSLErrorQueue.clear()
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let read = BIO_read(output, buffer.baseAddress, Int32(clamping: count))
+            initialized = max(0, Int(read))
+        }
+        _ = OpenSSLErrorQueue.drain()
+        return bytes.isEmpty ? nil : bytes
+    }
+
+    /// Queues close_notify (when the handshake has completed), for `takeCiphertext`. Later
+    /// writes throw; reads still return what the peer sent before its own close_notify.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        guard isHandshakeComplete, failure == nil else { return }
+        OpenSSLErrorQueue.clear()
+        _ = SSL_shutdown(ssl)
+        _ = OpenSSLErrorQueue.drain()
+    }
+
+    /// The negotiated cipher suite (OpenSSL's name, e.g. "TLS_AES_256_GCM_SHA384"), or nil
+    /// before the handshake completes.
+    public var negotiatedCipher: String? {
+        guard isHandshakeComplete, let cipher = SSL_get_current_cipher(ssl),
+              let name = SSL_CIPHER_get_name(cipher) else { return nil }
+        return String(cString: name)
+    }
+
+    /// The (EC)DHE group the keys were agreed with (e.g. "x25519"), or nil before the handshake
+    /// completes. Its presence shows the session used psk_dhe_ke, not the PSK alone.
+    public var negotiatedGroup: String? {
+        guard isHandshakeComplete else { return nil }
+        let nid = mmnet_tls_negotiated_group(ssl)
+        guard nid != 0, let name = SSL_group_to_name(ssl, nid) else { return nil }
+        return String(cString: name)
+    }
+
+    /// Records and returns the error for a failed operation (`code` from SSL_get_error),
+    /// draining OpenSSL's queue into its message.
+    private func fail(during operation: String, code: Int32) -> TLSError {
+        let entries = OpenSSLErrorQueue.drain()
+        let error = TLSErrorClassifier.classify(
+            operation: operation, code: code, entries: entries, firstBytes: firstBytes,
+            unknownIdentity: mmnet_tls_saw_unknown_identity(ssl) == 1,
+            handshakeComplete: isHandshakeComplete)
+        failure = error
+        return error
+    }
+}
