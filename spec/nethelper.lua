@@ -32,8 +32,9 @@ end
 --- All pending events in words.
 function net.describe_pending()
   local out = {}
-  for i, e in ipairs(net.pending) do out[i] = net.describe(e) end
-  return #out == 0 and "(no events)" or table.concat(out, "; ")
+  for i = math.max(1, #net.pending - 9), #net.pending do out[#out + 1] = net.describe(net.pending[i]) end
+  if #out == 0 then return "(no events)" end
+  return #net.pending .. " events, the last: " .. table.concat(out, "; ")
 end
 
 --- Polls once (waiting up to `timeout` seconds) and appends what came to `net.pending`.
