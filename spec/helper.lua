@@ -226,10 +226,10 @@ function Process:kill()
   os.execute("kill -TERM " .. self.pid .. " 2>/dev/null")
   local code = self:wait(5)
   if not code then
-    os.execute("kill -KILL -- -" .. self.pid .. " 2>/dev/null")
+    os.execute("kill -KILL -" .. self.pid .. " 2>/dev/null")  -- dash's kill takes no "--"
     code = self:wait(5)
   end
-  if not code then os.execute("kill -KILL -- -" .. self.group .. " 2>/dev/null") end
+  if not code then os.execute("kill -KILL -" .. self.group .. " 2>/dev/null") end
   return code
 end
 

@@ -8,7 +8,8 @@ local helper = require "helper"
 --- Runs the test host with `args` and a chunk given with -e, against the test tree.
 -- @param args string host options, e.g. "--states 4 --rounds 3"
 -- @param chunk string the Lua chunk every state runs
--- @param opts table|nil `valgrind = true`: run it under memcheck; `cpath`, `tree`: see tree_env
+-- @param opts table|nil `valgrind = true`: run it under memcheck; `cpath`, `tree`: see tree_env;
+--   `file = true`: `chunk` is the path of a script file instead
 -- @return boolean ok, integer exit code, string output
 local function host(args, chunk, opts)
   opts = opts or {}
@@ -18,7 +19,8 @@ local function host(args, chunk, opts)
       "--errors-for-leak-kinds=definite --error-exitcode=99 --suppressions=" ..
       helper.quote(helper.valgrind_supp) .. " "
   end
-  command = command .. helper.quote(helper.host) .. " " .. args .. " -e " .. helper.quote(chunk)
+  local script = opts.file and helper.quote(chunk) or ("-e " .. helper.quote(chunk))
+  command = command .. helper.quote(helper.host) .. " " .. args .. " " .. script
   return helper.run(command, opts.valgrind and 300 or 60)
 end
 
@@ -97,5 +99,44 @@ describe("the C test host under valgrind", function()
     finally(function() helper.cleanup(dir) end)
     assert(helper.run("cp " .. helper.quote(helper.library) .. " " .. helper.quote(dir .. "/mmnet.so"), 30))
     assert_clean(host("--rounds 3", REQUIRE, { valgrind = true, tree = dir, cpath = dir .. "/?.so" }))
+  end)
+end)
+
+-- Several states in one process, each with a live server, client and traffic (tests/host/
+-- traffic.lua): each sees only its own events; closing them, in various orders and with
+-- objects open, disconnected or collected and messages in flight, ends cleanly.
+describe("the C test host with traffic in every state", function()
+  local TRAFFIC = helper.root .. "/tests/host/traffic.lua"
+
+  --- Asserts every state of every round reported its 50 echoes.
+  local function assert_traffic(out, states, rounds)
+    for round = 1, rounds do
+      for state = 1, states do
+        local line = ("traffic: state %d round %d: 50 sent, 50 received, 50 echoed"):format(state, round)
+        assert.is_truthy(out:find(line, 1, true), "missing: " .. line .. "\n" .. out)
+      end
+    end
+  end
+
+  it("exchanges messages in 4 states at once, closed in different orders", function()
+    local ok, code, out = host("--states 4 --rounds 6", TRAFFIC, { file = true })
+    assert.is_true(ok, "exit " .. tostring(code) .. ":\n" .. out)
+    assert_traffic(out, 4, 6)
+  end)
+
+  it("exchanges messages in 4 states on their own threads", function()
+    local ok, code, out = host("--threads --states 4 --rounds 4", TRAFFIC, { file = true })
+    assert.is_true(ok, "exit " .. tostring(code) .. ":\n" .. out)
+    assert_traffic(out, 4, 4)
+  end)
+
+  it("is clean under valgrind, states at once and on threads", function()
+    for _, args in ipairs { "--states 3 --rounds 3", "--threads --states 3 --rounds 2" } do
+      local ok, code, out = host(args, TRAFFIC, { file = true, valgrind = true })
+      assert.is_true(ok, args .. ": exit " .. tostring(code) .. ":\n" .. out)
+      assert.is_truthy(out:find("ERROR SUMMARY: 0 errors", 1, true), out)
+      local lost = out:match("definitely lost: ([%d,]+) bytes")
+      assert.is_true(lost == nil or lost == "0", out)
+    end
   end)
 end)

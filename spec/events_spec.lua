@@ -1,0 +1,304 @@
+-- The event queue and the waits: 2000 events, overflow keeping the newest and reporting the
+-- loss, QueueFull = "wait" losing nothing between a fast sender process and a slow receiver,
+-- PollEvents(timeout) waiting without a busy loop, the send queue bound, nothing lost by
+-- closing, and a peer killed in the middle of a message.
+--
+-- Thread: the busted process's Lua thread only.
+local helper = require "helper"
+local net = require "nethelper"
+local network = net.network
+
+--- Polls until `done(event)` returns true for an event, handing every event to `done`;
+-- fails after `seconds`. Returns the number of polls.
+local function poll_until(done, seconds)
+  local deadline = net.now() + seconds
+  local polls = 0
+  while net.now() < deadline do
+    polls = polls + 1
+    for _, e in ipairs(network.PollEvents(0.05)) do
+      if done(e) then return polls end
+    end
+  end
+  error("not done within " .. seconds .. " s", 2)
+end
+
+describe("the event queue", function()
+  before_each(net.reset)
+  after_each(net.reset)
+
+  it("holds 2000 events: on overflow it keeps the newest 2000 and reports the loss first", function()
+    local server, client, c = net.pair()
+    assert.are.equal(2000, network.Configure().EventQueueSize)
+    local total = 2600
+    for i = 1, total do assert.is_true(client:Send({ seq = i })) end
+    -- Nothing to await without draining the queue: give the I/O thread time to read the
+    -- 2600 small frames (a few ms of work) before the one poll that must see the overflow.
+    net.socket.sleep(1.0)
+    local events = network.PollEvents()
+    assert.is_true(#events >= 2, "no events")
+    assert.are.equal(network.EVENT_ERROR, events[1].Event)
+    local lost = tonumber(events[1].Errors:match("^event queue overflow: (%d+) events lost$"))
+    assert.is_truthy(lost, events[1].Errors)
+    assert.are.equal(total - 2000, lost)
+    assert.are.equal(2001, #events)
+    -- The newest 2000, in order.
+    for i = 2, #events do
+      assert.are.equal(network.EVENT_RECEIVE, events[i].Event)
+      assert.is_true(rawequal(c, events[i].Object))
+      assert.are.equal(lost + i - 1, events[i].Packet.seq)
+    end
+    -- Reported once: the next poll starts afresh, and the connection still works.
+    assert.is_true(client:Send({ seq = "after" }))
+    local e = assert(net.wait_kind(network.EVENT_RECEIVE, c, 5))
+    assert.are.equal("after", e.Packet.seq)
+    for _, p in ipairs(net.pending) do assert.are_not.equal(network.EVENT_ERROR, p.Event) end
+  end)
+
+  -- Found by this suite, not fixed yet (see the report of the net-tests branch): when the
+  -- EVENT_CONNECT of a connection is among the dropped events, the connection is closed (no
+  -- script can hold it), and the events of that connection still in the ring are then skipped
+  -- by PollEvents without being counted as lost: the script is told "2 events lost" while 2000
+  -- were thrown away.
+  pending("counts the events of a connection whose EVENT_CONNECT overflowed as lost")
+
+  it("EventQueueSize sets the capacity", function()
+    local server, client, c = net.pair()
+    network.Configure({ EventQueueSize = 10 })
+    for i = 1, 25 do assert.is_true(client:Send({ seq = i })) end
+    net.socket.sleep(0.5)  -- as above: nothing to await without draining
+    local events = network.PollEvents()
+    assert.are.equal(11, #events)
+    assert.are.equal("event queue overflow: 15 events lost", events[1].Errors)
+    assert.are.equal(16, events[2].Packet.seq)
+    assert.are.equal(25, events[11].Packet.seq)
+  end)
+
+  it("with QueueFull = \"wait\", 100,000 messages from a fast sender process reach a slow receiver, none lost", function()
+    network.Configure({ QueueFull = "wait" })
+    local server = assert(network.Server("127.0.0.1", 0))
+    local total = 100000
+    local sender = net.spawn_peer("sender", { server:GetPort(), total, "disconnect" }, { timeout = 60 })
+    finally(function() sender:close() end)
+    local expected, biggest, conn, closed = 1, 0, nil, false
+    local start = net.now()
+    local deadline = start + 30
+    while not closed and net.now() < deadline do
+      local events = network.PollEvents(0.05)
+      biggest = math.max(biggest, #events)
+      for _, e in ipairs(events) do
+        if e.Event == network.EVENT_CONNECT then
+          conn = e.Object
+        elseif e.Event == network.EVENT_RECEIVE then
+          assert.is_true(rawequal(conn, e.Object))
+          if e.Packet.seq ~= expected then
+            error("expected seq " .. expected .. ", got " .. tostring(e.Packet.seq))
+          end
+          expected = expected + 1
+          -- The slow receiver: a nap now and then, while the sender keeps going.
+          if expected % 20000 == 0 then net.socket.sleep(0.2) end
+        elseif e.Event == network.EVENT_CLIENT_CLOSE then
+          closed = true
+        else
+          error("unexpected " .. net.describe(e))
+        end
+      end
+    end
+    assert.is_true(closed, "no EVENT_CLIENT_CLOSE; got up to seq " .. (expected - 1) .. "\n" .. sender:output())
+    assert.are.equal(total + 1, expected)
+    -- The ring never held more than its capacity of data events (+ state changes).
+    assert.is_true(biggest <= 2000 + 2, tostring(biggest))
+    assert.are.equal(0, sender:wait(10), sender:output())
+    assert.is_truthy(sender:output():find("SENT " .. total, 1, true))
+    assert.is_true(net.now() - start < 20, "took " .. (net.now() - start) .. " s")
+  end)
+
+  describe("PollEvents(timeout)", function()
+    it("returns within the timeout when nothing happens, without a busy loop", function()
+      for _, t in ipairs { 0.1, 0.3 } do
+        local wall, cpu = net.now(), os.clock()
+        local events = network.PollEvents(t)
+        wall, cpu = net.now() - wall, os.clock() - cpu
+        assert.are.same({}, events)
+        assert.is_true(wall >= t - 0.01 and wall < t + 0.2, ("waited %.3f s for %.1f"):format(wall, t))
+        assert.is_true(cpu < 0.05, ("%.3f s of CPU while waiting"):format(cpu))
+      end
+      local wall = net.now()
+      assert.are.same({}, network.PollEvents())
+      assert.is_true(net.now() - wall < 0.05)
+    end)
+
+    it("returns early when an event arrives", function()
+      local server = assert(network.Server("127.0.0.1", 0))
+      local sender = net.spawn_peer("sender", { server:GetPort(), 1, "delayed", 0, 0.5 })
+      finally(function() sender:close() end)
+      assert.is_truthy(net.wait_kind(network.EVENT_CONNECT, nil, 10))
+      -- The sender sends 0.5 s after connecting; wait for it with a long timeout.
+      local start = net.now()
+      local events = network.PollEvents(8)
+      local took = net.now() - start
+      assert.is_true(#events >= 1)
+      assert.are.equal(network.EVENT_RECEIVE, events[1].Event)
+      assert.is_true(took > 0.2 and took < 2, "took " .. took .. " s")
+    end)
+  end)
+
+  describe("the send queue", function()
+    it("is bounded on a server: Send to a peer that does not read gives 0 and a message", function()
+      network.Configure({ SendQueueLimit = 64 * 1024 })
+      local server = assert(network.Server("127.0.0.1", 0))
+      local raw = net.raw_connect(server:GetPort())
+      finally(function() raw:close() end)
+      assert(raw:send(net.HELLO))
+      local c = assert(net.wait_kind(network.EVENT_CONNECT, nil, 5)).Object
+      local big = { string.rep("x", 32 * 1024) }
+      local count, why
+      for i = 1, 2000 do  -- at most 64 MB: far past any socket buffer
+        count, why = server:Send(big, c)
+        if count == 0 then break end
+        assert.are.equal(1, count)
+      end
+      assert.are.equal(0, count)
+      assert.is_truthy(why and why:find("send queue full", 1, true), why)
+      assert.are.equal(0, server:Broadcast(big))
+    end)
+
+    it("is bounded on a client: Send to a server that does not read gives false and a message", function()
+      network.Configure({ SendQueueLimit = 64 * 1024 })
+      local listener = assert(net.socket.bind("127.0.0.1", 0))
+      finally(function() listener:close() end)
+      listener:settimeout(5)
+      local _, port = listener:getsockname()
+      local client = assert(network.Client("127.0.0.1", tonumber(port)))
+      local peer = assert(listener:accept())
+      finally(function() peer:close() end)
+      assert(peer:send(net.HELLO))
+      assert.is_true((client:WaitForConnect(5)))
+      local big = { string.rep("x", 32 * 1024) }
+      local sent, why
+      for i = 1, 2000 do
+        sent, why = client:Send(big)
+        if not sent then break end
+      end
+      assert.is_false(sent)
+      assert.is_truthy(why and why:find("send queue full", 1, true), why)
+    end)
+
+    it("is bounded towards a receiver process that does not poll (QueueFull = \"wait\")", function()
+      network.Configure({ SendQueueLimit = 64 * 1024 })
+      local server = assert(network.Server("127.0.0.1", 0))
+      local receiver = net.spawn_peer("receiver", { server:GetPort(), "noread" })
+      finally(function() receiver:close() end)
+      local c = assert(net.wait_kind(network.EVENT_CONNECT, nil, 10)).Object
+      local msg = { string.rep("y", 16 * 1024) }
+      local count, why
+      for i = 1, 4000 do
+        count, why = server:Send(msg, c)
+        if count == 0 then break end
+      end
+      assert.are.equal(0, count)
+      assert.is_truthy(why and why:find("send queue full", 1, true), why)
+    end)
+  end)
+
+  describe("closing loses nothing", function()
+    local function receive_all(how)
+      local server = assert(network.Server("127.0.0.1", 0))
+      local receiver = net.spawn_peer("receiver", { server:GetPort() })
+      finally(function() receiver:close() end)
+      local c = assert(net.wait_kind(network.EVENT_CONNECT, nil, 10)).Object
+      local total = 20000
+      for i = 1, total do
+        local count, why = server:Send({ seq = i, pad = string.rep("z", 100) }, c)
+        assert.are.equal(1, count, why)
+      end
+      if how == "disconnect" then
+        assert.are.equal(1, server:Disconnect(c))
+      else
+        c = nil
+        net.pending = {}
+        collectgarbage(); collectgarbage()
+      end
+      local line = receiver:wait_for("^DONE", 20)
+      assert.is_truthy(line, receiver:output())
+      assert.are.equal("DONE received=" .. total .. " ok=true", line)
+      assert.are.equal(0, receiver:wait(10))
+    end
+
+    it("server: Send 20,000 then Disconnect delivers all to a receiver process, in order", function()
+      receive_all("disconnect")
+    end)
+
+    it("server: Send 20,000 then drop the ClientConnection + collectgarbage delivers all", function()
+      receive_all("drop")
+    end)
+
+    for _, mode in ipairs { "disconnect", "drop", "exit" } do
+      it("client process: Send 20,000 then " .. mode .. " delivers all to the server, in order", function()
+        network.Configure({ QueueFull = "wait" })  -- lossless: the point is closing, not overflow
+        local server = assert(network.Server("127.0.0.1", 0))
+        local sender = net.spawn_peer("sender", { server:GetPort(), 20000, mode, 100 })
+        finally(function() sender:close() end)
+        local expected, closed = 1, false
+        poll_until(function(e)
+          if e.Event == network.EVENT_RECEIVE then
+            assert.are.equal(expected, e.Packet.seq)
+            expected = expected + 1
+          elseif e.Event == network.EVENT_CLIENT_CLOSE then
+            return true
+          elseif e.Event ~= network.EVENT_CONNECT then
+            error("unexpected " .. net.describe(e))
+          end
+        end, 20)
+        assert.are.equal(20001, expected, sender:output())
+        assert.are.equal(0, sender:wait(10), sender:output())
+      end)
+    end
+  end)
+
+  it("a sender process killed (SIGKILL) mid-message: the server gets the close event promptly", function()
+    local server = assert(network.Server("127.0.0.1", 0))
+    -- Messages of 1 MB: most of the time the kill lands with a frame half read.
+    local sender = net.spawn_peer("sender", { server:GetPort(), 0, "forever", 1024 * 1024 })
+    finally(function() sender:close() end)
+    local c = assert(net.wait_kind(network.EVENT_CONNECT, nil, 10)).Object
+    assert.is_truthy(net.wait_kind(network.EVENT_RECEIVE, c, 10))
+    assert.is_truthy(net.wait_kind(network.EVENT_RECEIVE, c, 10))
+    os.execute("kill -KILL -" .. sender.pid)
+    local killed = net.now()
+    local close = assert(net.wait_kind(network.EVENT_CLIENT_CLOSE, c, 5))
+    assert.is_true(close.Timestamp - killed < 1.0, "close came " .. (close.Timestamp - killed) .. " s after the kill")
+    assert.are.equal(0, server:ConnectionCount())
+    -- The server goes on.
+    local _, client, c2 = net.pair(server)
+    assert.is_true(client:Send({ "alive" }))
+    assert.is_truthy(net.wait_kind(network.EVENT_RECEIVE, c2, 5))
+  end)
+
+  it("a server process killed: the client gets EVENT_SERVER_CLOSE promptly", function()
+    -- The receiver peer is a client; here the roles turn: our client, a server in a process.
+    local dir = helper.tempdir()
+    finally(function() helper.cleanup(dir) end)
+    local script = dir .. "/server.lua"
+    helper.write_file(script, [[
+      local network = require "mmnet"
+      local server = assert(network.Server("127.0.0.1", 0))
+      print("PORT " .. server:GetPort()); io.stdout:flush()
+      local conns = {}
+      while true do
+        for _, e in ipairs(network.PollEvents(0.1)) do
+          if e.Event == network.EVENT_CONNECT then conns[#conns + 1] = e.Object end
+        end
+      end
+    ]])
+    local command = net.peer_command("sender", "x"):gsub("'[^']*/spec/peers/sender%.lua' 'x'", helper.quote(script))
+    local proc = helper.spawn(command)
+    finally(function() proc:close() end)
+    local line = assert(proc:wait_for("^PORT %d+", 10), proc:output())
+    local client = assert(network.Client("127.0.0.1", tonumber(line:match("%d+"))))
+    assert.is_true((client:WaitForConnect(5)))
+    os.execute("kill -KILL -" .. proc.pid)
+    local killed = net.now()
+    local close = assert(net.wait_kind(network.EVENT_SERVER_CLOSE, client, 5))
+    assert.is_true(close.Timestamp - killed < 1.0)
+  end)
+end)
