@@ -445,6 +445,7 @@ describe("network API", function()
       assert.are.same({
         MaxMessageSize = 16 * 1024 * 1024, MaxDepth = 64, SendQueueLimit = 64 * 1024 * 1024,
         EventQueueSize = 2000, HelloTimeout = 5.0, QueueFull = "drop",
+        PingInterval = 1.0, PeerTimeout = 5.0,
       }, s)
       assert.are.same(s, network.Configure({}))
       assert.are.same(s, network.Configure(nil))
@@ -452,9 +453,11 @@ describe("network API", function()
 
     it("sets and returns the new values", function()
       local s = network.Configure({ MaxMessageSize = 4096, MaxDepth = 8, SendQueueLimit = 100000,
-        EventQueueSize = 50, HelloTimeout = 0.5, QueueFull = "wait" })
+        EventQueueSize = 50, HelloTimeout = 0.5, QueueFull = "wait", PingInterval = 0.5,
+        PeerTimeout = 3 })
       assert.are.same({ MaxMessageSize = 4096, MaxDepth = 8, SendQueueLimit = 100000,
-        EventQueueSize = 50, HelloTimeout = 0.5, QueueFull = "wait" }, s)
+        EventQueueSize = 50, HelloTimeout = 0.5, QueueFull = "wait", PingInterval = 0.5,
+        PeerTimeout = 3.0 }, s)
       assert.are.same(s, network.Configure())
       s = network.Configure({ QueueFull = "drop" })
       assert.are.equal("drop", s.QueueFull)
@@ -473,6 +476,10 @@ describe("network API", function()
         { { HelloTimeout = 0 }, "HelloTimeout" },
         { { HelloTimeout = "1" }, "HelloTimeout" },
         { { QueueFull = "block" }, "QueueFull" },
+        { { MaxDepth = 1001 }, "MaxDepth" },
+        { { PingInterval = -1 }, "PingInterval" },
+        { { PeerTimeout = 0.5, PingInterval = 1 }, "PeerTimeout" },
+        { { PeerTimeout = "5" }, "PeerTimeout" },
         { { Bogus = 1 }, "Bogus" },
         { { 1 }, "setting names" },
         { { MaxDepth = 5, Unknown = true }, "Unknown" },

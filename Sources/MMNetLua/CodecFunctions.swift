@@ -11,16 +11,17 @@ func registerCodecFunctions(_ L: OpaquePointer) {
     mmnet_register(L, "Decode", luaDecode)
 }
 
-/// The limits Encode and Decode apply (per-state settings arrive with `network.Configure`).
-private func currentLimits(_ L: OpaquePointer) -> CodecLimits { CodecLimits() }
+/// The limits Encode and Decode apply: this state's `MaxDepth` and `MaxMessageSize`.
+private func currentLimits(_ L: OpaquePointer) -> CodecLimits {
+    Binding.current(L)?.context?.settings.codecLimits ?? CodecLimits()
+}
 
 /// `network.Encode(table)`: the table's MessagePack bytes as a string, or nil and a message.
 /// A non-table argument is a script error (argument error); refusals are returned.
 private func luaEncode(_ state: OpaquePointer?) -> Int32 {
     let L = state!
     guard lua_type(L, 1) == LUA_TTABLE else {
-        lua_pushstring(L, "table expected, got \(luaTypeName(L, at: 1))")
-        return mmnet_argerror_status(1)
+        return argumentTypeError(L, 1, expected: "table")
     }
     let result = withEncodedTable(L, at: 1, rootName: "table", limits: currentLimits(L), headroom: 0) { writer in
         writer.withBytes { bytes in
@@ -29,7 +30,7 @@ private func luaEncode(_ state: OpaquePointer?) -> Int32 {
     }
     switch result {
     case .success: return 1
-    case .failure(let error): return pushFailure(L, error)
+    case .failure(let error): return failure(L, error.message)
     }
 }
 
@@ -38,23 +39,12 @@ private func luaEncode(_ state: OpaquePointer?) -> Int32 {
 private func luaDecode(_ state: OpaquePointer?) -> Int32 {
     let L = state!
     guard lua_type(L, 1) == LUA_TSTRING else {
-        lua_pushstring(L, "string expected, got \(luaTypeName(L, at: 1))")
-        return mmnet_argerror_status(1)
+        return argumentTypeError(L, 1, expected: "string")
     }
     var length = 0
     let bytes = UnsafeRawBufferPointer(start: lua_tolstring(L, 1, &length), count: length)
-    if let error = pushDecodedValue(L, bytes, limits: currentLimits(L)) { return pushFailure(L, error) }
+    if let error = pushDecodedValue(L, bytes, limits: currentLimits(L)) { return failure(L, error.message) }
     return 1
 }
 
-/// Pushes nil and the error's message; returns 2, the number of results.
-private func pushFailure(_ L: OpaquePointer, _ error: CodecError) -> Int32 {
-    lua_pushnil(L)
-    lua_pushstring(L, error.message)
-    return 2
-}
 
-/// The type name of the value at `index`, "no value" when there is none.
-private func luaTypeName(_ L: OpaquePointer, at index: Int32) -> String {
-    String(cString: lua_typename(L, lua_type(L, index)))
-}

@@ -8,8 +8,7 @@ import MMNetCore
 /// Encodes the table at `index` as a message frame (header + MessagePack body) under the
 /// state's limits; the error names where in the table the problem is.
 func encodeMessageFrame(_ L: OpaquePointer, at index: Int32, settings: Settings) -> Result<[UInt8], CodecError> {
-    let limits = CodecLimits(maxDepth: settings.maxDepth, maxSize: settings.maxMessageSize)
-    return encodeLuaValue(L, at: index, rootName: "packet", limits: limits, headroom: FrameHeader.size).map { encoded in
+    return encodeLuaValue(L, at: index, rootName: "packet", limits: settings.codecLimits, headroom: FrameHeader.size).map { encoded in
         var frame = encoded
         frame.withUnsafeMutableBytes { bytes in
             FrameHeader(length: bytes.count - FrameHeader.size, type: .message).write(into: bytes)

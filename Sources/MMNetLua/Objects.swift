@@ -16,6 +16,7 @@ enum ObjectType: String {
 /// Pushes a new userdata for `endpoint` with the metatable of `type`, and records it in the
 /// identity table.
 func pushNewObject(_ L: OpaquePointer, _ endpoint: Endpoint, _ type: ObjectType) {
+    endpoint.surfaced = true
     let block = lua_newuserdatauv(L, MemoryLayout<UnsafeMutableRawPointer>.size, 0)!
     block.storeBytes(of: Unmanaged.passRetained(endpoint).toOpaque(), as: UnsafeMutableRawPointer.self)
     _ = mmnet_getmetatable(L, type.rawValue)

@@ -22,10 +22,21 @@ func pollEvents(_ L: OpaquePointer?) -> Int32 {
         lua_createtable(L, 0, 0)
         return 1
     }
-    let lost = context.drainEvents(into: &binding.drained, timeout: timeout)
+    var lost = context.drainEvents(into: &binding.drained, timeout: timeout)
+    // The events of a client connection whose EVENT_CONNECT overflowed can never be delivered
+    // (no script holds it, and it was closed): they are lost too.
+    var announced = Set<Int64>()
+    binding.drained.removeAll { event in
+        if event.kind == .connect {
+            announced.insert(event.source.id)
+            return false
+        }
+        guard !event.source.surfaced && !announced.contains(event.source.id) else { return false }
+        lost += 1
+        return true
+    }
     defer { binding.drained.removeAll(keepingCapacity: true) }
-    let settings = context.settings
-    let limits = CodecLimits(maxDepth: settings.maxDepth, maxSize: settings.maxMessageSize)
+    let limits = context.settings.codecLimits
     lua_createtable(L, Int32(binding.drained.count + (lost > 0 ? 1 : 0)), 0)
     var count: lua_Integer = 0
     if lost > 0 {

@@ -3,7 +3,7 @@
 -- order with none missing; then prints "DONE received=N ok=true|false [first problem]".
 --
 --   lua5.4 receiver.lua PORT [MODE]
---     MODE normal   poll all the time (the default)
+--     MODE normal   poll all the time (the default), QueueFull = "wait"
 --          noread   QueueFull = "wait", EventQueueSize = 10 and never poll: the server's
 --                   messages pile up (in this process's ring, then TCP, then the server's
 --                   send queue); sleeps 30 s and exits
@@ -21,7 +21,9 @@ local function fail(why)
   os.exit(1)
 end
 
-if mode == "noread" then network.Configure({ QueueFull = "wait", EventQueueSize = 10 }) end
+-- Lossless in both modes: a sender faster than this process must be slowed down by TCP, not
+-- overflow the event queue (which would be reported, and fail the run).
+network.Configure({ QueueFull = "wait", EventQueueSize = mode == "noread" and 10 or 2000 })
 local client, why = network.Client("127.0.0.1", port)
 if not client then fail(why) end
 local ok, _, reason = client:WaitForConnect(5)

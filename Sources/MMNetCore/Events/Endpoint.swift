@@ -10,6 +10,11 @@ public class Endpoint: @unchecked Sendable {
     /// The Lua state's context whose events this object reports to.
     public let context: ScriptContext
 
+    /// The binding has made the Lua value of this object (Lua thread only). A client connection
+    /// is made one when its EVENT_CONNECT is polled; if that event was lost to overflow, it never
+    /// is, and its other events are counted as lost too.
+    public var surfaced = false
+
     /// Gives the object a fresh id and ties it to `context`.
     init(context: ScriptContext) {
         self.id = mmnet_next_id()

@@ -32,12 +32,19 @@ public struct Settings: Sendable, Equatable {
     /// The defaults.
     public init() {}
 
+    /// The codec limits these settings impose on every message.
+    public var codecLimits: CodecLimits {
+        CodecLimits(maxDepth: maxDepth, maxSize: maxMessageSize)
+    }
+
     /// Checks every value; returns a message naming the first bad one, or nil.
     public func problem() -> String? {
         if maxMessageSize < 16 || maxMessageSize > Int(UInt32.max) {
             return "MaxMessageSize must be between 16 and \(UInt32.max) bytes"
         }
-        if maxDepth < 1 || maxDepth > 1000 { return "MaxDepth must be between 1 and 1000" }
+        if maxDepth < 1 || maxDepth > CodecLimits.depthCeiling {
+            return "MaxDepth must be between 1 and \(CodecLimits.depthCeiling)"
+        }
         if sendQueueLimit < 1024 { return "SendQueueLimit must be at least 1024 bytes" }
         if eventQueueSize < 1 || eventQueueSize > 10_000_000 {
             return "EventQueueSize must be between 1 and 10000000"

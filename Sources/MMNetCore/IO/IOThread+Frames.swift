@@ -18,7 +18,7 @@ extension IOThread {
             open(connection)
         }
         let settings = connection.context.settings
-        let limits = CodecLimits(maxDepth: settings.maxDepth, maxSize: settings.maxMessageSize)
+        let limits = settings.codecLimits
         while connection.currentPhase == .open && !connection.readPaused && connection.input.count >= FrameHeader.size {
             let header = FrameHeader(reading: connection.input.bytes)
             switch FrameType(rawValue: header.type) {
