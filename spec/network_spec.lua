@@ -230,15 +230,20 @@ describe("network API", function()
     end)
   end)
 
-  -- TLS is being added in parallel: replace this `it` when it lands.
-  it("encryption key: currently gives nil, \"encryption not available yet\"", function()
-    local key = "0C03EA65238DD2C25EB87CE563868098"
-    local server, why = network.Server("127.0.0.1", 0, key)
+  -- The key argument in detail (handshakes, failures, tampering) is in encryption_spec.lua.
+  it("encryption key: a bad key gives nil and a message without the key; a good one works", function()
+    local bad = "0C03EA65238DD2C25EB87CE56386809"  -- 31 digits
+    local server, why = network.Server("127.0.0.1", 0, bad)
     assert.is_nil(server)
-    assert.are.equal("encryption not available yet", why)
-    local client, why2 = network.Client("127.0.0.1", 4096, key)
+    assert.is_truthy(why:find("31 hex digits", 1, true), why)
+    assert.is_nil(why:find(bad, 1, true))
+    local client, why2 = network.Client("127.0.0.1", 4096, "zz" .. string.rep("0", 30))
     assert.is_nil(client)
-    assert.are.equal("encryption not available yet", why2)
+    assert.is_truthy(why2:find("not a hex digit", 1, true), why2)
+    local key = "0C03EA65238DD2C25EB87CE563868098"
+    server = assert(network.Server("127.0.0.1", 0, key))
+    client = assert(network.Client("127.0.0.1", server:GetPort(), key:lower()))
+    assert.is_true((client:WaitForConnect(5)))
   end)
 
   describe("events", function()

@@ -9,18 +9,21 @@ import MMNetCore
 func clientNew(_ L: OpaquePointer?) -> Int32 {
     let L = L!
     let address: SocketAddress
+    let key: PresharedKey?
     switch endpointArguments(L, serverSide: false) {
     case .raise(let status): return status
     case .invalid(let message): return failure(L, message)
-    case .valid(let parsed): address = parsed
+    case .valid(let parsed, let parsedKey): (address, key) = (parsed, parsedKey)
     }
     let (context, problem) = scriptContext(L)
     guard let context else { return failure(L, problem) }
     do {
-        let connection = try Socket.connect(to: address, context: context)
+        let connection = try Socket.connect(to: address, key: key, context: context)
         pushNewObject(L, connection, .client)
         push(L, "connecting to \(address.description)")
         return 2
+    } catch let error as TLSError {
+        return failure(L, error.message)
     } catch let error as SystemError {
         return failure(L, "cannot connect to \(address.description): \(error.reason)")
     } catch {

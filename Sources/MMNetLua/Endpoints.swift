@@ -6,15 +6,15 @@ import MMNetCore
 
 /// What the first three arguments of Server/Client came to.
 enum EndpointArguments {
-    /// Usable: the address to bind or connect to.
-    case valid(SocketAddress)
+    /// Usable: the address to bind or connect to, and the key when encrypted.
+    case valid(SocketAddress, PresharedKey?)
     /// A value the document does not allow: `nil, message`.
     case invalid(String)
     /// A wrong type: a Lua error (the status is ready to return).
     case raise(Int32)
 }
 
-/// Reads `address, [port], [cypherkey]` at 1, 2, 3. `serverSide` allows port 0 or nil (the OS
+/// Reads `address, [port], [cypherkey]` at 1, 2, 3 (the key: 32 or 64 hex digits). `serverSide` allows port 0 or nil (the OS
 /// chooses); clients need 1024..65535.
 func endpointArguments(_ L: OpaquePointer, serverSide: Bool) -> EndpointArguments {
     guard let text = stringArgument(L, 1) else {
@@ -33,18 +33,23 @@ func endpointArguments(_ L: OpaquePointer, serverSide: Bool) -> EndpointArgument
         }
         port = UInt16(integer)
     }
+    var key: PresharedKey?
     switch lua_type(L, 3) {
     case LUA_TNONE, LUA_TNIL:
         break
     case LUA_TSTRING:
-        return .invalid("encryption not available yet")
+        do {
+            key = try PresharedKey(hex: stringArgument(L, 3)!)
+        } catch {
+            return .invalid(error.message)  // never contains the key itself
+        }
     default:
         return .raise(argumentTypeError(L, 3, expected: "string"))
     }
     guard let address = SocketAddress(ip: text, port: port) else {
         return .invalid("invalid address '\(text)': an IPv4 or IPv6 literal is expected (e.g. \"127.0.0.1\" or \"::1\")")
     }
-    return .valid(address)
+    return .valid(address, key)
 }
 
 /// The context of the calling state, or nil and the reason there is none.

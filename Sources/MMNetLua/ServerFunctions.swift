@@ -8,18 +8,21 @@ import MMNetCore
 func serverNew(_ L: OpaquePointer?) -> Int32 {
     let L = L!
     let address: SocketAddress
+    let key: PresharedKey?
     switch endpointArguments(L, serverSide: true) {
     case .raise(let status): return status
     case .invalid(let message): return failure(L, message)
-    case .valid(let parsed): address = parsed
+    case .valid(let parsed, let parsedKey): (address, key) = (parsed, parsedKey)
     }
     let (context, problem) = scriptContext(L)
     guard let context else { return failure(L, problem) }
     do {
-        let listener = try Listener(address: address, context: context, io: context.io)
+        let listener = try Listener(address: address, key: key, context: context, io: context.io)
         pushNewObject(L, listener, .server)
         push(L, "listening on \(listener.address.description)")
         return 2
+    } catch let error as TLSError {
+        return failure(L, error.message)
     } catch let error as SystemError {
         return failure(L, "cannot listen on \(address.description): \(error.reason)")
     } catch {

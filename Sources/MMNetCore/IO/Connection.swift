@@ -51,6 +51,8 @@ public final class Connection: Endpoint, @unchecked Sendable {
     public let listener: Listener?
     /// The I/O thread that owns the socket.
     let io: IOThread
+    /// The TLS session when the connection is encrypted (used under `lock` only).
+    let tls: TLSSession?
 
     // Shared state, under `lock`.
     let lock = Lock()
@@ -61,8 +63,15 @@ public final class Connection: Endpoint, @unchecked Sendable {
     private(set) var connectSeconds: Double?
     /// When the connection object was made (monotonic seconds).
     let createdAt = Clock.monotonic()
+    /// Bytes to write to the socket, in order (ciphertext when encrypted).
     var outQueue: [[UInt8]] = []
+    /// Bytes of `outQueue[0]` already written.
     var outOffset = 0
+    /// Plaintext frames waiting to be encrypted into `outQueue` (encrypted connections only:
+    /// the I/O thread encrypts them in batches once the handshake is done).
+    var plainQueue: [[UInt8]] = []
+    /// close_notify has been queued (encrypted connections).
+    var tlsClosed = false
     var queuedBytes = 0
     var flushScheduled = false
     /// When the previous send was queued or written (monotonic seconds).
@@ -93,17 +102,19 @@ public final class Connection: Endpoint, @unchecked Sendable {
     var readPaused = false
 
     /// Creates a connection over an already connecting or accepted socket, with our hello queued.
-    init(fd: Int32, peer: SocketAddress, role: Role, listener: Listener?, context: ScriptContext, io: IOThread, connected: Bool) {
+    init(fd: Int32, peer: SocketAddress, role: Role, listener: Listener?, context: ScriptContext, io: IOThread,
+         connected: Bool, tls: TLSSession?) {
         self.fd = fd
         self.peer = peer
         self.role = role
         self.listener = listener
         self.io = io
+        self.tls = tls
         self.phase = connected ? .hello : .connecting
         self.tcpConnected = connected
         super.init(context: context)
-        let hello = Hello.bytes(encrypted: false)
-        outQueue.append(hello)
+        let hello = Hello.bytes(encrypted: tls != nil)
+        if tls != nil { plainQueue.append(hello) } else { outQueue.append(hello) }
         queuedBytes = hello.count
     }
 
@@ -147,13 +158,17 @@ public final class Connection: Endpoint, @unchecked Sendable {
             if queuedBytes > 0 && queuedBytes > limit - frame.count { return (.queueFull, false) }
             if isMessage { counters.messagesSent += 1 }
             var offset = 0
-            if outQueue.isEmpty && phase == .open && !isBurst() {
-                offset = frame.withUnsafeBytes { writeNow($0) }
-                counters.bytesSent += offset
-                if offset == frame.count { return (.sent, false) }
+            if tls != nil {
+                plainQueue.append(frame)
+            } else {
+                if outQueue.isEmpty && phase == .open && !isBurst() {
+                    offset = frame.withUnsafeBytes { writeNow($0) }
+                    counters.bytesSent += offset
+                    if offset == frame.count { return (.sent, false) }
+                }
+                outQueue.append(frame)
+                if outQueue.count == 1 { outOffset = offset }
             }
-            outQueue.append(frame)
-            if outQueue.count == 1 { outOffset = offset }
             queuedBytes += frame.count - offset
             if flushScheduled { return (.sent, false) }
             flushScheduled = true
@@ -162,6 +177,9 @@ public final class Connection: Endpoint, @unchecked Sendable {
         if wake { io.submit(.flush(self)) }
         return outcome
     }
+
+    /// Whether anything waits to be written or encrypted. Call under `lock`.
+    var hasPendingOutput: Bool { !outQueue.isEmpty || !plainQueue.isEmpty }
 
     /// Whether this send follows the previous one closely (within `burstGap`): then it is
     /// queued for the I/O thread, which writes many frames per system call; an isolated send

@@ -28,7 +28,7 @@ extension IOThread {
             events = Int16(POLLOUT)
         } else {
             if !connection.readPaused { events |= Int16(POLLIN) }
-            if connection.lock.withLock({ !connection.outQueue.isEmpty }) { events |= Int16(POLLOUT) }
+            if connection.lock.withLock({ !connection.outQueue.isEmpty }) { events |= Int16(POLLOUT) }  // ciphertext or plain bytes
         }
         pollSet.setEvents(events, at: connection.pollIndex)
     }
@@ -57,27 +57,34 @@ extension IOThread {
         connection.tcpConnected = true
         connection.enter(.hello)
         updateInterest(connection)
-        flush(connection)
+        if connection.tls != nil {
+            startHandshake(connection)
+        } else {
+            flush(connection)
+        }
     }
 
-    /// Writes what the connection has queued, as far as the socket takes it.
+    /// Writes what the connection has queued, as far as the socket takes it (encrypting the
+    /// plaintext waiting first, on encrypted connections).
     func flush(_ connection: Connection) {
         let phase = connection.currentPhase
         guard phase != .connecting && phase != .closed else { return }
-        let outcome: Result<Bool, SystemError> = connection.lock.withLock {
+        enum Outcome { case written(drained: Bool), failed(String) }
+        let outcome: Outcome = connection.lock.withLock {
+            if let problem = encryptPending(connection) { return .failed(problem.message) }
             do {
-                return .success(try writeQueued(connection))
+                return .written(drained: try writeQueued(connection))
             } catch let error as SystemError {
-                return .failure(error)
+                return .failed("write failed: \(error.reason)")
             } catch {
-                return .failure(SystemError("sendmsg", errno: EIO))
+                return .failed("write failed: \(error)")
             }
         }
         switch outcome {
-        case .failure(let error):
-            fail(connection, "write failed: \(error.reason)")
-        case .success(let drained):
-            if drained && phase == .closing {
+        case .failed(let reason):
+            fail(connection, reason)
+        case .written(let drained):
+            if drained && phase == .closing && connection.lock.withLock({ connection.plainQueue.isEmpty }) {
                 Posix.shutdownWrite(connection.fd)
             }
             updateInterest(connection)
@@ -86,7 +93,7 @@ extension IOThread {
 
     /// Writes the queue with writev until it is empty or the socket is full (under the
     /// connection's lock). Returns true when the queue is empty.
-    private func writeQueued(_ connection: Connection) throws -> Bool {
+    func writeQueued(_ connection: Connection) throws -> Bool {
         while !connection.outQueue.isEmpty {
             let written: Int? = try withUnsafeTemporaryAllocation(of: iovec.self, capacity: IOThread.writeBatch) { iov in
                 var count = 0
@@ -120,15 +127,19 @@ extension IOThread {
         return true
     }
 
-    /// Reads what is waiting and acts on it.
+    /// Bytes the next read should make room for: a whole frame once its header is known.
+    func readSize(_ connection: Connection) -> Int {
+        guard connection.helloReceived && connection.input.count >= FrameHeader.size else { return IOThread.readChunk }
+        // A header processInput let through: its length is within MaxMessageSize.
+        let header = FrameHeader(reading: connection.input.bytes)
+        return max(IOThread.readChunk, FrameHeader.size + header.length - connection.input.count)
+    }
+
+    /// Reads what is waiting and acts on it. Plain connections read straight into their input;
+    /// encrypted ones read ciphertext into the thread's scratch buffer and decrypt from there.
     private func read(_ connection: Connection) {
-        var minimum = IOThread.readChunk
-        if connection.helloReceived && connection.input.count >= FrameHeader.size {
-            // A header processInput let through: its length is within MaxMessageSize.
-            let header = FrameHeader(reading: connection.input.bytes)
-            minimum = max(minimum, FrameHeader.size + header.length - connection.input.count)
-        }
-        let space = connection.input.writableSpace(minimum: minimum)
+        let encrypted = connection.tls != nil
+        let space = encrypted ? scratch : connection.input.writableSpace(minimum: readSize(connection))
         let n: Int?
         do {
             n = try Posix.read(connection.fd, into: space)
@@ -149,14 +160,24 @@ extension IOThread {
             return
         }
         if n == 0 {
-            processInput(connection)
-            if connection.currentPhase < .closing { peerClosed(connection) }
+            endOfStream(connection)
             return
         }
-        connection.input.didWrite(n)
         connection.lastReceived = Clock.monotonic()
         connection.lock.withLock { connection.counters.bytesReceived += n }
+        if encrypted {
+            guard decrypt(connection, UnsafeRawBufferPointer(rebasing: space[..<n])) else { return }
+        } else {
+            connection.input.didWrite(n)
+        }
         processInput(connection)
+    }
+
+    /// The peer's stream ended (TCP FIN, or TLS close_notify): deliver the complete frames
+    /// that arrived before it, then report the close.
+    func endOfStream(_ connection: Connection) {
+        processInput(connection)
+        if connection.currentPhase < .closing { peerClosed(connection) }
     }
 
     /// The peer closed its side cleanly.
@@ -263,6 +284,7 @@ extension IOThread {
         connection.input.release()
         connection.lock.withLock {
             connection.outQueue.removeAll()
+            connection.plainQueue.removeAll()
             connection.queuedBytes = 0
         }
         connection.enter(.closed, reason: reason)

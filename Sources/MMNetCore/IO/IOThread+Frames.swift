@@ -9,7 +9,7 @@ extension IOThread {
     func processInput(_ connection: Connection) {
         if !connection.helloReceived {
             guard connection.input.count >= Hello.size else { return }
-            if let problem = Hello.problem(with: connection.input.bytes, encrypted: false) {
+            if let problem = Hello.problem(with: connection.input.bytes, encrypted: connection.tls != nil) {
                 fail(connection, problem)
                 return
             }

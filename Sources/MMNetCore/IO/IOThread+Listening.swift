@@ -47,8 +47,16 @@ extension IOThread {
             }
             guard let (fd, peer) = accepted else { return }
             Socket.configure(fd)
+            let tls: TLSSession?
+            do {
+                tls = try listener.tlsContext.map { context throws(TLSError) in try TLSSession(context: context) }
+            } catch {
+                Posix.close(fd)
+                report(Event(.error, source: listener, message: "\(peer.description): \(error.message)"), policy: listener.context.settings.queueFull)
+                continue
+            }
             let connection = Connection(fd: fd, peer: peer, role: .accepted, listener: listener,
-                                        context: listener.context, io: self, connected: true)
+                                        context: listener.context, io: self, connected: true, tls: tls)
             connection.deadline = Clock.monotonic() + timeout
             adopt(connection)
         }

@@ -12,6 +12,8 @@ public final class Listener: Endpoint, @unchecked Sendable {
     public let address: SocketAddress
     /// The I/O thread that owns the socket.
     let io: IOThread
+    /// The TLS context every accepted connection's session is made from, when encrypted.
+    let tlsContext: TLSContext?
 
     private let lock = Lock()
     private var members: [Int64: Connection] = [:]
@@ -23,8 +25,10 @@ public final class Listener: Endpoint, @unchecked Sendable {
     /// Accepting paused until this time after running out of descriptors (monotonic seconds).
     var pausedUntil = 0.0
 
-    /// Opens a listening socket on `address` (Lua thread); throws what the system refused.
-    public init(address: SocketAddress, context: ScriptContext, io: IOThread) throws {
+    /// Opens a listening socket on `address` (Lua thread), encrypting its connections with
+    /// `key` when given; throws what the system or OpenSSL refused.
+    public init(address: SocketAddress, key: PresharedKey?, context: ScriptContext, io: IOThread) throws {
+        let tlsContext = try key.map { key throws(TLSError) in try TLSContext(key: key, role: .server) }
         let fd = try Posix.socket(family: address.family)
         do {
             try Posix.setOption(fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1)
@@ -40,6 +44,7 @@ public final class Listener: Endpoint, @unchecked Sendable {
         }
         self.fd = fd
         self.io = io
+        self.tlsContext = tlsContext
         super.init(context: context)
         io.submit(.listen(self))
     }

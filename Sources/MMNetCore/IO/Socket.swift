@@ -12,9 +12,11 @@ public enum Socket {
         try? Posix.setOption(fd, level: SOL_SOCKET, name: SO_KEEPALIVE, value: 1)
     }
 
-    /// Opens a client connection to `address` for `context` (Lua thread): the non-blocking
-    /// connect starts here, and the I/O thread finishes it. Throws what the system refused.
-    public static func connect(to address: SocketAddress, context: ScriptContext) throws -> Connection {
+    /// Opens a client connection to `address` for `context` (Lua thread), encrypted with `key`
+    /// when given: the non-blocking connect starts here, and the I/O thread finishes it.
+    /// Throws what the system or OpenSSL refused.
+    public static func connect(to address: SocketAddress, key: PresharedKey?, context: ScriptContext) throws -> Connection {
+        let tls = try key.map { key throws(TLSError) in try TLSSession(key: key, role: .client) }
         let fd = try Posix.socket(family: address.family)
         let connected: Bool
         do {
@@ -25,7 +27,7 @@ public enum Socket {
             throw error
         }
         let connection = Connection(fd: fd, peer: address, role: .client, listener: nil,
-                                    context: context, io: context.io, connected: connected)
+                                    context: context, io: context.io, connected: connected, tls: tls)
         connection.deadline = Clock.monotonic() + context.settings.helloTimeout
         context.io.submit(.connect(connection))
         return connection
