@@ -7,27 +7,9 @@ import MMNetCore
 /// `object, result = network.Client(address, port, [cypherkey])`: starts connecting and returns
 /// at once; EVENT_CONNECTED (or `WaitForConnect`) tells how it went.
 func clientNew(_ L: OpaquePointer?) -> Int32 {
-    let L = L!
-    let address: SocketAddress
-    let key: PresharedKey?
-    switch endpointArguments(L, serverSide: false) {
-    case .raise(let status): return status
-    case .invalid(let message): return failure(L, message)
-    case .valid(let parsed, let parsedKey): (address, key) = (parsed, parsedKey)
-    }
-    let (context, problem) = scriptContext(L)
-    guard let context else { return failure(L, problem) }
-    do {
+    newEndpoint(L!, serverSide: false, type: .client, action: "connect to") { address, key, context in
         let connection = try Socket.connect(to: address, key: key, context: context)
-        pushNewObject(L, connection, .client)
-        push(L, "connecting to \(address.description)")
-        return 2
-    } catch let error as TLSError {
-        return failure(L, error.message)
-    } catch let error as SystemError {
-        return failure(L, "cannot connect to \(address.description): \(error.reason)")
-    } catch {
-        return failure(L, "cannot connect to \(address.description): \(error)")
+        return (connection, "connecting to \(address.description)")
     }
 }
 

@@ -57,3 +57,31 @@ func scriptContext(_ L: OpaquePointer) -> (ScriptContext?, String) {
     guard let binding = Binding.current(L) else { return (nil, "mmnet is not open in this state") }
     return (binding.context, binding.startupError ?? "")
 }
+
+/// The shared body of `network.Server` and `network.Client`: reads `address, [port],
+/// [cypherkey]`, makes the object with `make` (which returns it and the result string), and
+/// pushes it and the string; or nil and why. `action` names what failed ("listen on").
+func newEndpoint(_ L: OpaquePointer, serverSide: Bool, type: ObjectType, action: String,
+                 make: (SocketAddress, PresharedKey?, ScriptContext) throws -> (Endpoint, String)) -> Int32 {
+    let address: SocketAddress
+    let key: PresharedKey?
+    switch endpointArguments(L, serverSide: serverSide) {
+    case .raise(let status): return status
+    case .invalid(let message): return failure(L, message)
+    case .valid(let parsed, let parsedKey): (address, key) = (parsed, parsedKey)
+    }
+    let (context, problem) = scriptContext(L)
+    guard let context else { return failure(L, problem) }
+    do {
+        let (endpoint, result) = try make(address, key, context)
+        pushNewObject(L, endpoint, type)
+        push(L, result)
+        return 2
+    } catch let error as TLSError {
+        return failure(L, error.message)
+    } catch let error as SystemError {
+        return failure(L, "cannot \(action) \(address.description): \(error.reason)")
+    } catch {
+        return failure(L, "cannot \(action) \(address.description): \(error)")
+    }
+}

@@ -6,27 +6,9 @@ import MMNetCore
 
 /// `object, result = network.Server(address, [port], [cypherkey])`
 func serverNew(_ L: OpaquePointer?) -> Int32 {
-    let L = L!
-    let address: SocketAddress
-    let key: PresharedKey?
-    switch endpointArguments(L, serverSide: true) {
-    case .raise(let status): return status
-    case .invalid(let message): return failure(L, message)
-    case .valid(let parsed, let parsedKey): (address, key) = (parsed, parsedKey)
-    }
-    let (context, problem) = scriptContext(L)
-    guard let context else { return failure(L, problem) }
-    do {
+    newEndpoint(L!, serverSide: true, type: .server, action: "listen on") { address, key, context in
         let listener = try Listener(address: address, key: key, context: context, io: context.io)
-        pushNewObject(L, listener, .server)
-        push(L, "listening on \(listener.address.description)")
-        return 2
-    } catch let error as TLSError {
-        return failure(L, error.message)
-    } catch let error as SystemError {
-        return failure(L, "cannot listen on \(address.description): \(error.reason)")
-    } catch {
-        return failure(L, "cannot listen on \(address.description): \(error)")
+        return (listener, "listening on \(listener.address.description)")
     }
 }
 

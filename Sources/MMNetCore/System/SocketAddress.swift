@@ -15,28 +15,30 @@ public struct SocketAddress: Sendable {
     /// Parses an IPv4 (`"127.0.0.1"`) or IPv6 (`"::1"`) literal; nil when it is neither.
     /// Host names are not resolved: the user's document asks for IP address strings.
     public init?(ip: String, port: UInt16) {
-        var storage = sockaddr_storage()
         var in4 = sockaddr_in()
         if inet_pton(AF_INET, ip, &in4.sin_addr) == 1 {
             in4.sin_family = sa_family_t(AF_INET)
             in4.sin_port = port.bigEndian
-            withUnsafeMutableBytes(of: &storage) { dst in
-                withUnsafeBytes(of: in4) { dst.copyMemory(from: $0) }
-            }
-            self.storage = storage
+            storage = SocketAddress.storage(holding: in4)
             return
         }
         var in6 = sockaddr_in6()
         if inet_pton(AF_INET6, ip, &in6.sin6_addr) == 1 {
             in6.sin6_family = sa_family_t(AF_INET6)
             in6.sin6_port = port.bigEndian
-            withUnsafeMutableBytes(of: &storage) { dst in
-                withUnsafeBytes(of: in6) { dst.copyMemory(from: $0) }
-            }
-            self.storage = storage
+            storage = SocketAddress.storage(holding: in6)
             return
         }
         return nil
+    }
+
+    /// A `sockaddr_storage` whose first bytes are `address` (a `sockaddr_in` or `sockaddr_in6`).
+    private static func storage<T>(holding address: T) -> sockaddr_storage {
+        var storage = sockaddr_storage()
+        withUnsafeMutableBytes(of: &storage) { dst in
+            withUnsafeBytes(of: address) { dst.copyMemory(from: $0) }
+        }
+        return storage
     }
 
     /// AF_INET or AF_INET6.
