@@ -8,12 +8,16 @@ import MMNetCore
 /// Encodes the table at `index` as a message frame (header + MessagePack body) under the
 /// state's limits; the error names where in the table the problem is.
 func encodeMessageFrame(_ L: OpaquePointer, at index: Int32, settings: Settings) -> Result<[UInt8], CodecError> {
-    return encodeLuaValue(L, at: index, rootName: "packet", limits: settings.codecLimits, headroom: FrameHeader.size).map { encoded in
-        var frame = encoded
-        frame.withUnsafeMutableBytes { bytes in
-            FrameHeader(length: bytes.count - FrameHeader.size, type: .message).write(into: bytes)
+    withEncodedTable(L, at: index, rootName: "packet", limits: settings.codecLimits, headroom: FrameHeader.size) { writer in
+        writer.withBytes { bytes in
+            // One copy, out of the encoder's (stack) buffer, with the header filled in.
+            [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, initialized in
+                let frame = UnsafeMutableRawBufferPointer(buffer)
+                frame.copyMemory(from: bytes)
+                FrameHeader(length: bytes.count - FrameHeader.size, type: .message).write(into: frame)
+                initialized = bytes.count
+            }
         }
-        return frame
     }
 }
 

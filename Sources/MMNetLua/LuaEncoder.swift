@@ -4,25 +4,16 @@
 import CLuaShim
 import MMNetCore
 
-/// Encodes the table at `index` into MessagePack, after `headroom` zero bytes.
+/// Encodes the table at `index` into MessagePack, after `headroom` zero bytes, and hands the
+/// finished writer (headroom included) to `body`.
 /// - Parameters:
 ///   - L: the Lua state; its stack is left exactly as it was.
 ///   - index: stack index of the table (relative or absolute).
 ///   - rootName: how error paths name the table ("packet" for Send, "table" for Encode).
 ///   - limits: nesting and size limits (the size limit counts the MessagePack part only).
 ///   - headroom: zero bytes reserved in front for a frame header.
-/// - Returns: the bytes, or why the table cannot be sent (naming where in the table).
-func encodeLuaValue(
-    _ L: OpaquePointer, at index: Int32, rootName: String, limits: CodecLimits, headroom: Int
-) -> Result<[UInt8], CodecError> {
-    withEncodedTable(L, at: index, rootName: rootName, limits: limits, headroom: headroom) { writer in
-        writer.makeArray()
-    }
-}
-
-/// Encodes the table at `index` and hands the finished writer (headroom included) to `body`.
-/// - Parameters: as `encodeLuaValue`; `body` must not keep the writer's bytes past its return.
-/// - Returns: what `body` returns, or the refusal.
+///   - body: reads the bytes; must not keep them past its return.
+/// - Returns: what `body` returns, or why the table cannot be sent (naming where in it).
 func withEncodedTable<R>(
     _ L: OpaquePointer, at index: Int32, rootName: String, limits: CodecLimits, headroom: Int,
     _ body: (borrowing ByteWriter) -> R

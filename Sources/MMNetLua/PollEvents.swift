@@ -40,22 +40,39 @@ func pollEvents(_ L: OpaquePointer?) -> Int32 {
     lua_createtable(L, Int32(binding.drained.count + (lost > 0 ? 1 : 0)), 0)
     var count: lua_Integer = 0
     if lost > 0 {
-        pushEventTable(L, kind: .error, timestamp: Clock.wall(), message: "event queue overflow: \(lost) events lost")
+        pushEventTable(L, kind: .error, timestamp: Clock.wall(), message: "event queue overflow: \(lost) events lost", extraFields: 0)
         count += 1
         lua_rawseti(L, -2, count)
     }
-    for event in binding.drained where pushEvent(L, event, limits: limits) {
+    // Consecutive events mostly come from one object: keep the last one looked up in a slot
+    // below the result table instead of searching the identity table for each.
+    lua_pushnil(L)
+    var cache = ObjectCache(slot: lua_gettop(L))
+    for event in binding.drained where pushEvent(L, event, limits: limits, cache: &cache) {
         count += 1
-        lua_rawseti(L, -2, count)
+        lua_rawseti(L, -3, count)
     }
+    mmnet_pop(L, 1)
     return 1
 }
 
+/// The stack slot holding the object of the previous event, and its id.
+private struct ObjectCache {
+    let slot: Int32
+    var id: Int64 = 0
+}
+
 /// Pushes the table of one event; returns false (pushing nothing) when its object was collected.
-private func pushEvent(_ L: OpaquePointer, _ event: Event, limits: CodecLimits) -> Bool {
-    if !pushExistingObject(L, id: event.source.id) {
-        guard event.kind == .connect, let connection = event.source as? Connection else { return false }
-        pushNewObject(L, connection, .clientConnection)
+private func pushEvent(_ L: OpaquePointer, _ event: Event, limits: CodecLimits, cache: inout ObjectCache) -> Bool {
+    if event.source.id == cache.id {
+        lua_pushvalue(L, cache.slot)
+    } else {
+        if !pushExistingObject(L, id: event.source.id) {
+            guard event.kind == .connect, let connection = event.source as? Connection else { return false }
+            pushNewObject(L, connection, .clientConnection)
+        }
+        lua_copy(L, -1, cache.slot)
+        cache.id = event.source.id
     }
     var kind = event.kind
     var message = event.message
@@ -71,7 +88,8 @@ private func pushEvent(_ L: OpaquePointer, _ event: Event, limits: CodecLimits) 
             decoded = true
         }
     }
-    pushEventTable(L, kind: kind, timestamp: event.timestamp, message: message)
+    pushEventTable(L, kind: kind, timestamp: event.timestamp, message: message,
+                   extraFields: 1 + (decoded ? 1 : 0) + (kind == .connected ? 1 : 0))
     if decoded {
         mmnet_insert(L, -2)
         lua_setfield(L, -2, "Packet")
@@ -85,9 +103,10 @@ private func pushEvent(_ L: OpaquePointer, _ event: Event, limits: CodecLimits) 
     return true
 }
 
-/// Pushes a new event table with `.Event`, `.Timestamp` and `.Errors`.
-private func pushEventTable(_ L: OpaquePointer, kind: EventKind, timestamp: Double, message: String?) {
-    lua_createtable(L, 0, 6)
+/// Pushes a new event table with `.Event`, `.Timestamp` and `.Errors`, sized for
+/// `extraFields` more (Object, Packet, Result).
+private func pushEventTable(_ L: OpaquePointer, kind: EventKind, timestamp: Double, message: String?, extraFields: Int32) {
+    lua_createtable(L, 0, 2 + (message == nil ? 0 : 1) + extraFields)
     lua_pushinteger(L, lua_Integer(kind.rawValue))
     lua_setfield(L, -2, "Event")
     lua_pushnumber(L, timestamp)

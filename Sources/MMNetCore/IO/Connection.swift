@@ -77,7 +77,7 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// When the previous send was queued or written (monotonic seconds).
     private var lastSend = 0.0
     /// Sends closer together than this (seconds) are coalesced by the I/O thread.
-    static let burstGap = 50e-6
+    static let burstGap = 10e-6
     /// Traffic counters and round-trip times.
     var counters = ConnectionStats()
 
