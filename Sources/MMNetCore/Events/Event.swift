@@ -17,10 +17,11 @@ public struct Event: Sendable {
     /// The MessagePack body of EVENT_RECEIVE, already validated.
     public var payload: [UInt8]
 
-    /// Creates an event stamped with the current wall-clock time.
-    public init(_ kind: EventKind, source: Endpoint, message: String? = nil, result: Bool = false, payload: [UInt8] = []) {
+    /// Creates an event stamped with `timestamp` (default: the current wall-clock time).
+    public init(_ kind: EventKind, source: Endpoint, message: String? = nil, result: Bool = false, payload: [UInt8] = [],
+                timestamp: Double = Clock.wall()) {
         self.kind = kind
-        self.timestamp = Clock.wall()
+        self.timestamp = timestamp
         self.source = source
         self.message = message
         self.result = result

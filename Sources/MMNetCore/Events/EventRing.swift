@@ -6,9 +6,8 @@
 /// A bounded FIFO of events between the I/O thread and one Lua state.
 ///
 /// When full, `QueueFullPolicy.drop` drops the oldest event and counts it (reported to the script
-/// by the binding); `.wait` refuses data events instead, so the I/O thread stops reading until the
-/// script drains the queue. State-change events (connect, close, error) are never refused: in
-/// `.wait` mode they may take the ring past its capacity by a few slots.
+/// by the binding); in `.wait` mode the I/O thread stops reading instead, until the script drains
+/// the queue (`freeSlots`, `holdBackIfFull`).
 public final class EventRing: @unchecked Sendable {
     /// Guards everything below; `condition` waits on it.
     private let lock = Lock()
@@ -32,42 +31,44 @@ public final class EventRing: @unchecked Sendable {
         self.condition = Condition(lock: lock)
     }
 
-    /// What `push` did with an event.
-    public enum PushOutcome {
-        /// Queued.
-        case queued
-        /// Queued, and the oldest event was dropped to make room.
-        case queuedDropping(Event)
-        /// Not queued: the ring is full in `.wait` mode (data events only).
-        case refused
-        /// Not queued: the Lua state is gone.
-        case discarded
+    /// Adds events in one go (I/O thread). When the ring is full, `.drop` mode drops the oldest
+    /// events to make room and returns them (counted as lost); `.wait` mode lets the ring grow
+    /// past its capacity: the I/O thread checks `freeSlots` before queuing messages, so only
+    /// state changes (connect, close, error) ever do that, a few slots at most.
+    public func push(contentsOf batch: [Event], policy: QueueFullPolicy) -> [Event] {
+        lock.withLock {
+            if closed { return [] }
+            var dropped: [Event] = []
+            for event in batch {
+                if count >= capacity {
+                    if policy == .wait {
+                        if count == slots.count { grow() }
+                    } else {
+                        dropped.append(removeOldest())
+                        lostSinceReport += 1
+                        lostTotal += 1
+                    }
+                }
+                slots[(head + count) % slots.count] = event
+                count += 1
+            }
+            if count == batch.count && notifyFD >= 0 { Posix.signal(eventfd: notifyFD) }
+            if waiters > 0 { condition.broadcast() }
+            return dropped
+        }
     }
 
-    /// Adds an event (I/O thread). `refusable` is true for data events, which `.wait` mode
-    /// refuses when the ring is full; state changes are never refused.
-    public func push(_ event: Event, policy: QueueFullPolicy, refusable: Bool) -> PushOutcome {
+    /// How many more events fit before the ring is full (I/O thread, for "wait" mode).
+    public var freeSlots: Int { lock.withLock { max(0, capacity - count) } }
+
+    /// When the ring is full, records that the I/O thread holds messages back (so that the next
+    /// drain asks it to resume reading) and returns true; returns false when there is room
+    /// (the script drained it meanwhile). I/O thread, "wait" mode.
+    public func holdBackIfFull() -> Bool {
         lock.withLock {
-            if closed { return .discarded }
-            var outcome = PushOutcome.queued
-            if count >= capacity {
-                if policy == .wait {
-                    if refusable {
-                        refusedSinceDrain = true
-                        return .refused
-                    }
-                    if count == slots.count { grow() }
-                } else {
-                    outcome = .queuedDropping(removeOldest())
-                    lostSinceReport += 1
-                    lostTotal += 1
-                }
-            }
-            slots[(head + count) % slots.count] = event
-            count += 1
-            if count == 1 && notifyFD >= 0 { Posix.signal(eventfd: notifyFD) }
-            if waiters > 0 { condition.broadcast() }
-            return outcome
+            guard count >= capacity else { return false }
+            refusedSinceDrain = true
+            return true
         }
     }
 

@@ -69,11 +69,13 @@ extension IOThread {
     func flush(_ connection: Connection) {
         let phase = connection.currentPhase
         guard phase != .connecting && phase != .closed else { return }
-        enum Outcome { case written(drained: Bool), failed(String) }
+        enum Outcome { case written(drained: Bool, progress: Bool), failed(String) }
         let outcome: Outcome = connection.lock.withLock {
             if let problem = encryptPending(connection) { return .failed(problem.message) }
+            let before = connection.counters.bytesSent
             do {
-                return .written(drained: try writeQueued(connection))
+                let drained = try writeQueued(connection)
+                return .written(drained: drained, progress: connection.counters.bytesSent > before)
             } catch let error as SystemError {
                 return .failed("write failed: \(error.reason)")
             } catch {
@@ -83,7 +85,13 @@ extension IOThread {
         switch outcome {
         case .failed(let reason):
             fail(connection, reason)
-        case .written(let drained):
+        case .written(let drained, let progress):
+            if phase == .closing && progress {
+                // A closing connection waits as long as its peer keeps taking what was sent;
+                // it is given up only after `lingerTime` without progress.
+                connection.deadline = Clock.monotonic() + IOThread.lingerTime
+                madeClosingProgress()
+            }
             if drained && phase == .closing && connection.lock.withLock({ connection.plainQueue.isEmpty }) {
                 Posix.shutdownWrite(connection.fd)
             }

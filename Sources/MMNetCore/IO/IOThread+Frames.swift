@@ -19,21 +19,28 @@ extension IOThread {
         }
         let settings = connection.context.settings
         let limits = settings.codecLimits
+        // Messages are queued in one batch per call (one lock, one wake-up of the script); in
+        // "wait" mode no more than the ring has room for, the rest staying in the input.
+        var batch = MessageBatch(ring: connection.context.events, policy: settings.queueFull)
+        defer { deliver(&batch, from: connection) }
         while connection.currentPhase == .open && !connection.readPaused && connection.input.count >= FrameHeader.size {
             let header = FrameHeader(reading: connection.input.bytes)
             switch FrameType(rawValue: header.type) {
             case .message:
                 if header.length > settings.maxMessageSize {
                     connection.context.countRefusedMessage()
+                    deliver(&batch, from: connection)
                     fail(connection, "message of \(header.length) bytes is over MaxMessageSize (\(settings.maxMessageSize))")
                     return
                 }
             case .ping, .pong:
                 if header.length != 8 {
+                    deliver(&batch, from: connection)
                     fail(connection, "control frame of \(header.length) bytes (expected 8)")
                     return
                 }
             case nil:
+                deliver(&batch, from: connection)
                 fail(connection, "unknown frame type \(header.type)")
                 return
             }
@@ -46,20 +53,72 @@ extension IOThread {
                 let sample = Ping.roundTrip(of: body, now: Clock.monotonic())
                 connection.lock.withLock { connection.counters.record(rtt: sample) }
             } else if header.type == FrameType.message.rawValue {
+                if batch.isFull {
+                    deliver(&batch, from: connection)
+                    if connection.context.events.holdBackIfFull() {
+                        // The ring is full ("wait"): stop reading until the script polls.
+                        connection.readPaused = true
+                        updateInterest(connection)
+                        return
+                    }
+                    batch.refill()  // the script polled meanwhile
+                }
                 if let error = MessagePackValidator.validate(body, limits: limits) {
                     connection.context.countRefusedMessage()
+                    deliver(&batch, from: connection)
                     fail(connection, "malformed message: \(error.message)")
                     return
                 }
-                let event = Event(.receive, source: connection, payload: Array(body))
-                if !report(event, policy: settings.queueFull, refusable: true) {
-                    connection.readPaused = true
-                    updateInterest(connection)
-                    return
-                }
-                connection.lock.withLock { connection.counters.messagesReceived += 1 }
+                batch.append(Event(.receive, source: connection, payload: Array(body), timestamp: batch.timestamp))
             }
             connection.input.consume(total)
         }
+    }
+}
+
+/// The messages one `processInput` call has parsed and not yet queued.
+struct MessageBatch {
+    /// The ring they go to.
+    let ring: EventRing
+    /// What the ring does when full.
+    let policy: QueueFullPolicy
+    /// When they arrived (one read, one moment).
+    let timestamp = Clock.wall()
+    /// The events, oldest first.
+    var events: [Event] = []
+    /// How many more the ring takes ("wait" mode); unlimited in "drop" mode.
+    private var room: Int
+
+    /// An empty batch for `ring`.
+    init(ring: EventRing, policy: QueueFullPolicy) {
+        self.ring = ring
+        self.policy = policy
+        self.room = 0
+        refill()
+    }
+
+    /// Whether the ring has no room for another message.
+    var isFull: Bool { room <= 0 }
+
+    /// Learns again how much room the ring has.
+    mutating func refill() {
+        room = policy == .wait ? ring.freeSlots : .max
+    }
+
+    /// Adds a message.
+    mutating func append(_ event: Event) {
+        events.append(event)
+        room -= 1
+    }
+}
+
+extension IOThread {
+    /// Queues the batch's messages in one go and counts them.
+    func deliver(_ batch: inout MessageBatch, from connection: Connection) {
+        guard !batch.events.isEmpty else { return }
+        let count = batch.events.count
+        handleDropped(batch.ring.push(contentsOf: batch.events, policy: batch.policy))
+        batch.events.removeAll()
+        connection.lock.withLock { connection.counters.messagesReceived += count }
     }
 }

@@ -30,8 +30,10 @@ public final class IOThread: @unchecked Sendable {
 
     /// Seconds a closing connection waits for the peer's end of stream after flushing.
     static let lingerTime = 2.0
-    /// Seconds the stopping thread gives closing connections to flush.
+    /// Seconds the stopping thread waits for closing connections without progress.
     static let stopTime = 2.0
+    /// Seconds the stopping thread waits at most, progress or not (it holds up lua_close).
+    static let stopLimit = 30.0
 
     nonisolated(unsafe) private static var instance: IOThread?
     nonisolated(unsafe) private static var users = 0
@@ -55,6 +57,7 @@ public final class IOThread: @unchecked Sendable {
     private var nextSweep = 0.0
     private var stopping = false
     private var stopDeadline = Double.infinity
+    private var stopLimitDeadline = Double.infinity
 
     private init() throws {
         wakeFD = try Posix.eventfd()
@@ -171,6 +174,7 @@ public final class IOThread: @unchecked Sendable {
             case .stop:
                 stopping = true
                 stopDeadline = Clock.monotonic() + IOThread.stopTime
+                stopLimitDeadline = Clock.monotonic() + IOThread.stopLimit
             }
         }
     }
@@ -189,6 +193,13 @@ public final class IOThread: @unchecked Sendable {
         }
     }
 
+    /// A closing connection wrote something: when stopping, wait longer (up to `stopLimit`).
+    func madeClosingProgress() {
+        if stopping {
+            stopDeadline = min(stopLimitDeadline, Clock.monotonic() + IOThread.stopTime)
+        }
+    }
+
     /// Closes every socket of a Lua state that is going away, flushing what was sent.
     private func forget(_ context: ScriptContext) {
         for listener in listeners.values where listener.context === context {
@@ -202,18 +213,9 @@ public final class IOThread: @unchecked Sendable {
         }
     }
 
-    /// Puts an event in its state's ring; returns false when the ring refused it (`.wait` mode).
-    @discardableResult
-    func report(_ event: Event, policy: QueueFullPolicy, refusable: Bool = false) -> Bool {
-        switch event.source.context.events.push(event, policy: policy, refusable: refusable) {
-        case .queued, .discarded:
-            return true
-        case .queuedDropping(let dropped):
-            handleDropped([dropped])
-            return true
-        case .refused:
-            return false
-        }
+    /// Puts a state-change event in its state's ring (never refused; see `EventRing`).
+    func report(_ event: Event, policy: QueueFullPolicy) {
+        handleDropped(event.source.context.events.push(contentsOf: [event], policy: policy))
     }
 
     /// Closes the connections whose EVENT_CONNECT was dropped: no script can ever hold them.
