@@ -142,6 +142,17 @@ describe("examples", function()
       end
     end
 
+    it("without -Wl,-E, static Lua hides lua_* from mmnet (as docs/HOST.md warns)", function()
+      local exe = dir .. "/host_loop_no_export"
+      local ok, code, out = helper.run("gcc " .. cflags .. " -o " .. helper.quote(exe) .. " " ..
+        helper.quote(examples .. "host_loop.c") .. " -Wl,-Bstatic -llua5.4 -Wl,-Bdynamic -lm -ldl -pthread", 60)
+      assert.is_true(ok, "build failed (" .. code .. "):\n" .. out)
+      ok, code, out = helper.run(helper.tree_env() .. " " .. helper.quote(exe) .. " --frames " ..
+        helper.quote(examples .. "host_loop.lua"), 20)
+      assert.is_false(ok, out)
+      assert.is_truthy(out:find("undefined symbol: lua", 1, true), out)
+    end)
+
     it("loads the drop-in mmnet.so from package.cpath (luaopen_mmnet, no helper)", function()
       local exe = dir .. "/host_loop_static"
       local ok, code, out = helper.run("test -x " .. helper.quote(exe) .. " || gcc " .. cflags ..
