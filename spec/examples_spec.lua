@@ -111,6 +111,7 @@ describe("examples", function()
       "encrypted link: server received: the eagle lands at noon",
       "encrypted link: client received: understood",
       "encrypted link: a client with another key was refused: TLS handshake failed",
+      "encrypted link: the server reported: 127.0.0.1:",
       "encrypted link: OK" })
   end)
 
