@@ -172,10 +172,14 @@ describe("liveness", function()
     end
 
     it("a link taken down mid-session: both sides report the timeout within PeerTimeout + 1 s", function()
-      local made, why = sh("ip netns add " .. nsA)
+      -- busted keeps only the last `finally` of a test: one cleanup, in reverse order.
+      local server, client
       finally(function()
+        if client then client:close() end
+        if server then server:close() end
         sh("ip netns del " .. nsA .. " 2>/dev/null; ip netns del " .. nsB .. " 2>/dev/null; true")
       end)
+      local made, why = sh("ip netns add " .. nsA)
       if not made then
         print("\nliveness_spec: netns test skipped: cannot create a network namespace: " .. why)
         pending("cannot create a network namespace (needs root and iproute2): " .. why)
@@ -193,11 +197,9 @@ describe("liveness", function()
       assert(ok, "setting up the veth pair failed: " .. output)
 
       local port = 47000
-      local server = helper.spawn(peer_in(nsA, "server", addrA, port, PING, TIMEOUT), { timeout = 30 })
-      finally(function() server:close() end)
+      server = helper.spawn(peer_in(nsA, "server", addrA, port, PING, TIMEOUT), { timeout = 30 })
       assert(server:wait_for("^LISTENING", 10), "server: " .. server:output())
-      local client = helper.spawn(peer_in(nsB, "client", addrA, port, PING, TIMEOUT), { timeout = 30 })
-      finally(function() client:close() end)
+      client = helper.spawn(peer_in(nsB, "client", addrA, port, PING, TIMEOUT), { timeout = 30 })
       assert(client:wait_for("^EXCHANGED", 10), "client: " .. client:output())
       assert(server:wait_for("^EXCHANGED", 10), "server: " .. server:output())
 
