@@ -50,7 +50,7 @@ public final class IOThread: @unchecked Sendable {
     /// Listeners whose accepting is paused for lack of descriptors.
     var pausedListeners: [Int64: Listener] = [:]
     /// When the next liveness sweep is due (monotonic seconds).
-    private var nextSweep = 0.0
+    var nextSweep = 0.0
     private var stopping = false
     private var stopDeadline = Double.infinity
 
@@ -171,8 +171,7 @@ public final class IOThread: @unchecked Sendable {
 
     private func checkDeadlines(now: Double) {
         if now >= nextSweep {
-            nextSweep = now + Defaults.livenessSweep
-            sweepLiveness(now: now)
+            nextSweep = now + sweepLiveness(now: now)
         }
         for connection in timed.values where connection.deadline <= now {
             expire(connection)
