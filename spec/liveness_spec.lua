@@ -89,6 +89,23 @@ describe("liveness", function()
     end
   end)
 
+  it("a PingInterval shorter than the I/O thread's 0.1 s sweep is honoured", function()
+    -- Pings only at 0.1 s sweeps would leave a live peer silent past a PeerTimeout under
+    -- 0.1 s. Counted rather than timed out, so that a loaded machine cannot fail it.
+    network.Configure({ PingInterval = 0.02, PeerTimeout = 5 })
+    local server, client, c = net.pair()
+    local before = net.now()
+    local base = client:GetStats().BytesSent
+    assert.are.same({}, net.collect(function() return true end, 1))
+    local elapsed = net.now() - before
+    -- Client pings + pongs to the server's pings: about 2 / 0.02 s when honoured; at most
+    -- 2 * (elapsed / 0.1 + 2) if pings waited for 0.1 s sweeps.
+    local frames = (client:GetStats().BytesSent - base) // 13
+    local sweep_bound = 2 * (elapsed / 0.1 + 2)
+    assert.is_true(frames > 1.5 * sweep_bound, ("%d ping/pong frames in %.2f s"):format(frames, elapsed))
+    assert_exchange(server, client, c, "after fast pings")
+  end)
+
   it("PeerTimeout must be longer than PingInterval, and both are checked", function()
     assert.has_error(function() network.Configure({ PingInterval = 1, PeerTimeout = 1 }) end)
     assert.has_error(function() network.Configure({ PingInterval = 0, PeerTimeout = 2 }) end)
