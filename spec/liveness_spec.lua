@@ -3,7 +3,7 @@
 -- close event only) -- through a userspace relay that stops forwarding without closing
 -- anything, and through a veth link between two network namespaces taken down mid-session
 -- (root only; pending with the reason where namespaces cannot be made); PeerTimeout = 0
--- keeps a stalled connection open.
+-- keeps a stalled connection open; a PingInterval under the sweep is honoured; TCP keepalive.
 --
 -- Thread: the busted process's Lua thread only. Every wait has a time limit.
 local helper = require "helper"
@@ -104,6 +104,20 @@ describe("liveness", function()
     local sweep_bound = 2 * (elapsed / 0.1 + 2)
     assert.is_true(frames > 1.5 * sweep_bound, ("%d ping/pong frames in %.2f s"):format(frames, elapsed))
     assert_exchange(server, client, c, "after fast pings")
+  end)
+
+  it("both ends of a connection have TCP keepalive on, as a backstop", function()
+    local server = net.pair()
+    local port = server:GetPort()
+    local ok, _, output = helper.run(("ss -tnoH state established '( sport = :%d or dport = :%d )'"):format(port, port), 10)
+    assert(ok, output)
+    local lines, keepalive = 0, 0
+    for line in output:gmatch("[^\n]+") do
+      lines = lines + 1
+      if line:find("timer:(keepalive", 1, true) then keepalive = keepalive + 1 end
+    end
+    assert.are.equal(2, lines, output)
+    assert.are.equal(2, keepalive, output)
   end)
 
   it("PeerTimeout must be longer than PingInterval, and both are checked", function()
