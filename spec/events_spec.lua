@@ -182,12 +182,13 @@ describe("the event queue", function()
     it("is bounded on a client: Send to a server that does not read gives false and a message", function()
       network.Configure({ SendQueueLimit = 64 * 1024 })
       local listener = assert(net.socket.bind("127.0.0.1", 0))
-      finally(function() listener:close() end)
+      local peer
+      -- busted keeps only the last `finally` of a test: one for both sockets.
+      finally(function() listener:close(); if peer then peer:close() end end)
       listener:settimeout(5)
       local _, port = listener:getsockname()
       local client = assert(network.Client("127.0.0.1", tonumber(port)))
-      local peer = assert(listener:accept())
-      finally(function() peer:close() end)
+      peer = assert(listener:accept())
       assert(peer:send(net.HELLO))
       assert.is_true((client:WaitForConnect(5)))
       local big = { string.rep("x", 32 * 1024) }
@@ -294,7 +295,9 @@ describe("the event queue", function()
   it("a server process killed: the client gets EVENT_SERVER_CLOSE promptly", function()
     -- The receiver peer is a client; here the roles turn: our client, a server in a process.
     local dir = helper.tempdir()
-    finally(function() helper.cleanup(dir) end)
+    local proc
+    -- busted keeps only the last `finally` of a test: one for the process and the dir.
+    finally(function() if proc then proc:close() end; helper.cleanup(dir) end)
     local script = dir .. "/server.lua"
     helper.write_file(script, [[
       local network = require "mmnet"
@@ -308,8 +311,7 @@ describe("the event queue", function()
       end
     ]])
     local command = net.peer_command("sender", "x"):gsub("'[^']*/spec/peers/sender%.lua' 'x'", helper.quote(script))
-    local proc = helper.spawn(command)
-    finally(function() proc:close() end)
+    proc = helper.spawn(command)
     local line = assert(proc:wait_for("^PORT %d+", 10), proc:output())
     local client = assert(network.Client("127.0.0.1", tonumber(line:match("%d+"))))
     assert.is_true((client:WaitForConnect(5)))

@@ -21,6 +21,7 @@ public enum Defaults {
     /// Seconds without a byte from the peer after which it is declared gone (0 turns it off).
     /// With the 1 s ping interval a vanished peer is noticed within 5 to 5.1 s.
     public static let peerTimeout = 5.0
-    /// Seconds between the I/O thread's sweeps for pings due and peers timed out.
+    /// Seconds between the I/O thread's sweeps for pings due and peers timed out (shorter
+    /// when a connection's PingInterval is shorter).
     public static let livenessSweep = 0.1
 }

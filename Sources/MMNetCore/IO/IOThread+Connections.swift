@@ -211,6 +211,9 @@ extension IOThread {
         timed.removeValue(forKey: connection.id)
         connection.lastReceived = Clock.monotonic()
         connection.lastPing = connection.lastReceived
+        // Its first ping must not wait for a sweep planned for longer PingIntervals.
+        let interval = connection.context.settings.pingInterval
+        if interval > 0 { nextSweep = min(nextSweep, connection.lastReceived + interval) }
         connection.deadline = .infinity
         connection.enter(.open)
         connection.countedOpen = true

@@ -5,9 +5,14 @@
 
 extension IOThread {
     /// Sends the pings that are due and closes the connections whose peer went silent.
-    func sweepLiveness(now: Double) {
+    /// Returns the seconds until the next sweep: `Defaults.livenessSweep`, or the shortest
+    /// PingInterval of an open connection when that is shorter (a sweep coarser than the
+    /// interval would space the pings out past a short PeerTimeout and kill live peers).
+    func sweepLiveness(now: Double) -> Double {
+        var step = Defaults.livenessSweep
         for connection in connections.values where connection.currentPhase == .open {
             let settings = connection.context.settings
+            if settings.pingInterval > 0 { step = min(step, settings.pingInterval) }
             if connection.readPaused {
                 // Not reading (QueueFull = "wait"): silence is ours, not the peer's.
                 connection.lastReceived = now
@@ -21,5 +26,6 @@ extension IOThread {
                 connection.sendControl(Ping.frame(now: now))
             }
         }
+        return step
     }
 }

@@ -54,7 +54,7 @@ public final class IOThread: @unchecked Sendable {
     /// Where encrypted connections read ciphertext before decrypting it.
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
     /// When the next liveness sweep is due (monotonic seconds).
-    private var nextSweep = 0.0
+    var nextSweep = 0.0
     private var stopping = false
     private var stopDeadline = Double.infinity
     private var stopLimitDeadline = Double.infinity
@@ -181,8 +181,7 @@ public final class IOThread: @unchecked Sendable {
 
     private func checkDeadlines(now: Double) {
         if now >= nextSweep {
-            nextSweep = now + Defaults.livenessSweep
-            sweepLiveness(now: now)
+            nextSweep = now + sweepLiveness(now: now)
         }
         for connection in timed.values where connection.deadline <= now {
             expire(connection)

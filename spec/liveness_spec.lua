@@ -1,0 +1,254 @@
+-- Live connections: mmnet's own pings never reach the script but measure the round trip;
+-- a peer silent for PeerTimeout is declared gone on both sides ("peer timed out after N s",
+-- close event only) -- through a userspace relay that stops forwarding without closing
+-- anything, and through a veth link between two network namespaces taken down mid-session
+-- (root only; pending with the reason where namespaces cannot be made); PeerTimeout = 0
+-- keeps a stalled connection open; a PingInterval under the sweep is honoured; TCP keepalive.
+--
+-- Thread: the busted process's Lua thread only. Every wait has a time limit.
+local helper = require "helper"
+local net = require "nethelper"
+local network = net.network
+
+--- Short liveness settings, so that the tests stay quick.
+local PING, TIMEOUT = 0.2, 1
+
+--- A relay process (spec/peers/relay.py) in front of `port`, and the file that stalls it.
+-- @return the process, its port, a function stall(on) that stops (true) or resumes (false)
+--   forwarding, and the temp dir to clean up
+local function start_relay(port)
+  local dir = helper.tempdir()
+  local control = dir .. "/stall"
+  local relay = helper.spawn("exec /usr/bin/python3 " .. helper.quote(helper.root .. "/spec/peers/relay.py") ..
+    " " .. port .. " " .. helper.quote(control), { timeout = 60 })
+  local line = relay:wait_for("^PORT %d+", 10)
+  assert(line, "relay did not start: " .. relay:output())
+  local function stall(on)
+    if on then helper.write_file(control, "") else os.remove(control) end
+  end
+  return relay, tonumber(line:match("%d+")), stall, dir
+end
+
+--- A server, a client connected to it through a relay, and the server's connection.
+local function relayed_pair()
+  local server = assert(network.Server("127.0.0.1", 0))
+  local relay, port, stall, dir = start_relay(server:GetPort())
+  local client = assert(network.Client("127.0.0.1", port))
+  local connected = assert(net.wait_kind(network.EVENT_CONNECTED, client, 5))
+  assert(connected.Result == true, connected.Errors)
+  local c = assert(net.wait_kind(network.EVENT_CONNECT, nil, 5)).Object
+  return server, client, c, relay, stall, dir
+end
+
+--- Asserts a message goes each way between client and connection `c` of `server`.
+local function assert_exchange(server, client, c, tag)
+  assert.is_true(client:Send({ up = tag }))
+  assert.are.same({ up = tag }, assert(net.wait_kind(network.EVENT_RECEIVE, c, 5)).Packet)
+  assert.are.equal(1, server:Send({ down = tag }, c))
+  assert.are.same({ down = tag }, assert(net.wait_kind(network.EVENT_RECEIVE, client, 5)).Packet)
+end
+
+describe("liveness", function()
+  before_each(net.reset)
+  after_each(net.reset)
+
+  it("the defaults are PingInterval 1 s and PeerTimeout 5 s", function()
+    assert.are.equal(1, net.defaults.PingInterval)
+    assert.are.equal(5, net.defaults.PeerTimeout)
+  end)
+
+  it("pings never reach the script, yet measure the round trip on both sides", function()
+    network.Configure({ PingInterval = 0.05, PeerTimeout = TIMEOUT })
+    local server, client, c = net.pair()
+    -- Eight ping intervals of an idle connection: not one event.
+    assert.are.same({}, net.collect(function() return true end, 0.4))
+    for _, obj in ipairs { client, c, server } do
+      local stats = obj:GetStats()
+      assert.is_number(stats.RTT)
+      assert.is_number(stats.SmoothedRTT)
+      assert.is_true(stats.RTT >= 0 and stats.RTT < 0.2, tostring(stats.RTT))
+      assert.is_true(stats.SmoothedRTT >= 0 and stats.SmoothedRTT < 0.2, tostring(stats.SmoothedRTT))
+      -- No message went anywhere: pings and pongs are not messages.
+      assert.are.equal(0, stats.MessagesSent)
+      assert.are.equal(0, stats.MessagesReceived)
+    end
+    -- Still open and working.
+    assert_exchange(server, client, c, "after pings")
+  end)
+
+  it("no pings with PingInterval = 0 (and PeerTimeout = 0): no RTT, and not a byte past the hello", function()
+    network.Configure({ PingInterval = 0, PeerTimeout = 0 })
+    local _, client, c = net.pair()
+    net.collect(function() return true end, 0.3)
+    for _, obj in ipairs { client, c } do
+      local stats = obj:GetStats()
+      assert.is_nil(stats.RTT)
+      assert.is_nil(stats.SmoothedRTT)
+      assert.are.equal(8, stats.BytesSent)
+      assert.are.equal(8, stats.BytesReceived)
+    end
+  end)
+
+  it("a PingInterval shorter than the I/O thread's 0.1 s sweep is honoured", function()
+    -- Pings only at 0.1 s sweeps would leave a live peer silent past a PeerTimeout under
+    -- 0.1 s. Counted rather than timed out, so that a loaded machine cannot fail it.
+    network.Configure({ PingInterval = 0.02, PeerTimeout = 5 })
+    local server, client, c = net.pair()
+    local before = net.now()
+    local base = client:GetStats().BytesSent
+    assert.are.same({}, net.collect(function() return true end, 1))
+    local elapsed = net.now() - before
+    -- Client pings + pongs to the server's pings: about 2 / 0.02 s when honoured; at most
+    -- 2 * (elapsed / 0.1 + 2) if pings waited for 0.1 s sweeps.
+    local frames = (client:GetStats().BytesSent - base) // 13
+    local sweep_bound = 2 * (elapsed / 0.1 + 2)
+    assert.is_true(frames > 1.5 * sweep_bound, ("%d ping/pong frames in %.2f s"):format(frames, elapsed))
+    assert_exchange(server, client, c, "after fast pings")
+  end)
+
+  it("both ends of a connection have TCP keepalive on, as a backstop", function()
+    local server = net.pair()
+    local port = server:GetPort()
+    local ok, _, output = helper.run(("ss -tnoH state established '( sport = :%d or dport = :%d )'"):format(port, port), 10)
+    assert(ok, output)
+    local lines, keepalive = 0, 0
+    for line in output:gmatch("[^\n]+") do
+      lines = lines + 1
+      if line:find("timer:(keepalive", 1, true) then keepalive = keepalive + 1 end
+    end
+    assert.are.equal(2, lines, output)
+    assert.are.equal(2, keepalive, output)
+  end)
+
+  it("PeerTimeout must be longer than PingInterval, and both are checked", function()
+    assert.has_error(function() network.Configure({ PingInterval = 1, PeerTimeout = 1 }) end)
+    assert.has_error(function() network.Configure({ PingInterval = 0, PeerTimeout = 2 }) end)
+    assert.has_error(function() network.Configure({ PingInterval = -1 }) end)
+    assert.has_error(function() network.Configure({ PeerTimeout = "5" }) end)
+    -- Nothing changed by the refusals.
+    assert.are.equal(1, network.Configure().PingInterval)
+    assert.are.equal(5, network.Configure().PeerTimeout)
+  end)
+
+  it("a relay that stops forwarding: both sides close with 'peer timed out after 1 s' within PeerTimeout + 1 s", function()
+    network.Configure({ PingInterval = PING, PeerTimeout = TIMEOUT })
+    local server, client, c, relay, stall, dir = relayed_pair()
+    finally(function() relay:close(); helper.cleanup(dir) end)
+    assert_exchange(server, client, c, "before the stall")
+    local t0 = net.now()
+    stall(true)
+    local closes = {}
+    for _, want in ipairs { { network.EVENT_SERVER_CLOSE, client }, { network.EVENT_CLIENT_CLOSE, c } } do
+      local e = assert(net.wait_kind(want[1], want[2], TIMEOUT + 3))
+      closes[#closes + 1] = e
+      assert.are.equal("peer timed out after 1 s", e.Errors)
+      local after = e.Timestamp - t0
+      -- Not before the peer had been silent for PeerTimeout (its last bytes came at most one
+      -- ping interval and a sweep before the stall), and within PeerTimeout + 1 s.
+      assert.is_true(after >= TIMEOUT - PING - 0.15, ("closed %.3f s after the stall"):format(after))
+      assert.is_true(after <= TIMEOUT + 1, ("closed %.3f s after the stall"):format(after))
+    end
+    -- The close event only: a timeout is no protocol error.
+    assert.are.same({}, net.collect({ Event = network.EVENT_ERROR }, 0.1))
+    assert.are.equal(0, server:ConnectionCount())
+    assert.are.equal(0, network.GetStats().Connections)
+    local sent, problem = client:Send({ "late" })
+    assert.is_false(sent)
+    assert.is_string(problem)
+    -- The relay never closed anything: it is still running.
+    assert.is_nil(relay:exit_code())
+  end)
+
+  it("PeerTimeout = 0 keeps a stalled connection open, and it works again once the relay resumes", function()
+    network.Configure({ PingInterval = PING, PeerTimeout = 0 })
+    local server, client, c, relay, stall, dir = relayed_pair()
+    finally(function() relay:close(); helper.cleanup(dir) end)
+    assert_exchange(server, client, c, "before the stall")
+    stall(true)
+    -- Twice the timeout the previous test saw fire: nothing happens.
+    assert.are.same({}, net.collect(function() return true end, 2 * TIMEOUT))
+    assert.are.equal(1, server:ConnectionCount())
+    stall(false)
+    assert_exchange(server, client, c, "after the stall")
+  end)
+
+  it("a stall shorter than PeerTimeout is survived", function()
+    network.Configure({ PingInterval = PING, PeerTimeout = TIMEOUT })
+    local server, client, c, relay, stall, dir = relayed_pair()
+    finally(function() relay:close(); helper.cleanup(dir) end)
+    stall(true)
+    assert.are.same({}, net.collect(function() return true end, TIMEOUT / 2))
+    stall(false)
+    -- Pings flow again and refresh both sides; after another PeerTimeout, still open.
+    assert.are.same({}, net.collect(function() return true end, TIMEOUT + 0.3))
+    assert_exchange(server, client, c, "after a short stall")
+  end)
+
+  describe("across a veth link between two network namespaces", function()
+    local id = string.format("%d%03d", os.time() % 100000, math.random(0, 999))
+    local nsA, nsB = "mmnet-a-" .. id, "mmnet-b-" .. id
+    local vethA, vethB = "mma" .. id, "mmb" .. id     -- at most 15 characters
+    local subnet = string.format("10.%d.%d", math.random(64, 250), math.random(1, 250))
+    local addrA = subnet .. ".1"
+
+    --- Runs a command as root; returns ok and its output.
+    local function sh(command)
+      local ok, _, output = helper.run(command, 20)
+      return ok, output
+    end
+
+    --- The command that runs the liveness peer inside namespace `ns`.
+    local function peer_in(ns, ...)
+      return "exec ip netns exec " .. ns .. " " .. net.peer_command("liveness_peer", ...):gsub("^exec ", "")
+    end
+
+    it("a link taken down mid-session: both sides report the timeout within PeerTimeout + 1 s", function()
+      -- busted keeps only the last `finally` of a test: one cleanup, in reverse order.
+      local server, client
+      finally(function()
+        if client then client:close() end
+        if server then server:close() end
+        sh("ip netns del " .. nsA .. " 2>/dev/null; ip netns del " .. nsB .. " 2>/dev/null; true")
+      end)
+      local made, why = sh("ip netns add " .. nsA)
+      if not made then
+        print("\nliveness_spec: netns test skipped: cannot create a network namespace: " .. why)
+        pending("cannot create a network namespace (needs root and iproute2): " .. why)
+      end
+      local ok, output = sh(table.concat({
+        "ip netns add " .. nsB,
+        "ip link add " .. vethA .. " type veth peer name " .. vethB,
+        "ip link set " .. vethA .. " netns " .. nsA,
+        "ip link set " .. vethB .. " netns " .. nsB,
+        "ip -n " .. nsA .. " addr add " .. addrA .. "/24 dev " .. vethA,
+        "ip -n " .. nsB .. " addr add " .. subnet .. ".2/24 dev " .. vethB,
+        "ip -n " .. nsA .. " link set lo up", "ip -n " .. nsB .. " link set lo up",
+        "ip -n " .. nsA .. " link set " .. vethA .. " up", "ip -n " .. nsB .. " link set " .. vethB .. " up",
+      }, " && "))
+      assert(ok, "setting up the veth pair failed: " .. output)
+
+      local port = 47000
+      server = helper.spawn(peer_in(nsA, "server", addrA, port, PING, TIMEOUT), { timeout = 30 })
+      assert(server:wait_for("^LISTENING", 10), "server: " .. server:output())
+      client = helper.spawn(peer_in(nsB, "client", addrA, port, PING, TIMEOUT), { timeout = 30 })
+      assert(client:wait_for("^EXCHANGED", 10), "client: " .. client:output())
+      assert(server:wait_for("^EXCHANGED", 10), "server: " .. server:output())
+
+      -- No FIN, no RST: the link just goes away.
+      local t0 = net.now()
+      local down_ok, down_output = sh("ip -n " .. nsA .. " link set " .. vethA .. " down")
+      assert(down_ok, down_output)
+      for name, proc in pairs { server = server, client = client } do
+        local line = proc:wait_for("^CLOSED ", TIMEOUT + 5)
+        assert(line, name .. " saw no close: " .. proc:output())
+        local at, errors = line:match("^CLOSED (%S+) (.*)$")
+        assert.are.equal("peer timed out after 1 s", errors)
+        local after = tonumber(at) - t0
+        assert.is_true(after >= TIMEOUT - PING - 0.15, ("%s closed %.3f s after the link went down"):format(name, after))
+        assert.is_true(after <= TIMEOUT + 1, ("%s closed %.3f s after the link went down"):format(name, after))
+        assert.is_nil(proc:output():find("ERROR", 1, true), proc:output())
+        assert.are.equal(0, proc:wait(5))
+      end
+    end)
+  end)
+end)
