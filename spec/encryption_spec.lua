@@ -403,6 +403,24 @@ describe("encryption", function()
       assert.are.same({ "you too" }, expect(network.EVENT_RECEIVE, other).Packet)
     end)
 
+    it("a byte flipped in the client's hello record fails the connect: EVENT_ERROR, never EVENT_CONNECT", function()
+      network.Configure({ PingInterval = 0, PeerTimeout = 0 })
+      local server = assert(network.Server("127.0.0.1", 0, K256))
+      -- Offset 10: inside the ciphertext of the hello's record (bytes 0..29 after the handshake).
+      local relay, relay_port = start_relay(server:GetPort(), "flip=10")
+      finally(function() relay:close() end)
+      local client = assert(network.Client("127.0.0.1", relay_port, K256))
+      local ok, _, why = client:WaitForConnect(5)
+      assert.is_false(ok)
+      assert_says(why, "bad record mac", "WaitForConnect's reason")
+      assert.is_false(expect(network.EVENT_CONNECTED, client).Result)
+      local err = expect(network.EVENT_ERROR, server)
+      assert_says(err.Errors, "127.0.0.1:", "server's EVENT_ERROR")
+      assert_says(err.Errors, "integrity", "server's EVENT_ERROR")
+      expect_none(network.EVENT_CONNECT, 0.2)
+      assert.is_truthy(relay:wait_for("^FLIPPED %d+", 2), relay:output())
+    end)
+
     --- Runs one session through a recording relay: hellos, a message each way with markers,
     -- the client's close. Returns what went client->server and server->client.
     local function captured_session(key)
