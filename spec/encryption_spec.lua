@@ -192,6 +192,60 @@ describe("encryption", function()
     end)
   end
 
+  --- Waits for `total` messages { seq = 1..total } in order on one connection, then its
+  -- EVENT_CLIENT_CLOSE; fails on anything else (but the client's EVENT_CONNECTED true, which
+  -- comes when the connection opened before the Disconnect). Returns whether that came.
+  local function expect_sequence_then_close(total, seconds)
+    local expected, conn, connected = 1, nil, false
+    local deadline = net.now() + (seconds or 5)
+    while net.now() < deadline do
+      net.pump(0.05)
+      while #net.pending > 0 do
+        local e = table.remove(net.pending, 1)
+        if e.Event == network.EVENT_CONNECT and not conn then
+          conn = e.Object
+        elseif e.Event == network.EVENT_RECEIVE and rawequal(conn, e.Object) then
+          assert.are.equal(expected, e.Packet.seq)
+          expected = expected + 1
+        elseif e.Event == network.EVENT_CONNECTED and e.Result == true then
+          connected = true
+        elseif e.Event == network.EVENT_CLIENT_CLOSE and rawequal(conn, e.Object) then
+          assert.are.equal(total + 1, expected, "EVENT_CLIENT_CLOSE after seq " .. (expected - 1))
+          return connected
+        else
+          error("unexpected " .. net.describe(e) .. " after seq " .. (expected - 1))
+        end
+      end
+    end
+    error("no EVENT_CLIENT_CLOSE within the limit; got up to seq " .. (expected - 1))
+  end
+
+  it("messages sent, then Disconnect, before the connection is made are all delivered", function()
+    for _, key in ipairs { K128, K256 } do
+      local server = assert(network.Server("127.0.0.1", 0, key))
+      for _ = 1, 5 do
+        local client = assert(network.Client("127.0.0.1", server:GetPort(), key))
+        for i = 1, 50 do assert.is_true(client:Send({ seq = i })) end
+        assert.is_true(client:Disconnect())
+        expect_sequence_then_close(50)
+      end
+    end
+  end)
+
+  it("messages sent, then Disconnect, in the middle of the TLS handshake are all delivered", function()
+    local server = assert(network.Server("127.0.0.1", 0, K256))
+    -- The relay holds the server's handshake answer back for 0.5 s.
+    local relay, relay_port = start_relay(server:GetPort(), "delay=0.5")
+    finally(function() relay:close() end)
+    local client = assert(network.Client("127.0.0.1", relay_port, K256))
+    assert.is_truthy(relay:wait_for("^OPEN 1", 2), relay:output())
+    for i = 1, 50 do assert.is_true(client:Send({ seq = i })) end
+    assert.is_true(client:Disconnect())
+    -- The handshake was still going on at the Disconnect: no event for this side's close.
+    assert.is_false(expect_sequence_then_close(50))
+    expect_none(network.EVENT_CONNECTED, 0.1)
+  end)
+
   it("a sender process's messages all arrive, in order, before its close (256-bit key)", function()
     network.Configure({ QueueFull = "wait" })
     local server = assert(network.Server("127.0.0.1", 0, K256))

@@ -5,11 +5,13 @@
 --               from the end of the client's TLS handshake, i.e. from the first byte after its
 --               first application_data record (the encrypted Finished); prints "FLIPPED n"
 --               with the absolute offset of the byte it flipped
+--   delay=S     read nothing from the server side of a connection until S seconds after it
+--               opened (the client's TLS handshake then waits that long in the middle)
 --   record=DIR  append what each direction carries to DIR/c2s.K and DIR/s2c.K (K = 1, 2, ...
 --               the connections in the order accepted)
 -- Without options it forwards transparently.
 --
---   lua5.4 relay.lua TARGET [flip=N] [record=DIR] [LIFETIME]
+--   lua5.4 relay.lua TARGET [flip=N] [delay=S] [record=DIR] [LIFETIME]
 --
 -- Prints "LISTENING port" once it accepts; "OPEN K" and "CLOSED K" for each connection. When
 -- either side of a connection closes, it closes the other. Exits after LIFETIME seconds
@@ -18,10 +20,11 @@
 local socket = require "socket"
 
 local target = assert(tonumber(arg[1]), "target port")
-local flip_at, record_dir, lifetime
+local flip_at, delay, record_dir, lifetime
 for i = 2, #arg do
   local key, value = arg[i]:match("^(%w+)=(.*)$")
   if key == "flip" then flip_at = assert(tonumber(value), "flip offset")
+  elseif key == "delay" then delay = assert(tonumber(value), "delay seconds")
   elseif key == "record" then record_dir = value
   elseif tonumber(arg[i]) then lifetime = tonumber(arg[i])
   else error("unknown option " .. arg[i]) end
@@ -83,7 +86,7 @@ local function open(client)
   client:settimeout(0)
   server:settimeout(0)
   local c = { id = count, client = client, server = server, c2s = 0, s2c = 0,
-    head = "", parsed = 0 }
+    head = "", parsed = 0, hold_until = socket.gettime() + (delay or 0) }
   if record_dir then
     c.c2s_file = assert(io.open(record_dir .. "/c2s." .. count, "wb"))
     c.s2c_file = assert(io.open(record_dir .. "/s2c." .. count, "wb"))
@@ -115,7 +118,10 @@ end
 local deadline = socket.gettime() + lifetime
 while socket.gettime() < deadline do
   local watch = { listener }
-  for sock in pairs(pairs_by_socket) do watch[#watch + 1] = sock end
+  local now = socket.gettime()
+  for sock, c in pairs(pairs_by_socket) do
+    if sock ~= c.server or now >= c.hold_until then watch[#watch + 1] = sock end
+  end
   local readable = socket.select(watch, nil, 0.05)
   for _, sock in ipairs(readable) do
     if sock == listener then
