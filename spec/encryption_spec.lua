@@ -247,7 +247,8 @@ describe("encryption", function()
   end)
 
   it("a sender process's messages all arrive, in order, before its close (256-bit key)", function()
-    network.Configure({ QueueFull = "wait" })
+    -- A small ring: reading pauses and resumes many times while records keep coming.
+    network.Configure({ QueueFull = "wait", EventQueueSize = 100 })
     local server = assert(network.Server("127.0.0.1", 0, K256))
     local total = 5000
     local sender = net.spawn_peer("sender", { server:GetPort(), total, "disconnect", 100, 0, K256 })
