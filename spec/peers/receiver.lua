@@ -2,11 +2,12 @@
 -- messages { seq = i } until the server closes the connection, checking that they come in
 -- order with none missing; then prints "DONE received=N ok=true|false [first problem]".
 --
---   lua5.4 receiver.lua PORT [MODE]
+--   lua5.4 receiver.lua PORT [MODE] [KEY]
 --     MODE normal   poll all the time (the default), QueueFull = "wait"
 --          noread   QueueFull = "wait", EventQueueSize = 10 and never poll: the server's
 --                   messages pile up (in this process's ring, then TCP, then the server's
 --                   send queue); sleeps 30 s and exits
+--     KEY   32 or 64 hex digits ("" or absent: none): the connection is encrypted
 --
 -- Prints "CONNECTED" once connected. Exit status 0 after DONE; 1 on any failure; every wait
 -- is time-limited (60 s in all).
@@ -15,6 +16,7 @@ local network = require "mmnet"
 
 local port = assert(tonumber(arg[1]), "port")
 local mode = arg[2] or "normal"
+local key = arg[3] ~= "" and arg[3] or nil
 
 local function fail(why)
   io.stderr:write("receiver: ", tostring(why), "\n")
@@ -24,7 +26,7 @@ end
 -- Lossless in both modes: a sender faster than this process must be slowed down by TCP, not
 -- overflow the event queue (which would be reported, and fail the run).
 network.Configure({ QueueFull = "wait", EventQueueSize = mode == "noread" and 10 or 2000 })
-local client, why = network.Client("127.0.0.1", port)
+local client, why = network.Client("127.0.0.1", port, key)
 if not client then fail(why) end
 local ok, _, reason = client:WaitForConnect(5)
 if not ok then fail(reason) end

@@ -6,7 +6,9 @@
 --   forever     keep sending (for a SIGKILL in the middle of a message)
 --   delayed     wait DELAY seconds after connecting, send COUNT messages, then disconnect
 --
---   lua5.4 sender.lua PORT COUNT [MODE] [PAD_BYTES] [DELAY]
+--   lua5.4 sender.lua PORT COUNT [MODE] [PAD_BYTES] [DELAY] [KEY]
+--
+-- KEY (32 or 64 hex digits; "" or absent: none) encrypts the connection.
 --
 -- Prints "CONNECTED", then "SENT n" when done. Exit status 0; 1 on any failure.
 -- Thread: its own process's Lua thread.
@@ -17,13 +19,14 @@ local count = assert(tonumber(arg[2]), "count")
 local mode = arg[3] or "disconnect"
 local pad = string.rep("p", tonumber(arg[4] or 0))
 local delay = tonumber(arg[5] or 0)
+local key = arg[6] ~= "" and arg[6] or nil
 
 local function fail(why)
   io.stderr:write("sender: ", tostring(why), "\n")
   os.exit(1)
 end
 
-local client, why = network.Client("127.0.0.1", port)
+local client, why = network.Client("127.0.0.1", port, key)
 if not client then fail(why) end
 local ok, _, reason = client:WaitForConnect(5)
 if not ok then fail(reason) end

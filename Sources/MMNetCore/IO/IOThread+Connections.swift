@@ -16,15 +16,17 @@ extension IOThread {
         timed[connection.id] = connection
         connection.pollIndex = pollSet.add(fd: connection.fd, events: 0, owner: .connection(connection))
         updateInterest(connection)
+        if connection.role == .client && connection.tcpConnected && connection.tls != nil {
+            startHandshake(connection)  // the connect completed at once: no writability to wait for
+        }
     }
 
     /// Polls for what the connection can use now: writability while connecting or while bytes
     /// wait; readability unless reading is paused.
     func updateInterest(_ connection: Connection) {
         guard connection.pollIndex >= 0 else { return }
-        let phase = connection.currentPhase
         var events: Int16 = 0
-        if phase == .connecting {
+        if !connection.tcpConnected {  // connecting (also when closed while connecting)
             events = Int16(POLLOUT)
         } else {
             if !connection.readPaused { events |= Int16(POLLIN) }
@@ -35,7 +37,7 @@ extension IOThread {
 
     /// Handles what poll(2) reported for a connection.
     func serve(_ connection: Connection, revents: Int16) {
-        if connection.currentPhase == .connecting {
+        if !connection.tcpConnected {
             finishConnect(connection)
             return
         }
@@ -55,7 +57,9 @@ extension IOThread {
             return
         }
         connection.tcpConnected = true
-        connection.enter(.hello)
+        // Not when Disconnect came while connecting: then it stays closing, and the flush below
+        // (or the TLS handshake) sends what was queued before the close.
+        if connection.currentPhase == .connecting { connection.enter(.hello) }
         updateInterest(connection)
         if connection.tls != nil {
             startHandshake(connection)
@@ -68,7 +72,7 @@ extension IOThread {
     /// plaintext waiting first, on encrypted connections).
     func flush(_ connection: Connection) {
         let phase = connection.currentPhase
-        guard phase != .connecting && phase != .closed else { return }
+        guard connection.tcpConnected && phase != .closed else { return }
         enum Outcome { case written(drained: Bool, progress: Bool), failed(String) }
         let outcome: Outcome = connection.lock.withLock {
             if let problem = encryptPending(connection) { return .failed(problem.message) }
@@ -163,7 +167,18 @@ extension IOThread {
         }
         guard let n else { return }
         if connection.currentPhase == .closing {
-            // Closing at our request: what the peer still sends is not wanted.
+            // Closing at our request: what the peer still sends is not wanted. Except on an
+            // encrypted connection closed before its TLS handshake completed: the peer's
+            // handshake records must still go into the session, or the hello and the messages
+            // sent before the close (waiting in plainQueue for the handshake) would never be
+            // encrypted and written, and the connection would just die after the linger time.
+            // decrypt flushes them once the handshake completes; the plaintext is dropped.
+            if n > 0, encrypted, let tls = connection.tls,
+               !connection.lock.withLock({ tls.isHandshakeComplete }) {
+                _ = decrypt(connection, UnsafeRawBufferPointer(rebasing: space[..<n]))
+                connection.input.release()
+                return
+            }
             if n == 0 { finish(connection, reason: "closed") } else { connection.input.release() }
             return
         }
@@ -258,10 +273,12 @@ extension IOThread {
     /// A close this side asked for: flush, then shut down writing and wait for the peer's end.
     func beginClosing(_ connection: Connection) {
         guard connection.pollIndex >= 0 else { return }
-        if !connection.tcpConnected {
-            finish(connection, reason: "closed")
+        if !connection.tcpConnected && connection.lock.withLock({ connection.counters.messagesSent == 0 }) {
+            finish(connection, reason: "closed")  // still connecting, and nothing to deliver
             return
         }
+        // Still connecting with messages queued: finishConnect (then the TLS handshake, on
+        // encrypted connections) goes on, and they go out before the close, within the linger.
         connection.readPaused = false
         connection.input.release()
         connection.deadline = Clock.monotonic() + IOThread.lingerTime

@@ -7,6 +7,9 @@ extension IOThread {
     /// Consumes what it can of the connection's input: the hello, then whole frames, until the
     /// input runs out, the connection fails, or the event ring refuses (`QueueFull = "wait"`).
     func processInput(_ connection: Connection) {
+        // Closing at our request: nothing more is delivered, and a hello arriving now (e.g.
+        // decrypted while an encrypted close finishes its handshake) must not open it.
+        guard connection.currentPhase < .closing else { return }
         if !connection.helloReceived {
             guard connection.input.count >= Hello.size else { return }
             if let problem = Hello.problem(with: connection.input.bytes, encrypted: connection.tls != nil) {
