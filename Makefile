@@ -5,6 +5,8 @@
 #   make test                  Debian packages (as root), build, Lua specs, Swift tests
 #   make demo                  a server and a client in two lua5.4 processes, printing events
 #   make host                  out/host, the C test host that embeds Lua (tests/host/host.c)
+#   make bench                 the benchmark suite (bench/): out/bench/results.txt, throughput.png
+#                              (BENCH_QUICK=1: every workload, briefly)
 #   make clean
 
 # The Swift package manager driver.
@@ -43,7 +45,7 @@ HOST = $(CURDIR)/out/host
 TEST_TREE ?= $(CURDIR)/out/tree
 # Debian packages the tests, the demo and the benchmarks need.
 DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libssl-dev openssl lua-busted luarocks python3-msgpack \
-	lua-socket lua-cjson lua-luv valgrind gcc make iproute2 binutils
+	lua-socket lua-cjson lua-luv valgrind gcc make iproute2 binutils gnuplot-nox
 # The Lua search paths that load mmnet from TEST_TREE.
 TREE_ENV = LUA_PATH="$(TEST_TREE)/share/lua/5.4/?.lua;$(CURDIR)/spec/?.lua;;" \
 	LUA_CPATH="$(TEST_TREE)/lib/lua/5.4/?.so;;" MMNET_TREE="$(TEST_TREE)" MMNET_ROOT="$(CURDIR)" \
@@ -53,7 +55,7 @@ TREE_ENV = LUA_PATH="$(TEST_TREE)/share/lua/5.4/?.lua;$(CURDIR)/spec/?.lua;;" \
 # they must not reach the swift driver.
 unexport CC CXX CFLAGS CXXFLAGS CPPFLAGS LDFLAGS LIBFLAG
 
-.PHONY: all build install uninstall deps host test test-lua test-swift demo clean
+.PHONY: all build install uninstall deps host test test-lua test-swift demo bench clean
 
 all: build
 
@@ -106,6 +108,17 @@ demo: deps build
 	rm -rf $(TEST_TREE)
 	$(MAKE) --no-print-directory install PREFIX=$(TEST_TREE)
 	$(TREE_ENV) sh examples/demo.sh
+
+# Where `make bench` writes its table, its data and its plot.
+BENCH_OUT ?= $(CURDIR)/out/bench
+# Non-empty (BENCH_QUICK=1): `make bench` runs every workload briefly, as a smoke check.
+BENCH_QUICK ?=
+
+# The benchmark suite of bench/: mmnet against raw C, bare Lua, LuaSocket + cjson and luv + cjson.
+bench: deps build
+	rm -rf $(TEST_TREE)
+	$(MAKE) --no-print-directory install PREFIX=$(TEST_TREE)
+	$(TREE_ENV) BENCH_QUICK="$(BENCH_QUICK)" HOST_CC="$(HOST_CC)" sh bench/run.sh $(BENCH_OUT)
 
 clean:
 	rm -rf .build out
