@@ -22,9 +22,10 @@ common.port(server:GetPort())
 
 local RECEIVE, CONNECT = network.EVENT_RECEIVE, network.EVENT_CONNECT
 local check, kind, size, echo = common.check, a.kind, a.size, a.kind == "echo"
-local connections, expect, idle = {}, 1, 0
+local connections, expect, idle, polls = {}, 1, 0, 0
 while expect <= a.count do
   local events = network.PollEvents(1)
+  polls = polls + 1
   if #events == 0 then
     idle = idle + 1
     if idle > 30 then error("no message for 30 s; expected Seq " .. expect) end
@@ -48,4 +49,5 @@ while expect <= a.count do
 end
 common.result("t_end", string.format("%.6f", common.now()))
 common.result("rss_kib", common.rss_kib())
+common.result("polls", polls)
 if echo then network.PollEvents(0.2) end -- let the last echo go out before closing

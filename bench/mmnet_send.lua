@@ -59,6 +59,7 @@ for i = 1, a.count do
     poll(0.001)
   end
 end
+common.result("t_sent", string.format("%.6f", now()))
 -- Wait until the receiver has everything and closes (our Disconnect would flush too, but the
 -- process must not exit before the I/O thread has written it all).
 local deadline = now() + 120
