@@ -28,7 +28,7 @@ local W = quick and {
   many = 1000, many_rounds = 1, fan = 200, fan_rounds = 5,
 } or {
   small = 300000, reps = 3, ping = 10000, bulk = 256, ceiling = 1000000,
-  sweep_bytes = 64 * MiB, sweep_min = 16, sweep_max = 100000,
+  sweep_bytes = 256 * MiB, sweep_min = 32, sweep_max = 200000,
   many = 10000, many_rounds = 3, fan = 1000, fan_rounds = 20,
 }
 local SWEEP = {64, 256, 1024, 4096, 16384, 65536, 262144, MiB, 4 * MiB}
