@@ -287,37 +287,37 @@ end
 line("mmnet benchmark (make bench%s), %s", quick and " BENCH_QUICK=1" or "", os.date("!%Y-%m-%d %H:%M UTC"))
 line("machine: %s, %s cores, Linux %s; loopback; %.0f s", cpu(), ncpu(), uname("-r"), common.now() - started)
 line("")
-line("%-44s %-20s %s", "workload", "contender", "figure")
-line("%s", string.rep("-", 92))
-line("%-44s %-20s %s", "1 one-way {OpCode,Data,Seq}, best of " .. W.reps .. "x" .. W.small, "bare-Lua ceiling", fig(R.ceiling, "%.0f tables/s"))
+line("%-46s %-20s %s", "workload", "contender", "figure")
+line("%s", string.rep("-", 94))
+line("%-46s %-20s %s", "1 one-way {OpCode,Data,Seq}, best of " .. W.reps .. "x" .. W.small, "bare-Lua ceiling", fig(R.ceiling, "%.0f tables/s"))
 for _, id in ipairs({"mmnet", "luasocket", "luv"}) do
-  line("%-44s %-20s %s", "", contenders[id].name, why_or(R["small_" .. id], "small_" .. id, "%.0f msgs/s"))
+  line("%-46s %-20s %s", "", contenders[id].name, why_or(R["small_" .. id], "small_" .. id, "%.0f msgs/s"))
 end
 local function rtt(key)
   local r = R[key]
   return r and string.format("p50 %.1f us, p99 %.1f us", r.rtt_p50_us, r.rtt_p99_us) or (R[key .. "_why"] or "failed")
 end
-line("%-44s %-20s %s", "2 ping-pong round trip, best of " .. W.reps .. "x" .. W.ping, "raw C (32 bytes)", rtt("ping_raw"))
+line("%-46s %-20s %s", "2 ping-pong round trip, best of " .. W.reps .. "x" .. W.ping, "raw C (32 bytes)", rtt("ping_raw"))
 for _, id in ipairs({"mmnet", "luasocket", "luv"}) do
-  line("%-44s %-20s %s", "", contenders[id].name, rtt("ping_" .. id))
+  line("%-46s %-20s %s", "", contenders[id].name, rtt("ping_" .. id))
 end
-line("%-44s %-20s %s", "3 one-way 1 MiB payloads, best of " .. W.reps .. "x" .. W.bulk, "raw C (1 MiB writes)", why_or(R.bulk_raw, "bulk_raw", "%.0f MB/s"))
+line("%-46s %-20s %s", "3 one-way 1 MiB payloads, best of " .. W.reps .. "x" .. W.bulk, "raw C (1 MiB writes)", why_or(R.bulk_raw, "bulk_raw", "%.0f MB/s"))
 for _, id in ipairs({"mmnet", "luasocket", "luv"}) do
-  line("%-44s %-20s %s", "", contenders[id].name, why_or(R["bulk_" .. id], "bulk_" .. id, "%.0f MB/s"))
+  line("%-46s %-20s %s", "", contenders[id].name, why_or(R["bulk_" .. id], "bulk_" .. id, "%.0f MB/s"))
 end
-line("%-44s %-20s %s", "4 encrypted (128-bit key): small tables", "mmnet", why_or(R.small_enc, "small_enc", "%.0f msgs/s"))
-line("%-44s %-20s %s", "  encrypted: 1 MiB payloads", "mmnet", why_or(R.bulk_enc, "bulk_enc", "%.0f MB/s"))
+line("%-46s %-20s %s", "4 encrypted (128-bit key): small tables", "mmnet", why_or(R.small_enc, "small_enc", "%.0f msgs/s"))
+line("%-46s %-20s %s", "  encrypted: 1 MiB payloads", "mmnet", why_or(R.bulk_enc, "bulk_enc", "%.0f MB/s"))
 local m = R.many
-line("%-44s %-20s %s", string.format("5 %d clients on one server", W.many), "mmnet",
+line("%-46s %-20s %s", string.format("5 %d clients on one server", W.many), "mmnet",
   m and string.format("all connected in %.2f s; broadcast in all %.1f ms (max of %d); %.1f KiB RSS/conn",
     m.connect_s, m.bcast_ms_max, W.many_rounds, m.rss_kib_per_conn) or (R.many_why or "failed"))
-line("%-44s %-20s %s", "", "LuaSocket + cjson", "skipped (select(2) holds at most 1024 sockets)")
+line("%-46s %-20s %s", "", "LuaSocket + cjson", "skipped (select(2) holds at most 1024 sockets)")
 local f6 = R.fan
-line("%-44s %-20s %s", string.format("6 broadcast to %d clients, %d rounds", W.fan, W.fan_rounds), "mmnet",
+line("%-46s %-20s %s", string.format("6 broadcast to %d clients, %d rounds", W.fan, W.fan_rounds), "mmnet",
   f6 and string.format("last one has it after p50 %.1f ms, max %.1f ms", f6.bcast_ms_p50, f6.bcast_ms_max) or (R.fan_why or "failed"))
 line("")
 line("targets (ratios from this run)")
-line("%s", string.rep("-", 92))
+line("%s", string.rep("-", 94))
 local passed, failed = 0, 0
 local function target(label, value, fmt, ok, goal)
   local verdict
