@@ -7,6 +7,7 @@
 #   make host                  out/host, the C test host that embeds Lua (tests/host/host.c)
 #   make bench                 the benchmark suite (bench/): out/bench/results.txt, throughput.png
 #                              (BENCH_QUICK=1: every workload, briefly)
+#   make bench-profile         callgrind of mmnet on workloads 1 and 2: out/bench/profile/*.txt
 #   make clean
 
 # The Swift package manager driver.
@@ -55,7 +56,7 @@ TREE_ENV = LUA_PATH="$(TEST_TREE)/share/lua/5.4/?.lua;$(CURDIR)/spec/?.lua;;" \
 # they must not reach the swift driver.
 unexport CC CXX CFLAGS CXXFLAGS CPPFLAGS LDFLAGS LIBFLAG
 
-.PHONY: all build install uninstall deps host test test-lua test-swift demo bench clean
+.PHONY: all build install uninstall deps host test test-lua test-swift demo bench bench-profile clean
 
 all: build
 
@@ -119,6 +120,12 @@ bench: deps build
 	rm -rf $(TEST_TREE)
 	$(MAKE) --no-print-directory install PREFIX=$(TEST_TREE)
 	$(TREE_ENV) BENCH_QUICK="$(BENCH_QUICK)" HOST_CC="$(HOST_CC)" sh bench/run.sh $(BENCH_OUT)
+
+# Where the time goes: each side of workloads 1 and 2 under callgrind (bench/profile.sh).
+bench-profile: deps build
+	rm -rf $(TEST_TREE)
+	$(MAKE) --no-print-directory install PREFIX=$(TEST_TREE)
+	$(TREE_ENV) sh bench/profile.sh $(BENCH_OUT)/profile
 
 clean:
 	rm -rf .build out
