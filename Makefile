@@ -7,6 +7,9 @@
 #   make host                  out/host, the C test host that embeds Lua (tests/host/host.c)
 #   make bench-codec           Encode/Decode speed against lua-cjson, bare Lua and string.rep
 #   make bench-tls             in-memory speed of the TLS engine (handshakes, 40 B and 1 MiB writes)
+#   make bench                 the benchmark suite (bench/): out/bench/results.txt, throughput.png
+#                              (BENCH_QUICK=1: every workload, briefly)
+#   make bench-profile         callgrind of mmnet on workloads 1 and 2: out/bench/profile/*.txt
 #   make clean
 
 # The Swift package manager driver.
@@ -47,7 +50,7 @@ HOST = $(CURDIR)/out/host
 TEST_TREE ?= $(CURDIR)/out/tree
 # Debian packages the tests, the demo and the benchmarks need.
 DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libssl-dev openssl lua-busted luarocks python3-msgpack \
-	lua-socket lua-cjson lua-luv valgrind gcc make iproute2 binutils
+	lua-socket lua-cjson lua-luv valgrind gcc make iproute2 binutils gnuplot-nox
 # Arguments of bench/codec.lua: iterations of the small-table loop, then rounds (best one kept).
 BENCH_ARGS ?= 200000 9
 # The Lua search paths that load mmnet from TEST_TREE.
@@ -59,7 +62,7 @@ TREE_ENV = LUA_PATH="$(TEST_TREE)/share/lua/5.4/?.lua;$(CURDIR)/spec/?.lua;;" \
 # they must not reach the swift driver.
 unexport CC CXX CFLAGS CXXFLAGS CPPFLAGS LDFLAGS LIBFLAG
 
-.PHONY: all build install uninstall deps host test test-lua test-swift bench-codec bench-tls demo clean
+.PHONY: all build install uninstall deps host test test-lua test-swift bench bench-profile bench-codec bench-tls demo clean
 
 all: build
 
@@ -121,6 +124,23 @@ demo: deps build
 	rm -rf $(TEST_TREE)
 	$(MAKE) --no-print-directory install PREFIX=$(TEST_TREE)
 	$(TREE_ENV) sh examples/demo.sh
+
+# Where `make bench` writes its table, its data and its plot.
+BENCH_OUT ?= $(CURDIR)/out/bench
+# Non-empty (BENCH_QUICK=1): `make bench` runs every workload briefly, as a smoke check.
+BENCH_QUICK ?=
+
+# The benchmark suite of bench/: mmnet against raw C, bare Lua, LuaSocket + cjson and luv + cjson.
+bench: deps build
+	rm -rf $(TEST_TREE)
+	$(MAKE) --no-print-directory install PREFIX=$(TEST_TREE)
+	$(TREE_ENV) BENCH_QUICK="$(BENCH_QUICK)" HOST_CC="$(HOST_CC)" sh bench/run.sh $(BENCH_OUT)
+
+# Where the time goes: each side of workloads 1 and 2 under callgrind (bench/profile.sh).
+bench-profile: deps build
+	rm -rf $(TEST_TREE)
+	$(MAKE) --no-print-directory install PREFIX=$(TEST_TREE)
+	$(TREE_ENV) sh bench/profile.sh $(BENCH_OUT)/profile
 
 clean:
 	rm -rf .build out
