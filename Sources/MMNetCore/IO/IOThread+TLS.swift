@@ -87,7 +87,17 @@ extension IOThread {
                     taken += 1
                 }
                 if taken == 1 {
-                    try connection.plainQueue[0].withUnsafeBytes { try tls.writePlaintext($0) }
+                    // One frame, possibly large: encrypt it a batch at a time, moving the
+                    // ciphertext out as it comes (the memory BIO then never grows past a batch).
+                    try connection.plainQueue[0].withUnsafeBytes { frame in
+                        var offset = 0
+                        while offset < frame.count {
+                            let end = min(frame.count, offset + IOThread.encryptBatch)
+                            try tls.writePlaintext(UnsafeRawBufferPointer(rebasing: frame[offset..<end]))
+                            collectCiphertext(connection)
+                            offset = end
+                        }
+                    }
                 } else {
                     var batch = [UInt8]()
                     batch.reserveCapacity(size)
