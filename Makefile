@@ -7,6 +7,10 @@
 #   make host                  out/host, the C test host that embeds Lua (tests/host/host.c)
 #   make bench-codec           Encode/Decode speed against lua-cjson, bare Lua and string.rep
 #   make bench-tls             in-memory speed of the TLS engine (handshakes, 40 B and 1 MiB writes)
+#   make fuzz [FUZZ_SECONDS=N] libFuzzer on the MessagePack decoder and the hello/frame parser
+#   make fuzz-smoke            replays every seed and regression file, then fuzzes each briefly
+#   make test-asan / test-tsan the Lua specs and Swift tests with AddressSanitizer / ThreadSanitizer
+#   make soak [SOAK_SECONDS=N] mixed traffic over many connections, sequence-checked (600 s)
 #   make clean
 
 # The Swift package manager driver.
@@ -57,7 +61,8 @@ TREE_ENV = LUA_PATH="$(TEST_TREE)/share/lua/5.4/?.lua;$(CURDIR)/spec/?.lua;;" \
 # they must not reach the swift driver.
 unexport CC CXX CFLAGS CXXFLAGS CPPFLAGS LDFLAGS LIBFLAG
 
-.PHONY: all build install uninstall deps host test test-lua test-swift bench-codec bench-tls demo clean
+.PHONY: all build install uninstall deps host test test-lua test-swift bench-codec bench-tls demo clean \
+	fuzz fuzz-smoke fuzz-build test-asan test-tsan soak
 
 all: build
 
@@ -92,8 +97,8 @@ $(HOST): tests/host/host.c
 
 # Runs both suites even if the first fails (-k), then prints one summary line.
 test: deps
-	@$(MAKE) --no-print-directory -k test-lua test-swift; status=$$?; \
-	if [ $$status = 0 ]; then echo "make test: PASSED (Lua specs and Swift tests)"; \
+	@$(MAKE) --no-print-directory -k test-lua test-swift fuzz-smoke; status=$$?; \
+	if [ $$status = 0 ]; then echo "make test: PASSED (Lua specs, Swift tests, fuzz smoke)"; \
 	else echo "make test: FAILED"; fi; exit $$status
 
 # The busted specs, through stock lua5.4, against a tree installed as a user would.
@@ -119,6 +124,58 @@ demo: deps build
 	rm -rf $(TEST_TREE)
 	$(MAKE) --no-print-directory install PREFIX=$(TEST_TREE)
 	$(TREE_ENV) sh examples/demo.sh
+
+# ---- Fuzzing (libFuzzer through swiftc -sanitize=fuzzer,address) ------------------------
+# Each target is one executable built from the codec and wire sources themselves (no Lua, no
+# sockets) plus its harness in Fuzz/. Working corpora and crash files go under out/fuzz; the
+# checked-in seeds are only read. A crash prints the artifact's path: copy it into
+# Tests/corpus/fuzz/<target>/ (replayed by fuzz-smoke and by the Swift tests) and fix the bug.
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 5
+FUZZ_DIR = $(CURDIR)/out/fuzz
+FUZZ_CORE = $(wildcard Sources/MMNetCore/Codec/*.swift Sources/MMNetCore/Wire/*.swift) \
+	Sources/MMNetCore/Defaults.swift Sources/MMNetCore/IO/ReadBuffer.swift Fuzz/Rewriter.swift
+FUZZ_SWIFTC = swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name MMNetFuzz
+# Seeds of each target: the checked-in corpus, then the crashes found earlier.
+FUZZ_SEEDS_msgpack = Tests/corpus/msgpack Tests/corpus/fuzz/msgpack
+FUZZ_SEEDS_frames = Fuzz/corpus/frames Tests/corpus/fuzz/frames
+
+$(FUZZ_DIR)/msgpack: $(FUZZ_CORE) Fuzz/MessagePackFuzz.swift
+	mkdir -p $(FUZZ_DIR)
+	$(FUZZ_SWIFTC) $^ -o $@ 2>&1 | grep -v "Cannot export local symbol" || true
+	test -x $@
+
+$(FUZZ_DIR)/frames: $(FUZZ_CORE) Fuzz/FrameFuzz.swift
+	mkdir -p $(FUZZ_DIR)
+	$(FUZZ_SWIFTC) $^ -o $@ 2>&1 | grep -v "Cannot export local symbol" || true
+	test -x $@
+
+fuzz-build: $(FUZZ_DIR)/msgpack $(FUZZ_DIR)/frames
+
+# Runs target $(1) for $(2) seconds from its seeds; prints executions and coverage.
+define run_fuzz
+	mkdir -p $(FUZZ_DIR)/work-$(1) $(FUZZ_DIR)/crashes-$(1)
+	cd $(FUZZ_DIR) && ./$(1) -max_total_time=$(2) -print_final_stats=1 -timeout=10 \
+		-artifact_prefix=$(FUZZ_DIR)/crashes-$(1)/ work-$(1) $(addprefix $(CURDIR)/,$(FUZZ_SEEDS_$(1))) \
+		> $(FUZZ_DIR)/$(1).log 2>&1 || { tail -40 $(FUZZ_DIR)/$(1).log; exit 1; }
+	@echo "fuzz $(1): $$(grep -o 'stat::number_of_executed_units: *[0-9]*' $(FUZZ_DIR)/$(1).log | grep -o '[0-9]*$$') executions in $(2) s, $$(grep -o 'DONE *cov: [0-9]* ft: [0-9]*' $(FUZZ_DIR)/$(1).log | sed 's/DONE *//'), corpus $$(ls $(FUZZ_DIR)/work-$(1) | wc -l) files"
+endef
+
+# Replays a target over its seeds and regressions (every file must pass the harness's checks).
+define replay_fuzz
+	cd $(FUZZ_DIR) && ./$(1) -runs=0 $(addprefix $(CURDIR)/,$(FUZZ_SEEDS_$(1))) > $(FUZZ_DIR)/$(1)-replay.log 2>&1 \
+		|| { tail -40 $(FUZZ_DIR)/$(1)-replay.log; exit 1; }
+endef
+
+fuzz: fuzz-build
+	$(call run_fuzz,msgpack,$(FUZZ_SECONDS))
+	$(call run_fuzz,frames,$(FUZZ_SECONDS))
+
+fuzz-smoke: fuzz-build
+	$(call replay_fuzz,msgpack)
+	$(call replay_fuzz,frames)
+	$(call run_fuzz,msgpack,$(FUZZ_SMOKE_SECONDS))
+	$(call run_fuzz,frames,$(FUZZ_SMOKE_SECONDS))
 
 clean:
 	rm -rf .build out
