@@ -177,5 +177,19 @@ fuzz-smoke: fuzz-build
 	$(call run_fuzz,msgpack,$(FUZZ_SMOKE_SECONDS))
 	$(call run_fuzz,frames,$(FUZZ_SMOKE_SECONDS))
 
+# ---- Soak (tests/soak/soak.lua): two processes, mixed traffic, every message sequence-checked -
+# SOAK_SECONDS in all: half with QueueFull = "wait", half with "drop" (a windowed sender and a
+# receiver that polls often). CI can afford `make soak SOAK_SECONDS=30`; spec/soak_spec.lua
+# runs a 5-second version inside `make test`.
+SOAK_SECONDS ?= 600
+SOAK_CONNECTIONS ?= 32
+SOAK_ENV = LUA_PATH="$(TEST_TREE)/share/lua/5.4/?.lua;;" LUA_CPATH="$(TEST_TREE)/lib/lua/5.4/?.so;;"
+
+soak: build
+	rm -rf $(TEST_TREE)
+	$(MAKE) --no-print-directory install PREFIX=$(TEST_TREE)
+	$(SOAK_ENV) $(LUA) tests/soak/soak.lua driver $$(( $(SOAK_SECONDS) / 2 )) wait $(SOAK_CONNECTIONS)
+	$(SOAK_ENV) $(LUA) tests/soak/soak.lua driver $$(( $(SOAK_SECONDS) / 2 )) drop $(SOAK_CONNECTIONS)
+
 clean:
 	rm -rf .build out
