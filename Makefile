@@ -62,7 +62,7 @@ TREE_ENV = LUA_PATH="$(TEST_TREE)/share/lua/5.4/?.lua;$(CURDIR)/spec/?.lua;;" \
 unexport CC CXX CFLAGS CXXFLAGS CPPFLAGS LDFLAGS LIBFLAG
 
 .PHONY: all build install uninstall deps host test test-lua test-swift bench-codec bench-tls demo clean \
-	fuzz fuzz-smoke fuzz-build test-asan test-tsan soak
+	fuzz fuzz-smoke fuzz-build test-asan test-tsan test-lua-only soak
 
 all: build
 
@@ -176,6 +176,48 @@ fuzz-smoke: fuzz-build
 	$(call replay_fuzz,frames)
 	$(call run_fuzz,msgpack,$(FUZZ_SMOKE_SECONDS))
 	$(call run_fuzz,frames,$(FUZZ_SMOKE_SECONDS))
+
+# ---- Sanitizers --------------------------------------------------------------------------
+# The library built with -sanitize=address or -sanitize=thread (debug, Swift runtime linked
+# dynamically: the sanitizers do not combine with -static-stdlib), installed into its own tree
+# and loaded into stock lua5.4 with the toolchain's runtime preloaded (lua5.4 itself is not
+# instrumented). Reports go to files under out/sanitizer/<kind>/, from every process the specs
+# start; any file there fails the target. The specs that run valgrind are pending under a
+# sanitizer (MMNET_SANITIZER is set): valgrind and a sanitizer runtime cannot share a process.
+# Then the Swift tests, built with the same sanitizer.
+SANITIZER_LIBDIR = $(abspath $(dir $(shell command -v swiftc))/../lib/swift/clang/lib/linux)
+ASAN_OPTIONS_TEST = detect_leaks=0:halt_on_error=1:log_path=$(CURDIR)/out/sanitizer/address/report
+TSAN_OPTIONS_TEST = halt_on_error=0:second_deadlock_stack=1:log_path=$(CURDIR)/out/sanitizer/thread/report
+
+# $(1): address | thread; $(2): the runtime's short name (asan | tsan); $(3): its options variable.
+define sanitized_tests
+	rm -rf $(CURDIR)/out/sanitizer/$(1) $(CURDIR)/out/$(2)-tree
+	mkdir -p $(CURDIR)/out/sanitizer/$(1)
+	$(SWIFT) build --sanitize=$(1) --build-path .build/$(2) -c debug --product mmnet -Xcc -I$(LUA_INCDIR)
+	install -d out/$(2)-tree/share/lua/5.4 out/$(2)-tree/lib/lua/5.4/mmnet
+	install -m 644 lua/mmnet.lua out/$(2)-tree/share/lua/5.4/mmnet.lua
+	install -m 755 .build/$(2)/debug/libmmnet.so out/$(2)-tree/lib/lua/5.4/mmnet/core.so
+	$(MAKE) --no-print-directory test-lua-only TEST_TREE=$(CURDIR)/out/$(2)-tree \
+		SANITIZER_ENV="MMNET_SANITIZER=$(1) LD_PRELOAD=$(SANITIZER_LIBDIR)/libclang_rt.$(2)-x86_64.so $(3)"; \
+		status=$$?; \
+	$(SWIFT) test --sanitize=$(1) --build-path .build/$(2) -Xcc -I$(LUA_INCDIR) \
+		> $(CURDIR)/out/sanitizer/swift-test-$(1).log 2>&1 || { tail -30 $(CURDIR)/out/sanitizer/swift-test-$(1).log; status=1; }; \
+	grep -E "Executed [0-9]+ tests" $(CURDIR)/out/sanitizer/swift-test-$(1).log | tail -1; \
+	if ls $(CURDIR)/out/sanitizer/$(1)/report* >/dev/null 2>&1; then \
+		echo "sanitizer reports ($(1)):"; head -60 $(CURDIR)/out/sanitizer/$(1)/report*; status=1; fi; \
+	if [ $$status = 0 ]; then echo "make test-$(2): PASSED, no $(1) sanitizer report"; \
+	else echo "make test-$(2): FAILED"; fi; exit $$status
+endef
+
+# The busted specs against TEST_TREE as it stands (no build, no install), with SANITIZER_ENV.
+test-lua-only:
+	$(SANITIZER_ENV) $(TREE_ENV) $(LUA) /usr/bin/busted --lpath="$(CURDIR)/spec/?.lua" spec
+
+test-asan: build host
+	$(call sanitized_tests,address,asan,ASAN_OPTIONS=$(ASAN_OPTIONS_TEST))
+
+test-tsan: build host
+	$(call sanitized_tests,thread,tsan,TSAN_OPTIONS=$(TSAN_OPTIONS_TEST))
 
 # ---- Soak (tests/soak/soak.lua): two processes, mixed traffic, every message sequence-checked -
 # SOAK_SECONDS in all: half with QueueFull = "wait", half with "drop" (a windowed sender and a

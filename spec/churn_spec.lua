@@ -76,7 +76,7 @@ describe("churn", function()
     assert.are.equal(0, server:ConnectionCount())
     assert.are.equal(0, network.GetStats().Connections)
     assert.are.equal(fds, fds_after)
-    assert.is_true(grown < 4 * 1024, "RSS grew by " .. grown .. " KiB over " .. (CYCLES - 1000) .. " cycles")
+    resources.assert_rss_growth(grown, 4 * 1024, "over " .. (CYCLES - 1000) .. " cycles")
     -- The server still accepts.
     local _, client, c = net.pair(server)
     assert.is_true(client:Send({ "after churn" }))

@@ -168,10 +168,16 @@ local function summary(side, links, took)
     if l.encrypted then enc = enc + 1 end
   end
   local stats = network.GetStats()
+  local rtt, rtts = 0, 0
+  for _, l in ipairs(links) do
+    local ok, s = pcall(l.object.GetStats, l.object)
+    if ok and s and s.SmoothedRTT then rtt, rtts = rtt + s.SmoothedRTT, rtts + 1 end
+  end
   return string.format("%s: %d connections (%d encrypted), mode %s, %.1f s: sent %d, received %d " ..
-    "(%.0f msg/s, %.2f MB/s of payload in), events dropped %d; every message sequence-checked",
+    "(%.0f msg/s, %.2f MB/s of payload in), events dropped %d, mean smoothed RTT %.1f ms; " ..
+    "every message sequence-checked",
     side, #links, enc, mode, took, sent, received, received / took, bytes / took / 1e6,
-    stats.EventsDropped), stats.EventsDropped
+    stats.EventsDropped, rtts > 0 and rtt / rtts * 1000 or -1), stats.EventsDropped
 end
 
 --- Runs the traffic loop until `seconds` have passed and every link is complete; returns
