@@ -64,9 +64,11 @@ extension IOThread {
     func flush(_ connection: Connection) {
         let phase = connection.currentPhase
         guard phase != .connecting && phase != .closed else { return }
-        let outcome: Result<Bool, SystemError> = connection.lock.withLock {
+        let outcome: Result<(drained: Bool, wrote: Bool), SystemError> = connection.lock.withLock {
+            let queued = connection.queuedBytes
             do {
-                return .success(try writeQueued(connection))
+                let drained = try writeQueued(connection)
+                return .success((drained, connection.queuedBytes < queued))
             } catch let error as SystemError {
                 return .failure(error)
             } catch {
@@ -76,8 +78,17 @@ extension IOThread {
         switch outcome {
         case .failure(let error):
             fail(connection, "write failed: \(error.reason)")
-        case .success(let drained):
-            if drained && phase == .closing {
+        case .success(let result):
+            if result.wrote && phase == .closing {
+                // The linger (and the allowance of a stopping thread) counts from the last
+                // progress, not from the close: a peer that keeps reading gets everything Send
+                // accepted, however slowly (PROTOCOL.md, "Closing"); one that stops reading is
+                // cut off 2 s later. (Counted from the close, a reader slower than 2 s lost the
+                // rest of the queue and got a reset: spec/closing_slow_spec.lua.)
+                connection.deadline = Clock.monotonic() + IOThread.lingerTime
+                extendStopDeadline()
+            }
+            if result.drained && phase == .closing {
                 Posix.shutdownWrite(connection.fd)
             }
             updateInterest(connection)

@@ -30,7 +30,7 @@ public final class IOThread: @unchecked Sendable {
 
     /// Seconds a closing connection waits for the peer's end of stream after flushing.
     static let lingerTime = 2.0
-    /// Seconds the stopping thread gives closing connections to flush.
+    /// Seconds the stopping thread gives closing connections to flush, from their last progress.
     static let stopTime = 2.0
 
     nonisolated(unsafe) private static var instance: IOThread?
@@ -53,6 +53,12 @@ public final class IOThread: @unchecked Sendable {
     private var nextSweep = 0.0
     private var stopping = false
     private var stopDeadline = Double.infinity
+
+    /// A closing connection made progress: if the thread is stopping, it waits `stopTime`
+    /// more for the connections still flushing (I/O thread).
+    func extendStopDeadline() {
+        if stopping { stopDeadline = max(stopDeadline, Clock.monotonic() + IOThread.stopTime) }
+    }
 
     private init() throws {
         wakeFD = try Posix.eventfd()
