@@ -18,6 +18,10 @@ helper.host = os.getenv("MMNET_HOST") or (helper.root .. "/out/host")
 helper.valgrind_supp = helper.root .. "/tests/host/valgrind.supp"
 --- The interpreter the subprocesses run (stock Debian lua5.4).
 helper.lua = os.getenv("LUA") or "lua5.4"
+--- The sanitizer the module under test was built with ("address", "thread"), or nil
+-- (MMNET_SANITIZER, set by `make test-asan` / `make test-tsan`). Specs that run valgrind are
+-- pending under one: valgrind and a sanitizer runtime cannot share a process.
+helper.sanitizer = os.getenv("MMNET_SANITIZER")
 --- Seconds a command may run unless the caller says otherwise.
 helper.default_timeout = 60
 

@@ -27,35 +27,32 @@ extension IOThread {
         var batch = MessageBatch(ring: connection.context.events, policy: settings.queueFull)
         defer { deliver(&batch, from: connection) }
         while connection.currentPhase == .open && !connection.readPaused && connection.input.count >= FrameHeader.size {
-            let header = FrameHeader(reading: connection.input.bytes)
-            switch FrameType(rawValue: header.type) {
-            case .message:
-                if header.length > settings.maxMessageSize {
-                    connection.context.countRefusedMessage()
-                    deliver(&batch, from: connection)
-                    fail(connection, "message of \(header.length) bytes is over MaxMessageSize (\(settings.maxMessageSize))")
-                    return
-                }
-            case .ping, .pong:
-                if header.length != 8 {
-                    deliver(&batch, from: connection)
-                    fail(connection, "control frame of \(header.length) bytes (expected 8)")
-                    return
-                }
-            case nil:
-                deliver(&batch, from: connection)
-                fail(connection, "unknown frame type \(header.type)")
+            let type: FrameType
+            let total: Int
+            switch FrameParser.next(connection.input.bytes, maxMessageSize: settings.maxMessageSize) {
+            case .needMore:
                 return
+            case .oversized(let length, let limit):
+                connection.context.countRefusedMessage()
+                deliver(&batch, from: connection)
+                fail(connection, "message of \(length) bytes is over MaxMessageSize (\(limit))")
+                return
+            case .refused(let reason):
+                deliver(&batch, from: connection)
+                fail(connection, reason)
+                return
+            case .frame(let frameType, let bodyLength):
+                type = frameType
+                total = FrameHeader.size + bodyLength
             }
-            let total = FrameHeader.size + header.length
-            guard connection.input.count >= total else { return }
             let body = UnsafeRawBufferPointer(rebasing: connection.input.bytes[FrameHeader.size..<total])
-            if header.type == FrameType.ping.rawValue {
+            switch type {
+            case .ping:
                 connection.sendControl(Ping.frame(.pong, echoing: body))
-            } else if header.type == FrameType.pong.rawValue {
+            case .pong:
                 let sample = Ping.roundTrip(of: body, now: Clock.monotonic())
                 connection.lock.withLock { connection.counters.record(rtt: sample) }
-            } else if header.type == FrameType.message.rawValue {
+            case .message:
                 if batch.isFull {
                     deliver(&batch, from: connection)
                     if connection.context.events.holdBackIfFull() {

@@ -1,0 +1,263 @@
+-- More hostile peers (issue 8), beyond spec/hostile_spec.lua: a 4 GiB length prefix, a frame
+-- and a hello trickled over seconds (slowloris), a peer that stops mid-frame, silent peers
+-- whose slots must be freed, 10,000 tiny frames in one burst, a close mid-frame, a nesting
+-- bomb and a map declaring 2^32-1 pairs sent over the wire, a plain hello to an encrypted
+-- server; then all of them over and over with the server's RSS and descriptors measured. In
+-- every case the server stays up and a well-behaved client keeps exchanging messages.
+--
+-- Thread: the busted process's Lua thread only.
+local net = require "nethelper"
+local resources = require "resources"
+local network = net.network
+
+--- Asserts the server and its good client still exchange messages both ways.
+local function assert_still_working(server, client, c)
+  assert.is_true(client:Send({ "still here" }))
+  assert.are.same({ "still here" }, assert(net.wait_kind(network.EVENT_RECEIVE, c, 5)).Packet)
+  assert.are.equal(1, server:Send({ "you too" }, c))
+  assert.are.same({ "you too" }, assert(net.wait_kind(network.EVENT_RECEIVE, client, 5)).Packet)
+end
+
+--- A raw peer that has sent a valid hello and been accepted; returns it and its connection.
+local function accepted_raw_peer(server)
+  local raw = net.raw_connect(server:GetPort())
+  raw:setoption("tcp-nodelay", true)
+  assert(raw:send(net.HELLO))
+  local c = assert(net.wait_kind(network.EVENT_CONNECT, nil, 5)).Object
+  -- Read the server's hello, so that a close of this socket is a FIN, not a reset.
+  assert.are.equal(net.HELLO, raw:receive(#net.HELLO))
+  return raw, c
+end
+
+--- Waits for the EVENT_ERROR then the EVENT_CLIENT_CLOSE of `c`; returns the error's text.
+local function assert_error_then_close(c, seconds)
+  local e = assert(net.wait({ Object = c }, seconds or 5))
+  assert.are.equal(network.EVENT_ERROR, e.Event, net.describe(e))
+  assert.is_true(#e.Errors > 0)
+  local close = assert(net.wait({ Object = c }, 5))
+  assert.are.equal(network.EVENT_CLIENT_CLOSE, close.Event, net.describe(close))
+  return e.Errors
+end
+
+--- The bytes of the nesting bomb: 100,000 one-element arrays, one inside the other.
+local NESTING_BOMB = ("\x91"):rep(100000) .. "\x90"
+--- A map declaring 4,294,967,295 pairs and holding none.
+local HUGE_MAP = "\xdf\xff\xff\xff\xff"
+
+describe("a hostile peer (more)", function()
+  before_each(net.reset)
+  after_each(net.reset)
+
+  it("a 4 GiB length prefix is refused from the header alone, before any body", function()
+    local server, client, c = net.pair()
+    local raw, bad = accepted_raw_peer(server)
+    finally(function() raw:close() end)
+    local before = resources.rss_kb()
+    assert(raw:send(net.frame("", 0, 0xFFFFFFFF)))
+    local why = assert_error_then_close(bad)
+    assert.is_truthy(why:find("4294967295 bytes is over MaxMessageSize", 1, true), why)
+    resources.assert_rss_growth(resources.rss_kb() - before, 8 * 1024)
+    assert.are.equal(1, server:ConnectionCount())
+    assert_still_working(server, client, c)
+  end)
+
+  it("a frame trickled one byte at a time over 3 s arrives whole while the others are served", function()
+    local server, client, c = net.pair()
+    local raw, slow = accepted_raw_peer(server)
+    finally(function() raw:close() end)
+    local bytes = net.frame(network.Encode({ slow = ("s"):rep(40) }), 0)
+    local step = 3.0 / #bytes
+    local start = net.now()
+    for i = 1, #bytes do
+      assert(raw:send(bytes:sub(i, i)))
+      -- The good client is served in the meantime (each exchange also waits out the step).
+      if i % 10 == 0 then assert_still_working(server, client, c) end
+      local until_next = start + i * step - net.now()
+      if until_next > 0 then net.socket.sleep(until_next) end
+    end
+    assert.is_true(net.now() - start >= 2.9)
+    local e = assert(net.wait_kind(network.EVENT_RECEIVE, slow, 5))
+    assert.are.same({ slow = ("s"):rep(40) }, e.Packet)
+    assert.are.equal(2, server:ConnectionCount())
+  end)
+
+  it("a hello trickled slower than HelloTimeout is refused with EVENT_ERROR and frees the slot", function()
+    network.Configure({ HelloTimeout = 0.5 })
+    local server, client, c = net.pair()
+    local raw, port = net.raw_connect(server:GetPort())
+    finally(function() raw:close() end)
+    raw:setoption("tcp-nodelay", true)
+    for i = 1, 4 do
+      assert(raw:send(net.HELLO:sub(i, i)))
+      net.socket.sleep(0.2)
+    end
+    local e = assert(net.wait_kind(network.EVENT_ERROR, server, 5))
+    assert.is_truthy(e.Errors:find("127.0.0.1:" .. port .. ": no hello", 1, true), e.Errors)
+    assert.are.equal(1, server:ConnectionCount())
+    assert_still_working(server, client, c)
+  end)
+
+  it("a peer that stops in the middle of a frame is closed at PeerTimeout", function()
+    network.Configure({ PingInterval = 0.2, PeerTimeout = 1.0 })
+    local server, client, c = net.pair()
+    local raw, bad = accepted_raw_peer(server)
+    finally(function() raw:close() end)
+    assert(raw:send(net.frame(network.Encode({ 1, 2, 3 }), 0):sub(1, 7)))
+    local start = net.now()
+    local close = assert(net.wait({ Object = bad }, 5))
+    assert.are.equal(network.EVENT_CLIENT_CLOSE, close.Event, net.describe(close))
+    assert.is_truthy(close.Errors:find("peer timed out", 1, true), close.Errors)
+    assert.is_true(net.now() - start < 2.5)
+    assert.are.equal(1, server:ConnectionCount())
+    assert_still_working(server, client, c)
+  end)
+
+  it("50 peers that connect and say nothing each get EVENT_ERROR at HelloTimeout; their descriptors are freed", function()
+    network.Configure({ HelloTimeout = 0.5 })
+    local server, client, c = net.pair()
+    local fds = resources.fd_count()
+    local raws, ports = {}, {}
+    finally(function() for _, raw in ipairs(raws) do raw:close() end end)
+    for i = 1, 50 do raws[i], ports[i] = net.raw_connect(server:GetPort()) end
+    local seen = {}
+    for _ = 1, 50 do
+      local e = assert(net.wait_kind(network.EVENT_ERROR, server, 5))
+      local port = tonumber(e.Errors:match("^127%.0%.0%.1:(%d+): no hello"))
+      assert.is_truthy(port, e.Errors)
+      seen[port] = true
+    end
+    for i = 1, 50 do assert.is_true(seen[ports[i]], "no error for port " .. ports[i]) end
+    -- Each raw socket reads the server's hello, then the end: the server closed its side.
+    for _, raw in ipairs(raws) do
+      raw:settimeout(2)
+      local data, err, partial = raw:receive("*a")
+      assert.are.equal(net.HELLO, data or partial, tostring(err))
+      raw:close()
+    end
+    raws = {}
+    assert.are.equal(fds, resources.wait_fd_count(fds, 5))
+    assert.are.equal(1, server:ConnectionCount())
+    assert_still_working(server, client, c)
+  end)
+
+  it("10,000 tiny frames in one burst all arrive, in order (QueueFull = \"wait\")", function()
+    network.Configure({ QueueFull = "wait" })
+    local server, client, c = net.pair()
+    local raw, burst = accepted_raw_peer(server)
+    finally(function() raw:close() end)
+    local frames = {}
+    for i = 1, 10000 do frames[i] = net.frame(network.Encode({ i }), 0) end
+    assert(raw:send(table.concat(frames)))
+    local next_seq = 1
+    local deadline = net.now() + 20
+    while next_seq <= 10000 and net.now() < deadline do
+      for _, e in ipairs(network.PollEvents(0.05)) do
+        assert.are.equal(network.EVENT_RECEIVE, e.Event, net.describe(e))
+        assert.is_true(rawequal(burst, e.Object))
+        assert.are.equal(next_seq, e.Packet[1])
+        next_seq = next_seq + 1
+      end
+    end
+    assert.are.equal(10001, next_seq)
+    assert.are.equal(10000, burst:GetStats().MessagesReceived)
+    assert_still_working(server, client, c)
+  end)
+
+  it("a close in the middle of a frame gives EVENT_ERROR then EVENT_CLIENT_CLOSE", function()
+    local server, client, c = net.pair()
+    local raw, bad = accepted_raw_peer(server)
+    assert(raw:send(net.frame(network.Encode({ ("x"):rep(100) }), 0):sub(1, 60)))
+    raw:close()
+    local why = assert_error_then_close(bad)
+    assert.is_truthy(why:find("in the middle of a message", 1, true), why)
+    assert_still_working(server, client, c)
+  end)
+
+  local bombs = {
+    { "a nesting bomb (100,000 levels)", NESTING_BOMB, "nest" },
+    { "a map declaring 4,294,967,295 pairs", HUGE_MAP, "malformed" },
+    { "an array declaring 4,294,967,295 elements", "\xdd\xff\xff\xff\xff", "malformed" },
+    { "a string declaring 4 GiB", "\x91\xdb\xff\xff\xff\xff", "malformed" },
+  }
+  for _, case in ipairs(bombs) do
+    it(case[1] .. " over the wire is refused with EVENT_ERROR; memory stays put", function()
+      local server, client, c = net.pair()
+      local raw, bad = accepted_raw_peer(server)
+      finally(function() raw:close() end)
+      local before = resources.settled_rss_kb()
+      assert(raw:send(net.frame(case[2], 0)))
+      local why = assert_error_then_close(bad)
+      assert.is_truthy(why:find("malformed message", 1, true), why)
+      assert.is_truthy(why:find(case[3], 1, true), why)
+      resources.assert_rss_growth(resources.settled_rss_kb() - before, 8 * 1024)
+      assert_still_working(server, client, c)
+    end)
+  end
+
+  it("a plain mmnet hello to an encrypted server is refused with EVENT_ERROR", function()
+    local server, why = network.Server("127.0.0.1", 0, ("ab"):rep(16))
+    if not server then
+      pending("encryption not available in this build: " .. tostring(why))
+      return
+    end
+    local raw, port = net.raw_connect(server:GetPort())
+    finally(function() raw:close() end)
+    assert(raw:send(net.HELLO))
+    local e = assert(net.wait_kind(network.EVENT_ERROR, server, 5))
+    assert.is_truthy(e.Errors:find("127.0.0.1:" .. port, 1, true), e.Errors)
+    assert.are.same({}, net.collect({ Event = network.EVENT_CONNECT }, 0.2))
+    -- And a plain mmnet client to it fails to connect, with a reason.
+    local plain = assert(network.Client("127.0.0.1", server:GetPort()))
+    local connected = assert(net.wait_kind(network.EVENT_CONNECTED, plain, 5))
+    assert.is_false(connected.Result)
+    assert.is_true(#connected.Errors > 0)
+  end)
+
+  it("every bad peer above, 20 rounds: RSS and descriptors stay bounded, ConnectionCount back to 1", function()
+    network.Configure({ HelloTimeout = 0.3, MaxMessageSize = 1024 * 1024 })
+    local server, client, c = net.pair()
+    local bad_streams = {
+      net.HELLO .. net.frame("", 0, 0xFFFFFFFF),
+      net.HELLO .. net.frame(NESTING_BOMB, 0),
+      net.HELLO .. net.frame(HUGE_MAP, 0),
+      net.HELLO .. net.frame("abc", 7),
+      net.HELLO .. net.frame(("y"):rep(1000), 0, 900 * 1024),   -- announced 900 KiB, then closed
+      "GET / HTTP/1.1\r\n\r\n",
+      "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03",
+      "",                                                        -- silent until HelloTimeout
+    }
+    local function wait_count(n)
+      local deadline = net.now() + 5
+      while server:ConnectionCount() ~= n and net.now() < deadline do net.pump(0.02) end
+      return server:ConnectionCount() == n
+    end
+    local function round()
+      local raws = {}
+      for i, bytes in ipairs(bad_streams) do
+        raws[i] = net.raw_connect(server:GetPort())
+        if #bytes > 0 then assert(raws[i]:send(bytes)) end
+      end
+      -- Every bad peer gets an EVENT_ERROR (refused ones on the server, accepted ones on
+      -- their connection); the announced-900-KiB one when its peer closes mid-frame.
+      raws[5]:close()
+      for _ = 1, #bad_streams do
+        assert(net.wait_kind(network.EVENT_ERROR, nil, 5))
+      end
+      for i, raw in ipairs(raws) do if i ~= 5 then raw:close() end end
+      assert(wait_count(1))
+      net.collect({ Event = network.EVENT_CLIENT_CLOSE }, 0)
+      net.collect({ Event = network.EVENT_CONNECT }, 0)
+    end
+    round()
+    local fds, rss = resources.fd_count(), resources.settled_rss_kb()
+    for _ = 1, 20 do round() end
+    local grown = resources.settled_rss_kb() - rss
+    local fds_after = resources.wait_fd_count(fds, 5)
+    print(string.format("\n  hostile rounds: 20 x %d bad peers, RSS %+d KiB, descriptors %d -> %d",
+      #bad_streams, grown, fds, fds_after))
+    resources.assert_rss_growth(grown, 8 * 1024, "over 20 rounds")
+    assert.are.equal(fds, fds_after)
+    assert.are.equal(1, server:ConnectionCount())
+    assert_still_working(server, client, c)
+  end)
+end)
