@@ -67,6 +67,9 @@ public final class Connection: Endpoint, @unchecked Sendable {
     var outQueue: [[UInt8]] = []
     /// Bytes of `outQueue[0]` already written.
     var outOffset = 0
+    /// Writing failed (the peer is gone): sends are refused, what was queued is dropped, and
+    /// reading goes on until what the peer sent before is delivered.
+    var writeShut = false
     /// Plaintext frames waiting to be encrypted into `outQueue` (encrypted connections only:
     /// the I/O thread encrypts them in batches once the handshake is done).
     var plainQueue: [[UInt8]] = []
@@ -98,6 +101,9 @@ public final class Connection: Endpoint, @unchecked Sendable {
     var lastPing = Clock.monotonic()
     /// Counted in its context's open connections.
     var countedOpen = false
+    /// The peer's stream has ended (closed, reset, or a write failed) while frames it sent
+    /// still wait for room in the event ring: the close to report once they are delivered.
+    var pendingEnd: StreamEnd?
     /// Reading stopped because the event ring refused an event (`QueueFull = "wait"`).
     var readPaused = false
 
@@ -154,7 +160,7 @@ public final class Connection: Endpoint, @unchecked Sendable {
 
     private func enqueue(_ frame: [UInt8], limit: Int, isMessage: Bool) -> SendOutcome {
         let (outcome, wake): (SendOutcome, Bool) = lock.withLock {
-            guard phase < .closing else { return (.notConnected, false) }
+            guard phase < .closing && !writeShut else { return (.notConnected, false) }
             if queuedBytes > 0 && queuedBytes > limit - frame.count { return (.queueFull, false) }
             if isMessage { counters.messagesSent += 1 }
             var offset = 0
@@ -196,6 +202,15 @@ public final class Connection: Endpoint, @unchecked Sendable {
         let n = Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
         return n > 0 ? n : 0
     }
+}
+
+/// How a peer's stream ended: the words for the close event, and whether it was an error
+/// (reported as EVENT_ERROR too) or an orderly close.
+struct StreamEnd {
+    /// `.Errors` of the close event.
+    let reason: String
+    /// Whether an EVENT_ERROR precedes the close event.
+    let isError: Bool
 }
 
 extension Connection {

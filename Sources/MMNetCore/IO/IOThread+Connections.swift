@@ -25,12 +25,19 @@ extension IOThread {
     /// wait; readability unless reading is paused.
     func updateInterest(_ connection: Connection) {
         guard connection.pollIndex >= 0 else { return }
+        if connection.pendingEnd != nil {
+            // The stream is over; only the script's polling matters now. A broken socket would
+            // report POLLERR/POLLHUP on every poll: leave it out until the close is reported.
+            pollSet.suspend(at: connection.pollIndex)
+            return
+        }
         var events: Int16 = 0
-        if !connection.tcpConnected {  // connecting (also when closed while connecting)
+        if !connection.tcpConnected {
             events = Int16(POLLOUT)
         } else {
             if !connection.readPaused { events |= Int16(POLLIN) }
-            if connection.lock.withLock({ !connection.outQueue.isEmpty }) { events |= Int16(POLLOUT) }  // ciphertext or plain bytes
+            let wantsWrite = connection.lock.withLock { !connection.outQueue.isEmpty && !connection.writeShut }
+            if wantsWrite { events |= Int16(POLLOUT) }  // ciphertext or plain bytes
         }
         pollSet.setEvents(events, at: connection.pollIndex)
     }
@@ -87,6 +94,16 @@ extension IOThread {
             }
         }
         switch outcome {
+        case .failed where phase == .open && connection.tls == nil:
+            // The peer is gone, but what it sent before may still be waiting to be read:
+            // stop writing, and read on until the stream ends; the read that meets the end
+            // reports the close (the kernel returns the queued data before the error).
+            connection.lock.withLock {
+                connection.writeShut = true
+                connection.outQueue.removeAll()
+                connection.queuedBytes = 0
+            }
+            updateInterest(connection)
         case .failed(let reason):
             fail(connection, reason)
         case .written(let drained, let progress):
@@ -159,7 +176,8 @@ extension IOThread {
             if connection.currentPhase == .closing {
                 finish(connection, reason: error.reason)
             } else {
-                fail(connection, error.errno == ECONNRESET ? "connection reset by peer" : "read failed: \(error.reason)")
+                let reason = error.errno == ECONNRESET ? "connection reset by peer" : "read failed: \(error.reason)"
+                endOfStream(connection, StreamEnd(reason: reason, isError: true))
             }
             return
         } catch {
@@ -183,7 +201,7 @@ extension IOThread {
             return
         }
         if n == 0 {
-            endOfStream(connection)
+            endOfStream(connection, StreamEnd(reason: "closed by peer", isError: false))
             return
         }
         connection.lastReceived = Clock.monotonic()
@@ -196,29 +214,34 @@ extension IOThread {
         processInput(connection)
     }
 
-    /// The peer's stream ended (TCP FIN, or TLS close_notify): deliver the complete frames
-    /// that arrived before it, then report the close.
-    func endOfStream(_ connection: Connection) {
+    /// The peer's stream ended: cleanly (a TCP FIN, a TLS close_notify) or not (a reset).
+    /// The complete frames that arrived before are delivered first, and when reading is paused
+    /// (the ring is full) the close waits until the script has made room for all of them.
+    func endOfStream(_ connection: Connection, _ end: StreamEnd) {
         processInput(connection)
-        if connection.currentPhase < .closing { peerClosed(connection) }
+        guard connection.currentPhase < .closing else { return }
+        if connection.currentPhase == .open && connection.readPaused {
+            connection.pendingEnd = end
+            updateInterest(connection)
+            return
+        }
+        reportEnd(connection, end)
     }
 
-    /// The peer closed its side cleanly.
-    private func peerClosed(_ connection: Connection) {
-        let phase = connection.currentPhase
-        if phase < .open {
-            fail(connection, "peer closed the connection during the hello")
-            return
-        }
-        if connection.input.count > 0 || connection.readPaused {
-            if connection.readPaused { return }  // delivered once the script polls
+    /// Reports how the peer's stream ended, with the events of the phase, and closes.
+    func reportEnd(_ connection: Connection, _ end: StreamEnd) {
+        if connection.currentPhase < .open {
+            fail(connection, end.isError ? end.reason : "peer closed the connection during the hello")
+        } else if end.isError {
+            fail(connection, end.reason)
+        } else if connection.input.count > 0 {
             fail(connection, "peer closed the connection in the middle of a message")
-            return
+        } else {
+            let kind: EventKind = connection.role == .client ? .serverClose : .clientClose
+            connection.listener?.remove(connection)
+            report(Event(kind, source: connection, message: end.reason), policy: connection.context.settings.queueFull)
+            finish(connection, reason: end.reason)
         }
-        let kind: EventKind = connection.role == .client ? .serverClose : .clientClose
-        connection.listener?.remove(connection)
-        report(Event(kind, source: connection, message: "closed by peer"), policy: connection.context.settings.queueFull)
-        finish(connection, reason: "closed by peer")
     }
 
     /// The hello is done: the connection carries messages from now on.
@@ -325,7 +348,12 @@ extension IOThread {
         for connection in connections.values where connection.context === context && connection.readPaused {
             connection.readPaused = false
             processInput(connection)
-            updateInterest(connection)
+            if let end = connection.pendingEnd, !connection.readPaused {
+                connection.pendingEnd = nil
+                reportEnd(connection, end)
+            } else {
+                updateInterest(connection)
+            }
         }
     }
 

@@ -65,7 +65,7 @@ extension IOThread {
             flush(connection)  // handshake records, and the hello and frames waiting for the handshake
         }
         if endOfTLS {
-            endOfStream(connection)
+            endOfStream(connection, StreamEnd(reason: "closed by peer", isError: false))
             return false
         }
         return true

@@ -28,10 +28,13 @@ public final class IOThread: @unchecked Sendable {
         case stop
     }
 
-    /// Seconds a closing connection waits for the peer's end of stream after flushing.
-    static let lingerTime = 2.0
-    /// Seconds the stopping thread waits for closing connections without progress.
-    static let stopTime = 2.0
+    /// Seconds a closing connection waits for its peer without progress: to take what is still
+    /// queued (a peer whose script is busy with QueueFull = "wait" may not read for a while),
+    /// then for its end of stream.
+    static let lingerTime = 10.0
+    /// Seconds the stopping thread waits for closing connections without progress (it holds up
+    /// the lua_close of the last Lua state).
+    static let stopTime = 5.0
     /// Seconds the stopping thread waits at most, progress or not (it holds up lua_close).
     static let stopLimit = 30.0
 

@@ -46,9 +46,16 @@ struct PollSet {
         owners.removeLast()
     }
 
-    /// Sets the events polled for at `index`.
+    /// Sets the events polled for at `index` (and polls it again if it was suspended).
     mutating func setEvents(_ events: Int16, at index: Int) {
+        if fds[index].fd < 0 { fds[index].fd = -1 - fds[index].fd }
         fds[index].events = events
+    }
+
+    /// Leaves the entry at `index` out of poll(2) (a negative descriptor is ignored), even for
+    /// POLLERR and POLLHUP, which no events mask turns off; `setEvents` brings it back.
+    mutating func suspend(at index: Int) {
+        if fds[index].fd >= 0 { fds[index].fd = -1 - fds[index].fd }
     }
 
     /// Calls poll(2) on every entry.
