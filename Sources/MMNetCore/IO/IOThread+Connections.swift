@@ -8,7 +8,7 @@ extension IOThread {
     /// Bytes asked of the kernel per read, at least.
     static let readChunk = 64 * 1024
     /// Most iovecs per writev.
-    static let writeBatch = 64
+    static let writeBatch = 1024
 
     /// Starts polling a connection the I/O thread did not have yet.
     func adopt(_ connection: Connection) {
