@@ -20,6 +20,11 @@ dependencies = {
    -- The native module is built against Lua 5.4's C API and ABI.
    "lua >= 5.4, < 5.5",
 }
+-- The native library links OpenSSL's libssl and libcrypto (Debian: libssl-dev); LuaRocks checks
+-- the header is there before building.
+external_dependencies = {
+   OPENSSL = { header = "openssl/ssl.h" },
+}
 build = {
    type = "make",
    -- Variables passed to `make` (build): where LuaRocks found Lua's headers.
