@@ -1,6 +1,7 @@
 // COpenSSLShim: OpenSSL macro wrappers and the external-PSK callbacks (see the header).
 //
 // Thread: any; each SSL / SSL_CTX is used by one thread at a time (the caller's lock).
+#include <stdlib.h>
 #include <string.h>
 #include "COpenSSLShim.h"
 
@@ -75,6 +76,123 @@ int mmnet_tls_negotiated_group(SSL *ssl) {
     return (int)SSL_get_negotiated_group(ssl);
 }
 
-long mmnet_bio_set_mem_eof_return(BIO *bio, long value) {
-    return BIO_set_mem_eof_return(bio, value);
+/* ---- The pipe BIO ------------------------------------------------------------------ */
+
+/* The two buffers of a pipe BIO. */
+typedef struct {
+    unsigned char *in;      /* fed bytes, unread from in_start to in_end */
+    size_t in_start, in_end, in_capacity;
+    unsigned char *out;     /* bytes SSL wrote, 0 to out_length */
+    size_t out_length, out_capacity;
+} pipe_state;
+
+/* Makes room for `more` bytes after `used` in `*buffer` of `*capacity`; 0 when out of memory. */
+static int pipe_reserve(unsigned char **buffer, size_t *capacity, size_t used, size_t more) {
+    if (*capacity - used >= more) return 1;
+    size_t wanted = *capacity ? *capacity * 2 : 16384;
+    while (wanted - used < more) wanted *= 2;
+    unsigned char *grown = realloc(*buffer, wanted);
+    if (grown == NULL) return 0;
+    *buffer = grown;
+    *capacity = wanted;
+    return 1;
+}
+
+static int pipe_create(BIO *bio) {
+    pipe_state *state = calloc(1, sizeof(pipe_state));
+    if (state == NULL) return 0;
+    BIO_set_data(bio, state);
+    BIO_set_init(bio, 1);
+    return 1;
+}
+
+static int pipe_destroy(BIO *bio) {
+    pipe_state *state = BIO_get_data(bio);
+    if (state != NULL) {
+        OPENSSL_cleanse(state->in, state->in_capacity);
+        OPENSSL_cleanse(state->out, state->out_capacity);
+        free(state->in);
+        free(state->out);
+        free(state);
+    }
+    BIO_set_data(bio, NULL);
+    return 1;
+}
+
+static int pipe_write(BIO *bio, const char *data, int length) {
+    pipe_state *state = BIO_get_data(bio);
+    BIO_clear_retry_flags(bio);
+    if (length <= 0) return 0;
+    if (!pipe_reserve(&state->out, &state->out_capacity, state->out_length, (size_t)length)) return -1;
+    memcpy(state->out + state->out_length, data, (size_t)length);
+    state->out_length += (size_t)length;
+    return length;
+}
+
+static int pipe_read(BIO *bio, char *data, int length) {
+    pipe_state *state = BIO_get_data(bio);
+    BIO_clear_retry_flags(bio);
+    size_t available = state->in_end - state->in_start;
+    if (available == 0) {
+        BIO_set_retry_read(bio);
+        return -1;
+    }
+    size_t n = length < 0 ? 0 : (size_t)length;
+    if (n > available) n = available;
+    memcpy(data, state->in + state->in_start, n);
+    state->in_start += n;
+    if (state->in_start == state->in_end) state->in_start = state->in_end = 0;
+    return (int)n;
+}
+
+static long pipe_ctrl(BIO *bio, int command, long number, void *pointer) {
+    (void)number;
+    (void)pointer;
+    pipe_state *state = BIO_get_data(bio);
+    switch (command) {
+    case BIO_CTRL_PENDING: return (long)(state->in_end - state->in_start);
+    case BIO_CTRL_WPENDING: return (long)state->out_length;
+    case BIO_CTRL_FLUSH: return 1;
+    default: return 0;
+    }
+}
+
+BIO_METHOD *mmnet_pipe_method_new(void) {
+    BIO_METHOD *method = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "mmnet pipe");
+    if (method == NULL) return NULL;
+    if (!BIO_meth_set_create(method, pipe_create) || !BIO_meth_set_destroy(method, pipe_destroy)
+        || !BIO_meth_set_write(method, pipe_write) || !BIO_meth_set_read(method, pipe_read)
+        || !BIO_meth_set_ctrl(method, pipe_ctrl)) {
+        BIO_meth_free(method);
+        return NULL;
+    }
+    return method;
+}
+
+void mmnet_pipe_method_free(BIO_METHOD *method) { BIO_meth_free(method); }
+
+BIO *mmnet_pipe_bio_new(BIO_METHOD *method) { return BIO_new(method); }
+
+int mmnet_pipe_bio_feed(BIO *bio, const void *bytes, size_t length) {
+    pipe_state *state = BIO_get_data(bio);
+    if (state->in_start > 0 && state->in_capacity - state->in_end < length) {
+        memmove(state->in, state->in + state->in_start, state->in_end - state->in_start);
+        state->in_end -= state->in_start;
+        state->in_start = 0;
+    }
+    if (!pipe_reserve(&state->in, &state->in_capacity, state->in_end, length)) return 0;
+    memcpy(state->in + state->in_end, bytes, length);
+    state->in_end += length;
+    return 1;
+}
+
+const unsigned char *mmnet_pipe_bio_output(BIO *bio, size_t *length) {
+    pipe_state *state = BIO_get_data(bio);
+    *length = state->out_length;
+    return state->out;
+}
+
+void mmnet_pipe_bio_clear_output(BIO *bio) {
+    pipe_state *state = BIO_get_data(bio);
+    state->out_length = 0;
 }

@@ -37,8 +37,28 @@ int mmnet_tls_saw_unknown_identity(const SSL *ssl);
 /// SSL_get_negotiated_group (a macro): the NID of the key exchange group, 0 if none yet.
 int mmnet_tls_negotiated_group(SSL *ssl);
 
-/// BIO_set_mem_eof_return (a macro): what an empty memory BIO returns from a read; -1 makes an
-/// empty BIO mean "retry later" rather than end of file.
-long mmnet_bio_set_mem_eof_return(BIO *bio, long value);
+// ---- The pipe BIO: between one SSL and the I/O thread -----------------------------------
+// Bytes the I/O thread read from the socket are fed in and wait for SSL to read them; what SSL
+// writes collects until the I/O thread takes it. Like a pair of memory BIOs, but neither
+// buffer is zeroed as it grows or refills (a memory BIO clears every byte before copying it in,
+// which costs as much as the copy), and a read of an empty input means "retry later".
+
+/// The method of pipe BIOs; one per TLSContext, freed after every BIO made from it.
+BIO_METHOD *mmnet_pipe_method_new(void);
+
+/// Frees a method from `mmnet_pipe_method_new`.
+void mmnet_pipe_method_free(BIO_METHOD *method);
+
+/// A new, empty pipe BIO of `method` (NULL when out of memory).
+BIO *mmnet_pipe_bio_new(BIO_METHOD *method);
+
+/// Appends `length` bytes to the pipe's input. Returns 1, or 0 when out of memory.
+int mmnet_pipe_bio_feed(BIO *bio, const void *bytes, size_t length);
+
+/// The output SSL has written so far; `*length` gets its size. Valid until the next call.
+const unsigned char *mmnet_pipe_bio_output(BIO *bio, size_t *length);
+
+/// Forgets the output (the caller has copied it).
+void mmnet_pipe_bio_clear_output(BIO *bio);
 
 #endif

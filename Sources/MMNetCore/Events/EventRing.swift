@@ -36,8 +36,8 @@ public final class EventRing: @unchecked Sendable {
     /// past its capacity: the I/O thread checks `freeSlots` before queuing messages, so only
     /// state changes (connect, close, error) ever do that, a few slots at most.
     public func push(contentsOf batch: [Event], policy: QueueFullPolicy) -> [Event] {
-        lock.withLock {
-            if closed { return [] }
+        let (dropped, wake) = lock.withLock { () -> ([Event], Bool) in
+            if closed { return ([], false) }
             var dropped: [Event] = []
             for event in batch {
                 if count >= capacity {
@@ -53,9 +53,12 @@ public final class EventRing: @unchecked Sendable {
                 count += 1
             }
             if count == batch.count && notifyFD >= 0 { Posix.signal(eventfd: notifyFD) }
-            if waiters > 0 { condition.broadcast() }
-            return dropped
+            return (dropped, waiters > 0)
         }
+        // Woken after the lock is released, so the waiter does not wake only to block on it.
+        // (A waiter checks `count` under the lock before it sleeps: no wake-up is lost.)
+        if wake { condition.broadcast() }
+        return dropped
     }
 
     /// How many more events fit before the ring is full (I/O thread, for "wait" mode).

@@ -58,7 +58,7 @@ public final class Condition: @unchecked Sendable {
         return pthread_cond_timedwait(cond, lock.mutex, &ts) == 0
     }
 
-    /// Wakes every waiter. Call with `lock` held.
+    /// Wakes every waiter (with or without `lock` held).
     public func broadcast() {
         pthread_cond_broadcast(cond)
     }

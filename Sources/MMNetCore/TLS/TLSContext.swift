@@ -15,6 +15,9 @@ public final class TLSContext: @unchecked Sendable {
     public let bits: Int
     /// The SSL_CTX (owned).
     let context: OpaquePointer
+    /// The method of the sessions' pipe BIOs (owned; freed after the sessions, which keep their
+    /// context alive).
+    let pipeMethod: OpaquePointer
     /// The TLS 1.3 SSL_SESSION holding the key as its master key (owned; the SSL_CTX points
     /// at it from ex_data slot 0).
     private let psk: OpaquePointer
@@ -45,13 +48,20 @@ public final class TLSContext: @unchecked Sendable {
             SSL_SESSION_free(psk)
             throw TLSContext.setupError("installing the PSK callback")
         }
+        guard let pipeMethod = mmnet_pipe_method_new() else {
+            SSL_CTX_free(context)
+            SSL_SESSION_free(psk)
+            throw TLSContext.setupError("making the BIO method")
+        }
         self.context = context
         self.psk = psk
+        self.pipeMethod = pipeMethod
     }
 
     deinit {
         SSL_CTX_free(context)
         SSL_SESSION_free(psk)  // after the context, which points at it; cleanses the key
+        mmnet_pipe_method_free(pipeMethod)
     }
 
     /// A TLS 1.3 SSL_SESSION with the key as master key and the key size's cipher suite, or nil.

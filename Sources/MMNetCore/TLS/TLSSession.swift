@@ -1,4 +1,4 @@
-// TLSSession: the TLS 1.3 engine of one connection, over two memory BIOs, so the I/O thread
+// TLSSession: the TLS 1.3 engine of one connection, over an in-memory pipe BIO, so the I/O thread
 // keeps its non-blocking sockets: it feeds the bytes it read (`feed`), drives the handshake
 // (`advanceHandshake`), reads and writes plaintext, and writes what `takeCiphertext` returns.
 // Nothing here touches a socket or blocks.
@@ -19,12 +19,11 @@ public final class TLSSession: @unchecked Sendable {
 
     /// The context (kept alive as long as the session).
     public let context: TLSContext
-    /// The SSL object (owned; it owns both BIOs).
+    /// The SSL object (owned; it owns the BIO).
     private let ssl: OpaquePointer
-    /// The memory BIO OpenSSL reads ciphertext from (filled by `feed`).
-    private let input: OpaquePointer
-    /// The memory BIO OpenSSL writes ciphertext to (emptied by `takeCiphertext`).
-    private let output: OpaquePointer
+    /// The pipe BIO: OpenSSL reads the ciphertext `feed` puts in, and writes what
+    /// `takeCiphertext` takes out.
+    private let pipe: OpaquePointer
     /// The first bytes the peer sent (up to 5), to tell "not TLS at all" from other failures.
     private var firstBytes: [UInt8] = []
     /// The error that ended the session, thrown again by every later call.
@@ -51,26 +50,18 @@ public final class TLSSession: @unchecked Sendable {
         self.context = context
         OpenSSLErrorQueue.clear()
         guard let ssl = SSL_new(context.context) else { throw TLSContext.setupError("SSL_new") }
-        guard let input = BIO_new(BIO_s_mem()) else {
+        guard let pipe = mmnet_pipe_bio_new(context.pipeMethod) else {
             SSL_free(ssl)
             throw TLSContext.setupError("BIO_new")
         }
-        guard let output = BIO_new(BIO_s_mem()) else {
-            BIO_free(input)
-            SSL_free(ssl)
-            throw TLSContext.setupError("BIO_new")
-        }
-        _ = mmnet_bio_set_mem_eof_return(input, -1)
-        _ = mmnet_bio_set_mem_eof_return(output, -1)
-        SSL_set_bio(ssl, input, output)  // the SSL owns both BIOs from here
+        SSL_set_bio(ssl, pipe, pipe)  // the SSL owns the BIO (one reference for both ends)
         if context.role == .client { SSL_set_connect_state(ssl) } else { SSL_set_accept_state(ssl) }
         self.ssl = ssl
-        self.input = input
-        self.output = output
+        self.pipe = pipe
     }
 
     deinit {
-        SSL_free(ssl)  // frees both BIOs; the context is released after
+        SSL_free(ssl)  // frees the BIO; the context (and its BIO method) is released after
     }
 
     /// The role of this session.
@@ -80,18 +71,11 @@ public final class TLSSession: @unchecked Sendable {
     /// the next `advanceHandshake` / `readPlaintext`.
     /// - Parameter ciphertext: the bytes, in the order received.
     public func feed(_ ciphertext: UnsafeRawBufferPointer) {
-        guard var base = ciphertext.baseAddress, ciphertext.count > 0, failure == nil else { return }
+        guard let base = ciphertext.baseAddress, ciphertext.count > 0, failure == nil else { return }
         if firstBytes.count < 5 { firstBytes += ciphertext.prefix(5 - firstBytes.count) }
-        var remaining = ciphertext.count
-        OpenSSLErrorQueue.clear()
-        while remaining > 0 {
-            let chunk = min(remaining, Int(Int32.max))
-            let written = BIO_write(input, base, Int32(chunk))
-            guard written > 0 else { break }  // a memory BIO only fails when out of memory
-            base += Int(written)
-            remaining -= Int(written)
+        if mmnet_pipe_bio_feed(pipe, base, ciphertext.count) == 0 {
+            failure = TLSError(.setup, "TLS: out of memory")
         }
-        _ = OpenSSLErrorQueue.drain()
     }
 
     /// Runs the handshake as far as the bytes fed so far allow.
@@ -170,21 +154,21 @@ public final class TLSSession: @unchecked Sendable {
     }
 
     /// The number of ciphertext bytes waiting for `takeCiphertext`.
-    public var pendingCiphertextCount: Int { Int(BIO_ctrl_pending(output)) }
+    public var pendingCiphertextCount: Int {
+        var length = 0
+        _ = mmnet_pipe_bio_output(pipe, &length)
+        return length
+    }
 
     /// Takes the ciphertext waiting to be written to the socket: handshake records, encrypted
     /// data, alerts, close_notify.
     /// - Returns: the bytes, or nil when there are none.
     public func takeCiphertext() -> [UInt8]? {
-        let count = pendingCiphertextCount
-        guard count > 0 else { return nil }
-        OpenSSLErrorQueue.clear()
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
-            let read = BIO_read(output, buffer.baseAddress, Int32(clamping: count))
-            initialized = max(0, Int(read))
-        }
-        _ = OpenSSLErrorQueue.drain()
-        return bytes.isEmpty ? nil : bytes
+        var length = 0
+        guard let bytes = mmnet_pipe_bio_output(pipe, &length), length > 0 else { return nil }
+        let copy = [UInt8](UnsafeBufferPointer(start: bytes, count: length))
+        mmnet_pipe_bio_clear_output(pipe)
+        return copy
     }
 
     /// Queues close_notify (when the handshake has completed), for `takeCiphertext`. Later
