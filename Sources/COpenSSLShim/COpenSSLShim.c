@@ -173,16 +173,29 @@ void mmnet_pipe_method_free(BIO_METHOD *method) { BIO_meth_free(method); }
 
 BIO *mmnet_pipe_bio_new(BIO_METHOD *method) { return BIO_new(method); }
 
-int mmnet_pipe_bio_feed(BIO *bio, const void *bytes, size_t length) {
+unsigned char *mmnet_pipe_bio_input_space(BIO *bio, size_t minimum, size_t *available) {
     pipe_state *state = BIO_get_data(bio);
-    if (state->in_start > 0 && state->in_capacity - state->in_end < length) {
+    if (state->in_start > 0 && state->in_capacity - state->in_end < minimum) {
         memmove(state->in, state->in + state->in_start, state->in_end - state->in_start);
         state->in_end -= state->in_start;
         state->in_start = 0;
     }
-    if (!pipe_reserve(&state->in, &state->in_capacity, state->in_end, length)) return 0;
-    memcpy(state->in + state->in_end, bytes, length);
+    if (!pipe_reserve(&state->in, &state->in_capacity, state->in_end, minimum)) return NULL;
+    *available = state->in_capacity - state->in_end;
+    return state->in + state->in_end;
+}
+
+void mmnet_pipe_bio_commit_input(BIO *bio, size_t length) {
+    pipe_state *state = BIO_get_data(bio);
     state->in_end += length;
+}
+
+int mmnet_pipe_bio_feed(BIO *bio, const void *bytes, size_t length) {
+    size_t available = 0;
+    unsigned char *space = mmnet_pipe_bio_input_space(bio, length, &available);
+    if (space == NULL) return 0;
+    memcpy(space, bytes, length);
+    mmnet_pipe_bio_commit_input(bio, length);
     return 1;
 }
 

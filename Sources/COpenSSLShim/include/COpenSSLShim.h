@@ -55,6 +55,14 @@ BIO *mmnet_pipe_bio_new(BIO_METHOD *method);
 /// Appends `length` bytes to the pipe's input. Returns 1, or 0 when out of memory.
 int mmnet_pipe_bio_feed(BIO *bio, const void *bytes, size_t length);
 
+/// Room for at least `minimum` more input bytes, for a read straight from the socket;
+/// `*available` gets its size. NULL when out of memory. Commit what was written with
+/// `mmnet_pipe_bio_commit_input`.
+unsigned char *mmnet_pipe_bio_input_space(BIO *bio, size_t minimum, size_t *available);
+
+/// Records that `length` bytes were written into the space `mmnet_pipe_bio_input_space` gave.
+void mmnet_pipe_bio_commit_input(BIO *bio, size_t length);
+
 /// The output SSL has written so far; `*length` gets its size. Valid until the next call.
 const unsigned char *mmnet_pipe_bio_output(BIO *bio, size_t *length);
 

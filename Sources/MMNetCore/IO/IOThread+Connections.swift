@@ -165,13 +165,19 @@ extension IOThread {
     }
 
     /// Reads what is waiting and acts on it. Plain connections read straight into their input;
-    /// encrypted ones read ciphertext into the thread's scratch buffer and decrypt from there.
+    /// encrypted ones straight into their TLS engine, which decrypts into the input.
     private func read(_ connection: Connection) {
-        let encrypted = connection.tls != nil
-        let space = encrypted ? scratch : connection.input.writableSpace(minimum: readSize(connection))
         let n: Int?
         do {
-            n = try Posix.read(connection.fd, into: space)
+            if let tls = connection.tls {
+                n = try connection.lock.withLock {
+                    try tls.receive(minimum: IOThread.readChunk) { space in
+                        try Posix.read(connection.fd, into: space)
+                    }
+                }
+            } else {
+                n = try Posix.read(connection.fd, into: connection.input.writableSpace(minimum: readSize(connection)))
+            }
         } catch let error as SystemError {
             if connection.currentPhase == .closing {
                 finish(connection, reason: error.reason)
@@ -191,9 +197,8 @@ extension IOThread {
             // sent before the close (waiting in plainQueue for the handshake) would never be
             // encrypted and written, and the connection would just die after the linger time.
             // decrypt flushes them once the handshake completes; the plaintext is dropped.
-            if n > 0, encrypted, let tls = connection.tls,
-               !connection.lock.withLock({ tls.isHandshakeComplete }) {
-                _ = decrypt(connection, UnsafeRawBufferPointer(rebasing: space[..<n]))
+            if n > 0, let tls = connection.tls, !connection.lock.withLock({ tls.isHandshakeComplete }) {
+                _ = decrypt(connection)
                 connection.input.release()
                 return
             }
@@ -206,8 +211,8 @@ extension IOThread {
         }
         connection.lastReceived = Clock.monotonic()
         connection.lock.withLock { connection.counters.bytesReceived += n }
-        if encrypted {
-            guard decrypt(connection, UnsafeRawBufferPointer(rebasing: space[..<n])) else { return }
+        if connection.tls != nil {
+            guard decrypt(connection) else { return }
         } else {
             connection.input.didWrite(n)
         }

@@ -30,16 +30,15 @@ extension IOThread {
         }
     }
 
-    /// Feeds ciphertext to the session and appends the plaintext it yields to the connection's
-    /// input. Returns false when the connection failed or the peer ended the stream (both
-    /// handled here); true when the input is ready to be processed.
-    func decrypt(_ connection: Connection, _ ciphertext: UnsafeRawBufferPointer) -> Bool {
+    /// Appends the plaintext the session yields from the ciphertext it received to the
+    /// connection's input. Returns false when the connection failed or the peer ended the
+    /// stream (both handled here); true when the input is ready to be processed.
+    func decrypt(_ connection: Connection) -> Bool {
         guard let tls = connection.tls else { return true }
         var endOfTLS = false
         let (wasComplete, problem) = connection.lock.withLock { () -> (Bool, TLSError?) in
             let wasComplete = tls.isHandshakeComplete
             defer { collectCiphertext(connection) }
-            tls.feed(ciphertext)
             do {
                 while true {
                     let space = connection.input.writableSpace(minimum: readSize(connection))

@@ -54,8 +54,6 @@ public final class IOThread: @unchecked Sendable {
     var timed: [Int64: Connection] = [:]
     /// Listeners whose accepting is paused for lack of descriptors.
     var pausedListeners: [Int64: Listener] = [:]
-    /// Where encrypted connections read ciphertext before decrypting it.
-    let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 256 * 1024, alignment: 16)
     /// When the next liveness sweep is due (monotonic seconds).
     var nextSweep = 0.0
     private var stopping = false
@@ -66,9 +64,6 @@ public final class IOThread: @unchecked Sendable {
         wakeFD = try Posix.eventfd()
     }
 
-    deinit {
-        scratch.deallocate()
-    }
 
     /// The process's I/O thread, started if no Lua state uses it yet (Lua thread, at luaopen).
     /// Every call must be balanced by one `release`.

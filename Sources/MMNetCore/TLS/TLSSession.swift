@@ -78,6 +78,25 @@ public final class TLSSession: @unchecked Sendable {
         }
     }
 
+    /// Lets `read` put ciphertext straight into the engine's input (a read from the socket),
+    /// saving the copy `feed` makes. `read` gets room for at least `minimum` bytes and returns
+    /// how many it wrote (nil or 0: none); that result is returned.
+    public func receive<E: Error>(minimum: Int, _ read: (UnsafeMutableRawBufferPointer) throws(E) -> Int?) throws(E) -> Int? {
+        guard failure == nil else { return nil }  // the connection is being failed already
+        var available = 0
+        guard let space = mmnet_pipe_bio_input_space(pipe, minimum, &available) else {
+            failure = TLSError(.setup, "TLS: out of memory")
+            return nil
+        }
+        let buffer = UnsafeMutableRawBufferPointer(start: space, count: available)
+        let n = try read(buffer)
+        if let n, n > 0 {
+            if firstBytes.count < 5 { firstBytes += UnsafeRawBufferPointer(buffer).prefix(min(n, 5 - firstBytes.count)) }
+            mmnet_pipe_bio_commit_input(pipe, n)
+        }
+        return n
+    }
+
     /// Runs the handshake as far as the bytes fed so far allow.
     /// - Returns: true once the handshake is complete; false while it waits for the peer (write
     ///   out `takeCiphertext()`, then feed what arrives and call again).
