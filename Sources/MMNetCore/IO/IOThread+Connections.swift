@@ -140,17 +140,23 @@ extension IOThread {
             guard var n = written else { return false }
             connection.queuedBytes -= n
             connection.counters.bytesSent += n
+            // Drop the frames written whole in one go (removing them one by one from the front
+            // of a long queue would move the rest each time).
+            var done = 0
+            var offset = connection.outOffset
             while n > 0 {
-                let left = connection.outQueue[0].count - connection.outOffset
+                let left = connection.outQueue[done].count - offset
                 if n >= left {
                     n -= left
-                    connection.outQueue.removeFirst()
-                    connection.outOffset = 0
+                    done += 1
+                    offset = 0
                 } else {
-                    connection.outOffset += n
+                    offset += n
                     n = 0
                 }
             }
+            connection.outQueue.removeFirst(done)
+            connection.outOffset = offset
         }
         connection.flushScheduled = false
         return true
