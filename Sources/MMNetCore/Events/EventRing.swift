@@ -42,7 +42,7 @@ public final class EventRing: @unchecked Sendable {
             for event in batch {
                 if count >= capacity {
                     if policy == .wait {
-                        if count == slots.count { grow() }
+                        if count == slots.count { relayout(slotCount: slots.count * 2) }
                     } else {
                         dropped.append(removeOldest())
                         lostSinceReport += 1
@@ -130,10 +130,7 @@ public final class EventRing: @unchecked Sendable {
                 lostSinceReport += 1
                 lostTotal += 1
             }
-            var fresh = [Event?](repeating: nil, count: max(newCapacity, count))
-            for i in 0..<count { fresh[i] = slots[(head + i) % slots.count] }
-            slots = fresh
-            head = 0
+            relayout(slotCount: max(newCapacity, count))
             capacity = newCapacity
             return dropped
         }
@@ -177,8 +174,9 @@ public final class EventRing: @unchecked Sendable {
         return event
     }
 
-    private func grow() {
-        var fresh = [Event?](repeating: nil, count: slots.count * 2)
+    /// Moves the queued events, oldest first, to the start of a new slot array of `slotCount`.
+    private func relayout(slotCount: Int) {
+        var fresh = [Event?](repeating: nil, count: slotCount)
         for i in 0..<count { fresh[i] = slots[(head + i) % slots.count] }
         slots = fresh
         head = 0

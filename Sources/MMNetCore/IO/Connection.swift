@@ -133,9 +133,6 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// Seconds connecting and the hello took, once the connection is open (any thread).
     public var connectDuration: Double? { lock.withLock { connectSeconds } }
 
-    /// Bytes waiting in the send queue (any thread).
-    public var sendQueueBytes: Int { lock.withLock { queuedBytes } }
-
     /// The connection's statistics now (any thread).
     public var stats: ConnectionStats {
         lock.withLock {
@@ -183,9 +180,6 @@ public final class Connection: Endpoint, @unchecked Sendable {
         if wake { io.submit(.flush(self)) }
         return outcome
     }
-
-    /// Whether anything waits to be written or encrypted. Call under `lock`.
-    var hasPendingOutput: Bool { !outQueue.isEmpty || !plainQueue.isEmpty }
 
     /// Whether this send follows the previous one closely (within `burstGap`): then it is
     /// queued for the I/O thread, which writes many frames per system call; an isolated send

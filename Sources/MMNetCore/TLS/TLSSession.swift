@@ -172,13 +172,6 @@ public final class TLSSession: @unchecked Sendable {
         throw fail(during: "TLS write failed", code: SSL_get_error(ssl, result))
     }
 
-    /// The number of ciphertext bytes waiting for `takeCiphertext`.
-    public var pendingCiphertextCount: Int {
-        var length = 0
-        _ = mmnet_pipe_bio_output(pipe, &length)
-        return length
-    }
-
     /// Takes the ciphertext waiting to be written to the socket: handshake records, encrypted
     /// data, alerts, close_notify.
     /// - Returns: the bytes, or nil when there are none.
