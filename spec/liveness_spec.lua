@@ -107,7 +107,8 @@ describe("liveness", function()
   end)
 
   it("both ends of a connection have TCP keepalive on, as a backstop", function()
-    local server = net.pair()
+    -- Both ends kept: a collected one would be closed.
+    local server, client, c = net.pair()
     local port = server:GetPort()
     local ok, _, output = helper.run(("ss -tnoH state established '( sport = :%d or dport = :%d )'"):format(port, port), 10)
     assert(ok, output)
@@ -118,6 +119,7 @@ describe("liveness", function()
     end
     assert.are.equal(2, lines, output)
     assert.are.equal(2, keepalive, output)
+    assert_exchange(server, client, c, "after the check")
   end)
 
   it("PeerTimeout must be longer than PingInterval, and both are checked", function()

@@ -240,12 +240,14 @@ describe("network.GetStats", function()
     local base = network.GetStats().Connections
     local server, client, c = net.pair()
     assert.are.equal(base + 2, network.GetStats().Connections)
-    local _, client2 = net.pair(server)
+    -- Each ClientConnection is kept: one collected would be closed, and counted out.
+    local _, client2, c2 = net.pair(server)
     assert.are.equal(base + 4, network.GetStats().Connections)
     client:Disconnect()
     assert(net.wait_kind(network.EVENT_CLIENT_CLOSE, c, 5))
     assert.is_truthy(wait_totals(function(t) return t.Connections == base + 2 end), "after one disconnect")
     client2:Disconnect()
+    assert(net.wait_kind(network.EVENT_CLIENT_CLOSE, c2, 5))
     assert.is_truthy(wait_totals(function(t) return t.Connections == base end), "after both")
   end)
 
