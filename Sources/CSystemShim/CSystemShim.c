@@ -1,8 +1,9 @@
-// CSystemShim: accept4 and eventfd, which need _GNU_SOURCE / <sys/eventfd.h>; the static
+// CSystemShim: accept4, ppoll and eventfd, which need _GNU_SOURCE / <sys/eventfd.h>; the static
 // mutex and id counter that must not be Swift globals.
 //
 // Thread: any.
 #define _GNU_SOURCE
+#include <poll.h>
 #include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -10,6 +11,12 @@
 
 int mmnet_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length) {
     return accept4(fd, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+}
+
+int mmnet_ppoll(struct pollfd *fds, nfds_t count, int64_t timeout_ns) {
+    if (timeout_ns < 0) return ppoll(fds, count, NULL, NULL);
+    struct timespec limit = { .tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000 };
+    return ppoll(fds, count, &limit, NULL);
 }
 
 int mmnet_eventfd(void) {

@@ -223,11 +223,12 @@ local function run_traffic(links_by_object, links, deadline_extra, on_event)
       end
     end
   end
+  local overflow = overflowed .. " events lost to queue overflow"
   for _, l in ipairs(links) do
     local p = l:problem()
-    if p then return p end
+    if p then return overflowed > 0 and (p .. "; " .. overflow) or p end
   end
-  if overflowed > 0 then return overflowed .. " events lost to queue overflow" end
+  if overflowed > 0 then return overflow end
   return nil, now() - start
 end
 

@@ -5,11 +5,16 @@
 #ifndef MMNET_CSYSTEMSHIM_H
 #define MMNET_CSYSTEMSHIM_H
 
+#include <poll.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 /// accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC.
 int mmnet_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length);
+
+/// ppoll(2) without a signal mask: waits up to `timeout_ns` nanoseconds, or without a limit
+/// when it is negative.
+int mmnet_ppoll(struct pollfd *fds, nfds_t count, int64_t timeout_ns);
 
 /// eventfd(2) with EFD_NONBLOCK | EFD_CLOEXEC, counter 0.
 int mmnet_eventfd(void);

@@ -76,11 +76,16 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// close_notify has been queued (encrypted connections).
     var tlsClosed = false
     var queuedBytes = 0
+    /// The I/O thread has been asked to write the queue (and has not done it yet).
     var flushScheduled = false
+    /// That request is a `flushSoon`: the burst may still grow (see `enqueue`).
+    var flushDeferred = false
     /// When the previous send was queued or written (monotonic seconds).
     private var lastSend = 0.0
     /// Sends closer together than this (seconds) are coalesced by the I/O thread.
     static let burstGap = 10e-6
+    /// A burst this many bytes long is written without waiting for `IOThread.coalesceTime`.
+    static let coalesceBytes = 64 * 1024
     /// Traffic counters and round-trip times.
     var counters = ConnectionStats()
 
@@ -155,29 +160,40 @@ public final class Connection: Endpoint, @unchecked Sendable {
         _ = enqueue(frame, limit: .max, isMessage: false)
     }
 
+    /// Queues `frame` and asks the I/O thread to write it: at once when the frame is isolated
+    /// or the queue is long, `IOThread.coalesceTime` later in a burst of small sends, so that
+    /// the burst goes out in few writes and wakes the I/O thread (and the peer's) seldom.
     private func enqueue(_ frame: [UInt8], limit: Int, isMessage: Bool) -> SendOutcome {
-        let (outcome, wake): (SendOutcome, Bool) = lock.withLock {
-            guard phase < .closing && !writeShut else { return (.notConnected, false) }
-            if queuedBytes > 0 && queuedBytes > limit - frame.count { return (.queueFull, false) }
+        let (outcome, wake): (SendOutcome, IOThread.Command?) = lock.withLock {
+            guard phase < .closing && !writeShut else { return (.notConnected, nil) }
+            if queuedBytes > 0 && queuedBytes > limit - frame.count { return (.queueFull, nil) }
             if isMessage { counters.messagesSent += 1 }
             var offset = 0
+            var burst = true
             if tls != nil {
                 plainQueue.append(frame)
             } else {
-                if outQueue.isEmpty && phase == .open && !isBurst() {
+                burst = isBurst()
+                if outQueue.isEmpty && phase == .open && !burst {
                     offset = frame.withUnsafeBytes { writeNow($0) }
                     counters.bytesSent += offset
-                    if offset == frame.count { return (.sent, false) }
+                    if offset == frame.count { return (.sent, nil) }
                 }
                 outQueue.append(frame)
                 if outQueue.count == 1 { outOffset = offset }
             }
             queuedBytes += frame.count - offset
-            if flushScheduled { return (.sent, false) }
+            let soon = tls == nil && isMessage && burst && queuedBytes < Connection.coalesceBytes
+            if flushScheduled {
+                guard flushDeferred && !soon else { return (.sent, nil) }
+                flushDeferred = false  // the burst grew long: write it now
+                return (.sent, .flush(self))
+            }
             flushScheduled = true
-            return (.sent, true)
+            flushDeferred = soon
+            return (.sent, soon ? .flushSoon(self) : .flush(self))
         }
-        if wake { io.submit(.flush(self)) }
+        if let wake { io.submit(wake) }
         return outcome
     }
 

@@ -159,6 +159,7 @@ extension IOThread {
             connection.outOffset = offset
         }
         connection.flushScheduled = false
+        connection.flushDeferred = false
         return true
     }
 

@@ -18,6 +18,9 @@ public final class IOThread: @unchecked Sendable {
         case connect(Connection)
         /// Write a connection's queued bytes.
         case flush(Connection)
+        /// Write a connection's queued bytes `coalesceTime` from now: a burst of small sends
+        /// goes on meanwhile, and goes out in one write.
+        case flushSoon(Connection)
         /// Close a connection gracefully (its phase is `.closing` already).
         case close(Connection)
         /// A state's event ring has room again: read its paused connections.
@@ -37,6 +40,8 @@ public final class IOThread: @unchecked Sendable {
     static let stopTime = 5.0
     /// Seconds the stopping thread waits at most, progress or not (it holds up lua_close).
     static let stopLimit = 30.0
+    /// Seconds a burst of small sends gathers before it is written (`flushSoon`).
+    static let coalesceTime = 100e-6
 
     nonisolated(unsafe) private static var instance: IOThread?
     nonisolated(unsafe) private static var users = 0
@@ -54,6 +59,8 @@ public final class IOThread: @unchecked Sendable {
     var timed: [Int64: Connection] = [:]
     /// Listeners whose accepting is paused for lack of descriptors.
     var pausedListeners: [Int64: Listener] = [:]
+    /// Connections to flush once their time comes (`flushSoon`), soonest first.
+    private var soonFlushes: [(connection: Connection, due: Double)] = []
     /// When the next liveness sweep is due (monotonic seconds).
     var nextSweep = 0.0
     private var stopping = false
@@ -123,7 +130,7 @@ public final class IOThread: @unchecked Sendable {
             let now = Clock.monotonic()
             let timeout = pollTimeout(now: now)
             do {
-                _ = try pollSet.poll(timeoutMilliseconds: timeout)
+                _ = try pollSet.poll(timeout: timeout)
             } catch {
                 preconditionFailure("mmnet I/O thread: \(error)")
             }
@@ -145,14 +152,15 @@ public final class IOThread: @unchecked Sendable {
         for listener in Array(listeners.values) { stopListening(listener) }
     }
 
-    /// Milliseconds until the nearest deadline, -1 for none.
-    private func pollTimeout(now: Double) -> Int32 {
+    /// Seconds until the nearest deadline, nil for none.
+    private func pollTimeout(now: Double) -> Double? {
         var nearest = stopping ? stopDeadline : Double.infinity
         for connection in timed.values { nearest = min(nearest, connection.deadline) }
         for listener in pausedListeners.values { nearest = min(nearest, listener.pausedUntil) }
         if !connections.isEmpty { nearest = min(nearest, nextSweep) }
-        if nearest == .infinity { return -1 }
-        return Int32(max(0, min(60_000, ((nearest - now) * 1000).rounded(.up))))
+        if let soonest = soonFlushes.first { nearest = min(nearest, soonest.due) }
+        if nearest == .infinity { return nil }
+        return min(60, nearest - now)
     }
 
     private func runCommands() {
@@ -166,6 +174,8 @@ public final class IOThread: @unchecked Sendable {
             case .unlisten(let listener): stopListening(listener)
             case .connect(let connection): adopt(connection)
             case .flush(let connection): flush(connection)
+            case .flushSoon(let connection):
+                soonFlushes.append((connection, Clock.monotonic() + IOThread.coalesceTime))
             case .close(let connection): beginClosing(connection)
             case .resume(let context): resumeReading(context)
             case .closeContext(let context): forget(context)
@@ -178,6 +188,12 @@ public final class IOThread: @unchecked Sendable {
     }
 
     private func checkDeadlines(now: Double) {
+        let due = soonFlushes.prefix { $0.due <= now }.count
+        if due > 0 {
+            let flushes = soonFlushes.prefix(due)
+            soonFlushes.removeFirst(due)
+            for entry in flushes { flush(entry.connection) }
+        }
         if now >= nextSweep {
             nextSweep = now + sweepLiveness(now: now)
         }

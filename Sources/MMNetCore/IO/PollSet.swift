@@ -58,10 +58,10 @@ struct PollSet {
         if fds[index].fd >= 0 { fds[index].fd = -1 - fds[index].fd }
     }
 
-    /// Calls poll(2) on every entry.
-    mutating func poll(timeoutMilliseconds: Int32) throws -> Int {
+    /// Polls every entry, waiting up to `timeout` seconds (nil: no limit).
+    mutating func poll(timeout: Double?) throws -> Int {
         try fds.withUnsafeMutableBufferPointer {
-            try Posix.poll($0.baseAddress!, count: $0.count, timeoutMilliseconds: timeoutMilliseconds)
+            try Posix.poll($0.baseAddress!, count: $0.count, timeout: timeout)
         }
     }
 

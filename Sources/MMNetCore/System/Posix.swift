@@ -115,9 +115,10 @@ public enum Posix {
         _ = Glibc.close(fd)
     }
 
-    /// poll(2); returns the number of ready descriptors (0 on timeout or EINTR).
-    public static func poll(_ fds: UnsafeMutablePointer<pollfd>, count: Int, timeoutMilliseconds: Int32) throws -> Int {
-        let n = Glibc.poll(fds, nfds_t(count), timeoutMilliseconds)
+    /// ppoll(2), the poll(2) with a timeout finer than a millisecond: `timeout` in seconds,
+    /// nil to wait without a limit. Returns the number of ready descriptors (0 on timeout or EINTR).
+    public static func poll(_ fds: UnsafeMutablePointer<pollfd>, count: Int, timeout: Double?) throws -> Int {
+        let n = mmnet_ppoll(fds, nfds_t(count), timeout.map { Int64(max(0, $0) * 1e9) } ?? -1)
         if n >= 0 { return Int(n) }
         if Glibc.errno == EINTR { return 0 }
         throw SystemError("poll", errno: Glibc.errno)
