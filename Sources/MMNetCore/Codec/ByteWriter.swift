@@ -132,9 +132,6 @@ public struct ByteWriter: ~Copyable {
     /// Copies the bytes written into a new array.
     @inlinable
     public func makeArray() -> [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: used) { buffer, initialized in
-            if used > 0 { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: base, byteCount: used) }
-            initialized = used
-        }
+        Array(UnsafeRawBufferPointer(start: base, count: used))
     }
 }
