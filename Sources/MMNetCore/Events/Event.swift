@@ -15,10 +15,11 @@ public struct Event: Sendable {
     /// `.Result` of EVENT_CONNECTED.
     public var result: Bool
     /// The MessagePack body of EVENT_RECEIVE, already validated.
-    public var payload: [UInt8]
+    public var payload: MessageBody
 
     /// Creates an event stamped with `timestamp` (default: the current wall-clock time).
-    public init(_ kind: EventKind, source: Endpoint, message: String? = nil, result: Bool = false, payload: [UInt8] = [],
+    public init(_ kind: EventKind, source: Endpoint, message: String? = nil, result: Bool = false,
+                payload: MessageBody = MessageBody(),
                 timestamp: Double = Clock.wall()) {
         self.kind = kind
         self.timestamp = timestamp

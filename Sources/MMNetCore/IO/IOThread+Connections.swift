@@ -9,6 +9,9 @@ extension IOThread {
     static let readChunk = 64 * 1024
     /// Most iovecs per writev.
     static let writeBatch = 1024
+    /// Frames at least this long (header included) that are alone in the read buffer become
+    /// their event's body without a copy (`ReadBuffer.takeAll`).
+    static let adoptSize = 64 * 1024
 
     /// Starts polling a connection the I/O thread did not have yet.
     func adopt(_ connection: Connection) {

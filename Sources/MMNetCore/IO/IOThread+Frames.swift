@@ -69,7 +69,14 @@ extension IOThread {
                     fail(connection, "malformed message: \(error.message)")
                     return
                 }
-                batch.append(Event(.receive, source: connection, payload: Array(body), timestamp: batch.timestamp))
+                // A large body alone in the buffer (the read asked for exactly the rest of its
+                // frame) is handed over as it is; a small one is copied.
+                if total >= IOThread.adoptSize,
+                   let whole = connection.input.takeAll(count: total, droppingPrefix: FrameHeader.size) {
+                    batch.append(Event(.receive, source: connection, payload: whole, timestamp: batch.timestamp))
+                    continue  // the input is empty now
+                }
+                batch.append(Event(.receive, source: connection, payload: MessageBody(copying: body), timestamp: batch.timestamp))
             }
             connection.input.consume(total)
         }

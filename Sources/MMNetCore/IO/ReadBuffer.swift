@@ -51,6 +51,18 @@ struct ReadBuffer {
         if start == end { release() }
     }
 
+    /// When the waiting bytes are exactly `count`, hands them over without a copy, minus their
+    /// first `prefix` bytes, and leaves the buffer empty (without memory); otherwise returns nil.
+    mutating func takeAll(count expected: Int, droppingPrefix prefix: Int) -> MessageBody? {
+        guard count == expected, let storage else { return nil }
+        let body = MessageBody(adopting: storage, offset: start + prefix, count: count - prefix)
+        self.storage = nil
+        capacity = 0
+        start = 0
+        end = 0
+        return body
+    }
+
     /// Frees the memory and forgets the bytes.
     mutating func release() {
         free(storage)
