@@ -7,18 +7,14 @@ import MMNetCore
 
 /// Encodes the table at `index` as a message frame (header + MessagePack body) under the
 /// state's limits; the error names where in the table the problem is.
-func encodeMessageFrame(_ L: OpaquePointer, at index: Int32, settings: Settings) -> Result<[UInt8], CodecError> {
+func encodeMessageFrame(_ L: OpaquePointer, at index: Int32, settings: Settings) -> Result<ByteBlock, CodecError> {
     withEncodedTable(L, at: index, rootName: "packet", limits: settings.codecLimits, headroom: FrameHeader.size) { writer in
-        writer.withBytes { bytes in
-            // One copy, out of the encoder's (stack) buffer, then the header filled in. (Not
-            // Array(unsafeUninitializedCapacity:): that one is not specialized, and looks up the
-            // array's type metadata in the runtime on every call, a third of the copy's cost.)
-            var frame = Array(bytes)
-            frame.withUnsafeMutableBytes {
-                FrameHeader(length: bytes.count - FrameHeader.size, type: .message).write(into: $0)
-            }
-            return frame
+        writer.withUnsafeMutableBytes { bytes in
+            FrameHeader(length: bytes.count - FrameHeader.size, type: .message).write(into: bytes)
         }
+        // A small frame is copied out of the encoder's stack buffer; a large one keeps the
+        // encoder's heap memory, without a copy.
+        return writer.take()
     }
 }
 

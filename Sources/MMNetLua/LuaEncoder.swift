@@ -5,18 +5,19 @@ import CLuaShim
 import MMNetCore
 
 /// Encodes the table at `index` into MessagePack, after `headroom` zero bytes, and hands the
-/// finished writer (headroom included) to `body`.
+/// finished writer (headroom included) to `body`, which may fill in the headroom and take the
+/// bytes (`ByteWriter.take`).
 /// - Parameters:
 ///   - L: the Lua state; its stack is left exactly as it was.
 ///   - index: stack index of the table (relative or absolute).
 ///   - rootName: how error paths name the table ("packet" for Send, "table" for Encode).
 ///   - limits: nesting and size limits (the size limit counts the MessagePack part only).
 ///   - headroom: zero bytes reserved in front for a frame header.
-///   - body: reads the bytes; must not keep them past its return.
+///   - body: reads the bytes (must not keep a pointer to them past its return), or takes them.
 /// - Returns: what `body` returns, or why the table cannot be sent (naming where in it).
 func withEncodedTable<R>(
     _ L: OpaquePointer, at index: Int32, rootName: String, limits: CodecLimits, headroom: Int,
-    _ body: (borrowing ByteWriter) -> R
+    _ body: (inout ByteWriter) -> R
 ) -> Result<R, CodecError> {
     let absolute = lua_absindex(L, index)
     guard lua_type(L, absolute) == LUA_TTABLE else {
@@ -38,7 +39,7 @@ func withEncodedTable<R>(
                 lua_settop(L, top)
                 return .failure(error.codecError(rootName: rootName))
             }
-            return .success(body(encoder.writer))
+            return .success(body(&encoder.writer))
         }
     }
 }

@@ -42,7 +42,7 @@ func serverBroadcast(_ L: OpaquePointer?) -> Int32 {
 /// failed, the first reason.
 private func sendToConnections(_ L: OpaquePointer, _ listener: Listener, _ targets: [Connection], checkMembership: Bool) -> Int32 {
     let settings = listener.context.settings
-    let frame: [UInt8]
+    let frame: ByteBlock
     switch encodeMessageFrame(L, at: 2, settings: settings) {
     case .failure(let error):
         lua_pushinteger(L, 0)

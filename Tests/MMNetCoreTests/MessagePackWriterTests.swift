@@ -90,4 +90,30 @@ final class MessagePackWriterTests: XCTestCase {
         XCTAssertThrowsError(try writeString(long, into: &small))
         XCTAssertEqual(small.count, 0)
     }
+
+    /// `take` copies out of the caller's scratch memory, adopts the heap memory (the writer
+    /// is empty afterwards either way), and the writer goes on working.
+    func testTakeFromScratchAndFromTheHeap() throws {
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 8, alignment: 8)
+        defer { scratch.deallocate() }
+        var writer = ByteWriter(scratch: scratch, limit: 1 << 20)
+        try writer.writeInt(5)
+        let small = writer.take()
+        XCTAssertEqual(writer.count, 0)
+        try writer.writeInt(6)  // into the scratch again: `small` keeps its own copy
+        XCTAssertEqual(small.withUnsafeBytes { Array($0) }, [5])
+
+        var big = ByteWriter(scratch: scratch, limit: 1 << 20)
+        try big.writeZeros(3)
+        let text = [UInt8](repeating: 0x62, count: 300)
+        try writeString(text, into: &big)
+        big.withUnsafeMutableBytes { $0[0] = 0xEE }
+        let taken = big.take()
+        XCTAssertEqual(big.count, 0)
+        XCTAssertEqual(taken.count, 3 + 3 + 300)
+        XCTAssertEqual(taken.withUnsafeBytes { Array($0.prefix(6)) }, [0xEE, 0, 0, 0xDA, 0x01, 0x2C])
+        try big.writeNil()  // the writer allocates anew; the block keeps the old memory
+        XCTAssertEqual(big.withBytes { Array($0) }, [0xC0])
+        XCTAssertEqual(taken.withUnsafeBytes { Array($0.suffix(300)) }, text)
+    }
 }

@@ -12,7 +12,7 @@ final class ReadBufferTests: XCTestCase {
         buffer.didWrite(bytes.count)
     }
 
-    private func contents(_ body: MessageBody) -> [UInt8] {
+    private func contents(_ body: ByteBlock) -> [UInt8] {
         body.withUnsafeBytes { Array($0) }
     }
 
@@ -45,9 +45,9 @@ final class ReadBufferTests: XCTestCase {
 
     func testCopiedBodyKeepsItsBytes() {
         var source: [UInt8] = [9, 8, 7]
-        let body = source.withUnsafeBytes { MessageBody(copying: $0) }
+        let body = source.withUnsafeBytes { ByteBlock(copying: $0) }
         source[0] = 0
         XCTAssertEqual(contents(body), [9, 8, 7])
-        XCTAssertEqual(MessageBody().count, 0)
+        XCTAssertEqual(ByteBlock().count, 0)
     }
 }

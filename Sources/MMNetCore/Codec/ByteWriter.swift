@@ -129,6 +129,29 @@ public struct ByteWriter: ~Copyable {
         used &+= count
     }
 
+    /// Calls `body` with the bytes written so far, to change them in place (a header left
+    /// room for).
+    public mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeMutableRawBufferPointer(start: base, count: used))
+    }
+
+    /// Hands the bytes written over and leaves the writer empty: its own memory, without a
+    /// copy, once it has moved to the heap (trimmed when a quarter or more of it is unused);
+    /// a copy while it is still in the caller's scratch memory.
+    public mutating func take() -> ByteBlock {
+        let block: ByteBlock
+        if owned {
+            if capacity - used >= used / 4, used > 0, let trimmed = realloc(base, used) { base = trimmed }
+            block = ByteBlock(adopting: base, offset: 0, count: used)
+            owned = false
+        } else {
+            block = ByteBlock(copying: UnsafeRawBufferPointer(start: base, count: used))
+        }
+        used = 0
+        capacity = 0
+        return block
+    }
+
     /// Copies the bytes written into a new array.
     @inlinable
     public func makeArray() -> [UInt8] {

@@ -15,11 +15,11 @@ public struct Event: Sendable {
     /// `.Result` of EVENT_CONNECTED.
     public var result: Bool
     /// The MessagePack body of EVENT_RECEIVE, already validated.
-    public var payload: MessageBody
+    public var payload: ByteBlock
 
     /// Creates an event stamped with `timestamp` (default: the current wall-clock time).
     public init(_ kind: EventKind, source: Endpoint, message: String? = nil, result: Bool = false,
-                payload: MessageBody = MessageBody(),
+                payload: ByteBlock = ByteBlock(),
                 timestamp: Double = Clock.wall()) {
         self.kind = kind
         self.timestamp = timestamp

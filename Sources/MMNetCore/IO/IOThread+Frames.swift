@@ -76,7 +76,7 @@ extension IOThread {
                     batch.append(Event(.receive, source: connection, payload: whole, timestamp: batch.timestamp))
                     continue  // the input is empty now
                 }
-                batch.append(Event(.receive, source: connection, payload: MessageBody(copying: body), timestamp: batch.timestamp))
+                batch.append(Event(.receive, source: connection, payload: ByteBlock(copying: body), timestamp: batch.timestamp))
             }
             connection.input.consume(total)
         }

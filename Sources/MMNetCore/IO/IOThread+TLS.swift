@@ -100,7 +100,7 @@ extension IOThread {
                 } else {
                     var batch = [UInt8]()
                     batch.reserveCapacity(size)
-                    for frame in connection.plainQueue[..<taken] { batch += frame }
+                    for frame in connection.plainQueue[..<taken] { frame.withUnsafeBytes { batch.append(contentsOf: $0) } }
                     try batch.withUnsafeBytes { try tls.writePlaintext($0) }
                 }
                 connection.plainQueue.removeFirst(taken)
@@ -122,7 +122,7 @@ extension IOThread {
     func collectCiphertext(_ connection: Connection) {
         guard let tls = connection.tls else { return }
         while let bytes = tls.takeCiphertext() {
-            connection.outQueue.append(bytes)
+            connection.outQueue.append(ByteBlock(bytes))
             connection.queuedBytes += bytes.count
         }
     }
@@ -132,7 +132,7 @@ extension IOThread {
     func tlsFailed(_ connection: Connection, _ error: TLSError) {
         connection.lock.withLock {
             if error.kind == .notEncrypted {
-                connection.outQueue = [Hello.bytes(encrypted: true)]
+                connection.outQueue = [ByteBlock(Hello.bytes(encrypted: true))]
                 connection.outOffset = 0
             }
             _ = try? writeQueued(connection)

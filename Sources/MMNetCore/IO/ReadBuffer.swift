@@ -53,9 +53,9 @@ struct ReadBuffer {
 
     /// When the waiting bytes are exactly `count`, hands them over without a copy, minus their
     /// first `prefix` bytes, and leaves the buffer empty (without memory); otherwise returns nil.
-    mutating func takeAll(count expected: Int, droppingPrefix prefix: Int) -> MessageBody? {
+    mutating func takeAll(count expected: Int, droppingPrefix prefix: Int) -> ByteBlock? {
         guard count == expected, let storage else { return nil }
-        let body = MessageBody(adopting: storage, offset: start + prefix, count: count - prefix)
+        let body = ByteBlock(adopting: storage, offset: start + prefix, count: count - prefix)
         self.storage = nil
         capacity = 0
         start = 0

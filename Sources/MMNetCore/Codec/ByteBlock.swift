@@ -1,12 +1,13 @@
-// The MessagePack body of a received message, from the I/O thread's read buffer to the
-// script's decode.
+// An immutable run of bytes that crosses threads: a frame on its way out (from `Send` to the
+// socket) or a message body on its way in (from the read buffer to the script's decode).
 //
-// Thread: made on the I/O thread, read and released on the Lua thread (inside an `Event`).
+// Thread: any. Made on one thread, read and released on another; never changed once made.
 import Glibc
 
-/// The bytes of one received message: a copy for a small body; for a large one that was the
-/// only thing in the connection's read buffer, that buffer itself, taken over without a copy.
-public struct MessageBody: Sendable {
+/// Immutable bytes held by an array, or by malloc'd memory taken over without a copy: the
+/// encoder's buffer of a large frame (`ByteWriter.take`), or the read buffer that held nothing
+/// but one large message (`ReadBuffer.takeAll`). Copies of a block share its bytes.
+public struct ByteBlock: Sendable {
     private enum Storage {
         case copied([UInt8])
         case adopted(AdoptedMemory)
@@ -17,6 +18,11 @@ public struct MessageBody: Sendable {
     /// No bytes (the body of the events that are not messages).
     public init() {
         storage = .copied([])
+    }
+
+    /// The bytes of `array`.
+    public init(_ array: [UInt8]) {
+        storage = .copied(array)
     }
 
     /// A copy of `bytes`.
