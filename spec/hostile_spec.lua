@@ -146,6 +146,32 @@ describe("a hostile peer", function()
     assert.are.same({ k = "v" }, assert(net.wait_kind(network.EVENT_RECEIVE, c, 5)).Packet)
   end)
 
+  it("a message queued under a MaxDepth since lowered becomes EVENT_ERROR at poll, and its connection closes", function()
+    local server, client, c = server_with_good_client()
+    local other_client = assert(network.Client(server:GetAddress(), server:GetPort()))
+    local other = assert(net.wait_kind(network.EVENT_CONNECT, nil, 5)).Object
+    assert(net.wait_kind(network.EVENT_CONNECTED, other_client, 5))
+    assert.is_true(other_client:Send({ a = { b = { c = { d = 1 } } } }))
+    -- Validated and queued by the I/O thread under MaxDepth 64, not yet polled.
+    local deadline = net.now() + 5
+    while network.GetStats().EventsQueued < 1 and net.now() < deadline do require("socket").sleep(0.01) end
+    assert.are.equal(1, network.GetStats().EventsQueued)
+    local refused = network.GetStats().MessagesRefused
+    network.Configure({ MaxDepth = 2 })
+    local e = assert(net.wait_kind(network.EVENT_ERROR, other, 5))
+    assert.is_truthy(e.Errors:find("malformed message", 1, true), e.Errors)
+    assert.is_truthy(e.Errors:find("deeper than 2", 1, true), e.Errors)
+    assert.is_nil(e.Packet)
+    assert.is_number(e.Timestamp)
+    -- Then, as for a malformed message read from the wire: the close event on both sides.
+    local closed = assert(net.wait_kind(network.EVENT_CLIENT_CLOSE, other, 5))
+    assert.are.equal(e.Errors, closed.Errors)
+    assert(net.wait_kind(network.EVENT_SERVER_CLOSE, other_client, 5))
+    assert.are.equal(refused + 1, network.GetStats().MessagesRefused)
+    network.Configure({ MaxDepth = 64 })
+    assert_still_working(server, client, c)
+  end)
+
   it("a Python peer with a stock msgpack library talks to mmnet both ways", function()
     local server = assert(network.Server("127.0.0.1", 0))
     local script = [[

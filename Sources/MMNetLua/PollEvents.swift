@@ -22,82 +22,124 @@ func pollEvents(_ L: OpaquePointer?) -> Int32 {
         lua_createtable(L, 0, 0)
         return 1
     }
-    var lost = context.drainEvents(into: &binding.drained, timeout: timeout)
-    // The events of a client connection whose EVENT_CONNECT overflowed can never be delivered
-    // (no script holds it, and it was closed): they are lost too.
-    var announced = Set<Int64>()
-    binding.drained.removeAll { event in
-        if event.kind == .connect {
-            announced.insert(event.source.id)
-            return false
-        }
-        guard !event.source.surfaced && !announced.contains(event.source.id) else { return false }
-        lost += 1
-        return true
+    // Drained into a local array (the binding keeps its capacity between calls): no access
+    // checks on the binding's property per event.
+    var drained: [Event] = []
+    swap(&drained, &binding.drained)
+    defer {
+        drained.removeAll(keepingCapacity: true)
+        swap(&drained, &binding.drained)
     }
-    defer { binding.drained.removeAll(keepingCapacity: true) }
+    var lost = context.drainEvents(into: &drained, timeout: timeout)
     let limits = context.settings.codecLimits
-    lua_createtable(L, Int32(binding.drained.count + (lost > 0 ? 1 : 0)), 0)
-    var count: lua_Integer = 0
-    if lost > 0 {
-        pushEventTable(L, kind: .error, timestamp: Clock.wall(), message: "event queue overflow: \(lost) events lost", extraFields: 0)
-        count += 1
-        lua_rawseti(L, -2, count)
+    // Events are read in place (an unsafe buffer's elements are borrowed, not copied).
+    drained.withUnsafeBufferPointer { events in
+        lost += countUnreachable(events)
+        lua_createtable(L, Int32(events.count - lost + (lost > 0 ? 1 : 0)), 0)
+        var count: lua_Integer = 0
+        if lost > 0 {
+            pushEventTable(L, kind: .error, timestamp: Clock.wall(), message: "event queue overflow: \(lost) events lost", extraFields: 0)
+            count += 1
+            lua_rawseti(L, -2, count)
+        }
+        // Below the result table: the field names, pushed once per call (rawset with them
+        // skips the lookup lua_setfield makes for each), and the object of the previous event
+        // (consecutive events mostly come from one object).
+        var slots = EventSlots(L)
+        // `pushEvent` skips the unreachable events counted above: their object has no Lua value.
+        for index in events.indices where pushEvent(L, events.baseAddress! + index, limits: limits, slots: &slots) {
+            count += 1
+            lua_rawseti(L, slots.results, count)
+        }
+        lua_settop(L, slots.results)
     }
-    // Consecutive events mostly come from one object: keep the last one looked up in a slot
-    // below the result table instead of searching the identity table for each.
-    lua_pushnil(L)
-    var cache = ObjectCache(slot: lua_gettop(L))
-    for event in binding.drained where pushEvent(L, event, limits: limits, cache: &cache) {
-        count += 1
-        lua_rawseti(L, -3, count)
-    }
-    mmnet_pop(L, 1)
     return 1
 }
 
-/// The stack slot holding the object of the previous event, and its id.
-private struct ObjectCache {
-    let slot: Int32
-    var id: Int64 = 0
+/// How many of `events` can never be delivered: those of a client connection whose
+/// EVENT_CONNECT overflowed (no script holds it, and it was closed). They are lost too.
+private func countUnreachable(_ events: UnsafeBufferPointer<Event>) -> Int {
+    var announced = Set<Int64>()
+    var unreachable = 0
+    var reachableID: Int64 = 0  // the last source found reachable: most events repeat it
+    for index in events.indices {
+        let id = events[index].source.id
+        if events[index].kind == .connect {
+            announced.insert(id)
+        } else if id != reachableID {
+            if !events[index].source.surfaced && !announced.contains(id) {
+                unreachable += 1
+            } else {
+                reachableID = id
+            }
+        }
+    }
+    return unreachable
 }
 
-/// Pushes the table of one event; returns false (pushing nothing) when its object was collected.
-private func pushEvent(_ L: OpaquePointer, _ event: Event, limits: CodecLimits, cache: inout ObjectCache) -> Bool {
-    if event.source.id == cache.id {
-        lua_pushvalue(L, cache.slot)
-    } else {
-        if !pushExistingObject(L, id: event.source.id) {
-            guard event.kind == .connect, let connection = event.source as? Connection else { return false }
+/// The stack slots `pushEvent` uses, above the result table: the field names, and the object
+/// of the previous event with its id.
+private struct EventSlots {
+    /// The result table.
+    let results: Int32
+    /// The string `"Object"`.
+    let objectKey: Int32
+    /// The string `"Packet"`.
+    let packetKey: Int32
+    /// The object of the previous event (nil at first).
+    let object: Int32
+    /// Its id (0: none).
+    var objectID: Int64 = 0
+
+    /// Pushes the field names and an empty object slot above the result table on top.
+    init(_ L: OpaquePointer) {
+        results = lua_gettop(L)
+        lua_pushstring(L, "Object")
+        objectKey = lua_gettop(L)
+        lua_pushstring(L, "Packet")
+        packetKey = lua_gettop(L)
+        lua_pushnil(L)
+        object = lua_gettop(L)
+    }
+}
+
+/// Pushes the table of one event (read in place); returns false (pushing nothing) when its
+/// object was collected or never reached the script.
+private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits: CodecLimits, slots: inout EventSlots) -> Bool {
+    let id = event.pointee.source.id
+    if id != slots.objectID {
+        if !pushExistingObject(L, id: id) {
+            guard event.pointee.kind == .connect, let connection = event.pointee.source as? Connection else { return false }
             pushNewObject(L, connection, .clientConnection)
         }
-        lua_copy(L, -1, cache.slot)
-        cache.id = event.source.id
+        lua_copy(L, -1, slots.object)
+        mmnet_pop(L, 1)
+        slots.objectID = id
     }
-    var kind = event.kind
-    var message = event.message
-    var decoded = false
+    let kind = event.pointee.kind
+    pushEventTable(L, kind: kind, timestamp: event.pointee.timestamp, message: event.pointee.message,
+                   extraFields: kind == .receive || kind == .connected ? 2 : 1)
+    lua_pushvalue(L, slots.objectKey)
+    lua_pushvalue(L, slots.object)
+    lua_rawset(L, -3)
     if kind == .receive {
-        let error = event.payload.withUnsafeBytes { pushDecodedValue(L, $0, limits: limits) }
-        if let error {
-            // Validated by the I/O thread under the limits then in force; they have shrunk since.
-            kind = .error
-            message = "malformed message: \(error.message)"
-            (event.source as? Connection)?.requestClose()
+        lua_pushvalue(L, slots.packetKey)
+        if let error = event.pointee.payload.withUnsafeBytes({ pushDecodedValue(L, $0, limits: limits) }) {
+            // Validated by the I/O thread under the limits then in force; they have been
+            // lowered since: the script gets an EVENT_ERROR instead, then the close event.
+            let reason = "malformed message: \(error.message)"
+            mmnet_pop(L, 1)
+            lua_pushinteger(L, lua_Integer(EventKind.error.rawValue))
+            lua_setfield(L, -2, "Event")
+            push(L, reason)
+            lua_setfield(L, -2, "Errors")
+            (event.pointee.source as? Connection)?.refuseQueuedMessage(reason: reason)
         } else {
-            decoded = true
+            lua_rawset(L, -3)
         }
     }
-    pushEventTable(L, kind: kind, timestamp: event.timestamp, message: message,
-                   extraFields: 1 + (decoded ? 1 : 0) + (kind == .connected ? 1 : 0))
-    if decoded {
-        mmnet_insert(L, -2)
-        lua_setfield(L, -2, "Packet")
-    }
-    mmnet_insert(L, -2)
-    lua_setfield(L, -2, "Object")
     if kind == .connected {
-        lua_pushboolean(L, event.result ? 1 : 0)
+        lua_pushboolean(L, event.pointee.result ? 1 : 0)
         lua_setfield(L, -2, "Result")
     }
     return true

@@ -5,42 +5,49 @@
 import Glibc
 
 /// Immutable bytes held by an array, or by malloc'd memory taken over without a copy: the
-/// encoder's buffer of a large frame (`ByteWriter.take`), or the read buffer that held nothing
-/// but one large message (`ReadBuffer.takeAll`). Copies of a block share its bytes.
+/// encoder's buffer of a large frame (`ByteWriter.take`), the read buffer that held nothing
+/// but one large message (`ReadBuffer.takeAll`), or a region that many small message bodies
+/// share (`ByteSlab`). Copies of a block share its bytes.
 public struct ByteBlock: Sendable {
+    /// Who owns the bytes. Each case is one reference, which keeps copying an event cheap.
     private enum Storage {
         case copied([UInt8])
         case adopted(AdoptedMemory)
     }
 
     private let storage: Storage
+    /// Where the bytes start in the adopted memory (0 for an array).
+    private let offset: Int
+    /// The number of bytes.
+    public let count: Int
 
     /// No bytes (the body of the events that are not messages).
     public init() {
-        storage = .copied([])
+        self.init([])
     }
 
     /// The bytes of `array`.
     public init(_ array: [UInt8]) {
         storage = .copied(array)
+        offset = 0
+        count = array.count
     }
 
     /// A copy of `bytes`.
     public init(copying bytes: UnsafeRawBufferPointer) {
-        storage = .copied(Array(bytes))
+        self.init(Array(bytes))
     }
 
     /// `count` bytes at `offset` in `memory`, which came from malloc and is freed with the body.
     init(adopting memory: UnsafeMutableRawPointer, offset: Int, count: Int) {
-        storage = .adopted(AdoptedMemory(memory: memory, offset: offset, count: count))
+        self.init(sharing: AdoptedMemory(memory), offset: offset, count: count)
     }
 
-    /// The number of bytes.
-    public var count: Int {
-        switch storage {
-        case .copied(let bytes): return bytes.count
-        case .adopted(let memory): return memory.count
-        }
+    /// `count` bytes at `offset` in a region other blocks may share.
+    fileprivate init(sharing region: AdoptedMemory, offset: Int, count: Int) {
+        storage = .adopted(region)
+        self.offset = offset
+        self.count = count
     }
 
     /// Calls `body` with the bytes; the pointer is valid only during the call.
@@ -48,23 +55,65 @@ public struct ByteBlock: Sendable {
         switch storage {
         case .copied(let bytes):
             return try bytes.withUnsafeBytes(body)
-        case .adopted(let memory):
-            return try body(UnsafeRawBufferPointer(start: memory.memory + memory.offset, count: memory.count))
+        case .adopted(let region):
+            return try body(UnsafeRawBufferPointer(start: region.memory + offset, count: count))
         }
     }
 }
 
-/// malloc'd memory holding a body at an offset, freed when the last body using it goes.
-/// Immutable once made, so it may cross threads.
-private final class AdoptedMemory: @unchecked Sendable {
-    let memory: UnsafeMutableRawPointer
-    let offset: Int
-    let count: Int
+/// Copies small byte runs one after another into shared malloc'd regions, so that the many
+/// message bodies of one read cost one allocation (and, on the thread that frees them, one
+/// free) instead of one each. A region is freed when the last block in it goes.
+///
+/// Thread: one thread fills it (the I/O thread); its blocks may cross threads once `seal()`
+/// has been called, which also closes the region: the next copy starts a new one.
+public struct ByteSlab {
+    /// The largest region made for bodies that would leave more room than this.
+    public static let regionSize = 64 * 1024
 
-    init(memory: UnsafeMutableRawPointer, offset: Int, count: Int) {
+    private var region: AdoptedMemory?
+    private var used = 0
+    private var capacity = 0
+
+    /// An empty slab: it allocates on the first copy.
+    public init() {}
+
+    /// A block holding a copy of `bytes`, in the current region when they fit; otherwise in a
+    /// new region of `expected` bytes (at most `regionSize`, at least `bytes.count`), where
+    /// `expected` is how many bytes the caller may still copy, these included.
+    public mutating func copy(_ bytes: UnsafeRawBufferPointer, expected: Int) -> ByteBlock {
+        if region == nil || capacity - used < bytes.count {
+            seal()
+            capacity = max(bytes.count, min(expected, ByteSlab.regionSize), 1)
+            region = AdoptedMemory(malloc(capacity)!)
+        }
+        let region = region!
+        if let source = bytes.baseAddress { (region.memory + used).copyMemory(from: source, byteCount: bytes.count) }
+        let block = ByteBlock(sharing: region, offset: used, count: bytes.count)
+        used += bytes.count
+        return block
+    }
+
+    /// Closes the current region, giving its unused end back to malloc; its blocks may now
+    /// cross threads.
+    public mutating func seal() {
+        if let region, used < capacity, let trimmed = realloc(region.memory, max(used, 1)) {
+            region.memory = trimmed  // blocks hold offsets, so a moved region stays right
+        }
+        region = nil
+        used = 0
+        capacity = 0
+    }
+}
+
+/// malloc'd memory, freed when the last block using it goes. Its address changes only while
+/// a `ByteSlab` seals it, before any of its blocks has left the filling thread; after that it
+/// is immutable, so it may cross threads.
+private final class AdoptedMemory: @unchecked Sendable {
+    var memory: UnsafeMutableRawPointer
+
+    init(_ memory: UnsafeMutableRawPointer) {
         self.memory = memory
-        self.offset = offset
-        self.count = count
     }
 
     deinit { free(memory) }

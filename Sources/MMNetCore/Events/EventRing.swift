@@ -39,7 +39,7 @@ public final class EventRing: @unchecked Sendable {
         let (dropped, wake) = lock.withLock { () -> ([Event], Bool) in
             if closed { return ([], false) }
             var dropped: [Event] = []
-            for event in batch {
+            for index in batch.indices {
                 if count >= capacity {
                     if policy == .wait {
                         if count == slots.count { relayout(slotCount: slots.count * 2) }
@@ -49,7 +49,7 @@ public final class EventRing: @unchecked Sendable {
                         lostTotal += 1
                     }
                 }
-                slots[(head + count) % slots.count] = event
+                slots[(head + count) % slots.count] = batch[index]
                 count += 1
             }
             if count == batch.count && notifyFD >= 0 { Posix.signal(eventfd: notifyFD) }
@@ -167,8 +167,7 @@ public final class EventRing: @unchecked Sendable {
     }
 
     private func removeOldest() -> Event {
-        let event = slots[head]!
-        slots[head] = nil
+        let event = slots[head].take()!
         head = (head + 1) % slots.count
         count -= 1
         return event

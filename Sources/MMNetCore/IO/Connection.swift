@@ -241,6 +241,14 @@ extension Connection {
         return accepted
     }
 
+    /// Refuses a queued message that no longer decodes under the limits in force (Lua thread):
+    /// counts it in `MessagesRefused`, and the I/O thread closes the connection with its close
+    /// event and `reason`, as when a malformed message arrives.
+    public func refuseQueuedMessage(reason: String) {
+        context.countRefusedMessage()
+        io.submit(.refuse(self, reason: reason))
+    }
+
     /// Moves to `newPhase` (I/O thread), recording `reason` when it is the first failure.
     func enter(_ newPhase: Phase, reason: String? = nil) {
         lock.withLock {

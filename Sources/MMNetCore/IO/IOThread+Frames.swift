@@ -70,13 +70,14 @@ extension IOThread {
                     return
                 }
                 // A large body alone in the buffer (the read asked for exactly the rest of its
-                // frame) is handed over as it is; a small one is copied.
+                // frame) is handed over as it is; others are copied into the batch's slab.
                 if total >= IOThread.adoptSize,
                    let whole = connection.input.takeAll(count: total, droppingPrefix: FrameHeader.size) {
                     batch.append(Event(.receive, source: connection, payload: whole, timestamp: batch.timestamp))
                     continue  // the input is empty now
                 }
-                batch.append(Event(.receive, source: connection, payload: ByteBlock(copying: body), timestamp: batch.timestamp))
+                let payload = batch.bodies.copy(body, expected: connection.input.count - FrameHeader.size)
+                batch.append(Event(.receive, source: connection, payload: payload, timestamp: batch.timestamp))
             }
             connection.input.consume(total)
         }
@@ -93,6 +94,8 @@ struct MessageBatch {
     let timestamp = Clock.wall()
     /// The events, oldest first.
     var events: [Event] = []
+    /// Where their bodies are copied: one allocation for the many small messages of a read.
+    var bodies = ByteSlab()
     /// How many more the ring takes ("wait" mode); unlimited in "drop" mode.
     private var room: Int
 
@@ -113,8 +116,8 @@ struct MessageBatch {
     }
 
     /// Adds a message.
-    mutating func append(_ event: Event) {
-        events.append(event)
+    mutating func append(_ event: consuming Event) {
+        events.append(consume event)
         room -= 1
     }
 }
@@ -122,6 +125,7 @@ struct MessageBatch {
 extension IOThread {
     /// Queues the batch's messages in one go and counts them.
     func deliver(_ batch: inout MessageBatch, from connection: Connection) {
+        batch.bodies.seal()
         guard !batch.events.isEmpty else { return }
         let count = batch.events.count
         handleDropped(batch.ring.push(contentsOf: batch.events, policy: batch.policy))

@@ -23,6 +23,10 @@ public final class IOThread: @unchecked Sendable {
         case flushSoon(Connection)
         /// Close a connection gracefully (its phase is `.closing` already).
         case close(Connection)
+        /// A queued message failed to decode under limits lowered since it was checked: close
+        /// the connection with its close event, as for a malformed message read now (the
+        /// script got the EVENT_ERROR already).
+        case refuse(Connection, reason: String)
         /// A state's event ring has room again: read its paused connections.
         case resume(ScriptContext)
         /// A Lua state closed: close its sockets and forget it.
@@ -177,6 +181,7 @@ public final class IOThread: @unchecked Sendable {
             case .flushSoon(let connection):
                 soonFlushes.append((connection, Clock.monotonic() + IOThread.coalesceTime))
             case .close(let connection): beginClosing(connection)
+            case .refuse(let connection, let reason): fail(connection, reason, asError: false)
             case .resume(let context): resumeReading(context)
             case .closeContext(let context): forget(context)
             case .stop:
