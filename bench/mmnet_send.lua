@@ -10,6 +10,8 @@
 package.path = arg[0]:gsub("[^/]*$", "") .. "?.lua;" .. package.path
 local common = require "common"
 local network = require "mmnet"
+-- BENCH_SPIN_WAIT: a SpinWait setting to run with (bench/run.lua compares 0 with the default).
+if os.getenv("BENCH_SPIN_WAIT") then network.Configure({SpinWait = tonumber(os.getenv("BENCH_SPIN_WAIT"))}) end
 
 local a = common.args(arg, true)
 local client, why = network.Client("127.0.0.1", a.port, a.key)

@@ -84,6 +84,9 @@ local contenders = {
   mmnet = {name = "mmnet", recv = dir .. "mmnet_recv.lua", send = dir .. "mmnet_send.lua"},
   luasocket = {name = "LuaSocket + cjson", recv = dir .. "luasocket_recv.lua", send = dir .. "luasocket_send.lua"},
   luv = {name = "luv + cjson", recv = dir .. "luv_recv.lua", send = dir .. "luv_send.lua"},
+  -- mmnet without its spin before sleeping in PollEvents (README, "SpinWait"): workload 2 only.
+  mmnet_nospin = {name = "mmnet, SpinWait 0", recv = dir .. "mmnet_recv.lua", send = dir .. "mmnet_send.lua",
+    env = "env BENCH_SPIN_WAIT=0 "},
 }
 
 --- One-way run of `count` messages of a Lua contender; returns seconds, or nil and why.
@@ -116,8 +119,9 @@ local function raw_stream(size, count)
 end
 
 local function ping(c, count, key)
-  return pair(string.format("%s %s echo %d 0 %s", lua, c.recv, count, key or ""),
-    function(port) return string.format("%s %s ping %s %d 0 %s", lua, c.send, port, count, key or "") end)
+  local env = c.env or ""
+  return pair(string.format("%s%s %s echo %d 0 %s", env, lua, c.recv, count, key or ""),
+    function(port) return string.format("%s%s %s ping %s %d 0 %s", env, lua, c.send, port, count, key or "") end)
 end
 
 -- Results, filled in below.
@@ -176,7 +180,7 @@ do
     local res, why = pair(raw .. " pong", function(port) return string.format("%s ping %s %d", raw, port, W.ping) end)
     keep("ping_raw", res, why)
     progress("2 ping-pong raw C (round %d): p50 %s us", rep, res and tostring(res.rtt_p50_us) or tostring(why))
-    for _, id in ipairs(IDS) do
+    for _, id in ipairs({"mmnet", "mmnet_nospin", "luasocket", "luv"}) do
       res, why = ping(contenders[id], W.ping)
       keep("ping_" .. id, res, why)
       progress("2 ping-pong %s (round %d): p50 %s us %s", contenders[id].name, rep,
@@ -299,7 +303,7 @@ local function rtt(key)
   return r and string.format("p50 %.1f us, p99 %.1f us", r.rtt_p50_us, r.rtt_p99_us) or (R[key .. "_why"] or "failed")
 end
 line("%-46s %-20s %s", "2 ping-pong round trip, best of " .. W.reps .. "x" .. W.ping, "raw C (32 bytes)", rtt("ping_raw"))
-for _, id in ipairs({"mmnet", "luasocket", "luv"}) do
+for _, id in ipairs({"mmnet", "mmnet_nospin", "luasocket", "luv"}) do
   line("%-46s %-20s %s", "", contenders[id].name, rtt("ping_" .. id))
 end
 line("%-46s %-20s %s", "3 one-way 1 MiB payloads, best of " .. W.reps .. "x" .. W.bulk, "raw C (1 MiB writes)", why_or(R.bulk_raw, "bulk_raw", "%.0f MB/s"))

@@ -37,6 +37,7 @@ describe("make bench BENCH_QUICK=1", function()
       assert.truthy(output:find("\n%s+" .. contender .. "%s+p50 [%d.]+ us"), contender .. " ping-pong:\n" .. output)
       assert.truthy(output:find("\n%s+" .. contender .. "%s+%d+ MB/s"), contender .. " 1 MiB:\n" .. output)
     end
+    assert.truthy(output:find("\n%s+mmnet, SpinWait 0%s+p50 [%d.]+ us"), "mmnet without spinning, ping-pong:\n" .. output)
     assert.truthy(output:find("all connected in [%d.]+ s; broadcast in all [%d.]+ ms"), output)
     assert.truthy(output:find("last one has it after p50 [%d.]+ ms"), output)
     -- Encrypted: figures once encryption exists, the n/a line until then; never a failure.

@@ -450,7 +450,7 @@ describe("network API", function()
       assert.are.same({
         MaxMessageSize = 16 * 1024 * 1024, MaxDepth = 64, SendQueueLimit = 64 * 1024 * 1024,
         EventQueueSize = 2000, HelloTimeout = 5.0, QueueFull = "drop",
-        PingInterval = 1.0, PeerTimeout = 5.0,
+        PingInterval = 1.0, PeerTimeout = 5.0, SpinWait = 0.00005,
       }, s)
       assert.are.same(s, network.Configure({}))
       assert.are.same(s, network.Configure(nil))
@@ -459,10 +459,10 @@ describe("network API", function()
     it("sets and returns the new values", function()
       local s = network.Configure({ MaxMessageSize = 4096, MaxDepth = 8, SendQueueLimit = 100000,
         EventQueueSize = 50, HelloTimeout = 0.5, QueueFull = "wait", PingInterval = 0.5,
-        PeerTimeout = 3 })
+        PeerTimeout = 3, SpinWait = 0 })
       assert.are.same({ MaxMessageSize = 4096, MaxDepth = 8, SendQueueLimit = 100000,
         EventQueueSize = 50, HelloTimeout = 0.5, QueueFull = "wait", PingInterval = 0.5,
-        PeerTimeout = 3.0 }, s)
+        PeerTimeout = 3.0, SpinWait = 0.0 }, s)
       assert.are.same(s, network.Configure())
       s = network.Configure({ QueueFull = "drop" })
       assert.are.equal("drop", s.QueueFull)
@@ -485,6 +485,9 @@ describe("network API", function()
         { { PingInterval = -1 }, "PingInterval" },
         { { PeerTimeout = 0.5, PingInterval = 1 }, "PeerTimeout" },
         { { PeerTimeout = "5" }, "PeerTimeout" },
+        { { SpinWait = -0.001 }, "SpinWait" },
+        { { SpinWait = 0.5 }, "SpinWait" },
+        { { SpinWait = "fast" }, "SpinWait" },
         { { Bogus = 1 }, "Bogus" },
         { { 1 }, "setting names" },
         { { MaxDepth = 5, Unknown = true }, "Unknown" },
@@ -499,6 +502,24 @@ describe("network API", function()
       assert.is_false(ok)
       assert.is_truthy(err:find("bad argument #1", 1, true), err)
       assert.are.same(before, network.Configure())
+    end)
+
+    it("a PollEvents that waits for nothing sleeps: SpinWait costs no CPU when no reply comes", function()
+      -- Spinning is only for a wait that follows a short one; a long or timed-out wait ends it.
+      local server, client, c = net.pair()
+      network.Configure({ SpinWait = 0.01 })
+      for _ = 1, 20 do
+        assert.is_true(client:Send({ "ping" }))
+        assert(net.wait_kind(network.EVENT_RECEIVE, c, 5))
+      end
+      local cpu = os.clock()
+      local wall = net.now()
+      for _ = 1, 10 do assert.are.same({}, network.PollEvents(0.05)) end
+      local spent, waited = os.clock() - cpu, net.now() - wall
+      assert.is_true(waited >= 0.45, "waited " .. waited .. " s")
+      -- At most one spin (10 ms, the first wait) and bookkeeping; spinning in every wait
+      -- would cost 100 ms of CPU.
+      assert.is_true(spent < 0.05, string.format("%.3f s of CPU in %.3f s of waiting", spent, waited))
     end)
 
     it("MaxMessageSize limits what Send accepts", function()

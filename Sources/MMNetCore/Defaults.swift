@@ -21,6 +21,9 @@ public enum Defaults {
     /// Seconds without a byte from the peer after which it is declared gone (0 turns it off).
     /// With the 1 s ping interval a vanished peer is noticed within 5 to 5.1 s.
     public static let peerTimeout = 5.0
+    /// Seconds `PollEvents(timeout)` keeps checking for an event before it sleeps, when the
+    /// previous wait was short (a reply arriving within this costs no thread wake-up).
+    public static let spinWait = 50e-6
     /// Seconds between the I/O thread's sweeps for pings due and peers timed out (shorter
     /// when a connection's PingInterval is shorter).
     public static let livenessSweep = 0.1

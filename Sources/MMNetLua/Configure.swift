@@ -68,6 +68,9 @@ private func apply(_ L: OpaquePointer, to settings: inout Settings) -> String? {
     case "PeerTimeout":
         guard let value = number() else { return "PeerTimeout must be a number (seconds)" }
         settings.peerTimeout = value
+    case "SpinWait":
+        guard let value = number() else { return "SpinWait must be a number (seconds)" }
+        settings.spinWait = value
     case "QueueFull":
         guard let text = stringArgument(L, -1), let policy = QueueFullPolicy(rawValue: text) else {
             return "QueueFull must be \"drop\" or \"wait\""
@@ -81,7 +84,7 @@ private func apply(_ L: OpaquePointer, to settings: inout Settings) -> String? {
 
 /// Pushes a table of every setting.
 private func pushSettings(_ L: OpaquePointer, _ settings: Settings) {
-    lua_createtable(L, 0, 10)
+    lua_createtable(L, 0, 9)
     lua_pushinteger(L, lua_Integer(settings.maxMessageSize))
     lua_setfield(L, -2, "MaxMessageSize")
     lua_pushinteger(L, lua_Integer(settings.maxDepth))
@@ -98,4 +101,6 @@ private func pushSettings(_ L: OpaquePointer, _ settings: Settings) {
     lua_setfield(L, -2, "PingInterval")
     lua_pushnumber(L, settings.peerTimeout)
     lua_setfield(L, -2, "PeerTimeout")
+    lua_pushnumber(L, settings.spinWait)
+    lua_setfield(L, -2, "SpinWait")
 }

@@ -3,6 +3,8 @@
 //
 // Thread: both, under the ring's lock. The I/O thread pushes; the Lua thread drains and waits.
 
+import Glibc
+
 /// A bounded FIFO of events between the I/O thread and one Lua state.
 ///
 /// When full, `QueueFullPolicy.drop` drops the oldest event and counts it (reported to the script
@@ -21,6 +23,8 @@ public final class EventRing: @unchecked Sendable {
     private var lostTotal = 0
     private var refusedSinceDrain = false
     private var closed = false
+    /// The last wait for an event ended within twice its spin time: the next one spins first.
+    private var lastWaitWasShort = true
     /// The eventfd readable while events wait (-1 until a host asks for it).
     private var notifyFD: Int32 = -1
 
@@ -78,15 +82,26 @@ public final class EventRing: @unchecked Sendable {
     /// Takes every queued event into `events` (Lua thread), first waiting up to `timeout`
     /// seconds for one to arrive when the ring is empty. Returns how many events were dropped
     /// since the last drain, and whether the I/O thread was refused and must resume reading.
-    public func drain(into events: inout [Event], timeout: Double) -> (lost: Int, resume: Bool) {
-        lock.withLock {
+    ///
+    /// A wait first spins for up to `spin` seconds (checking, yielding the CPU in between)
+    /// when the previous wait was short, as in a request-reply exchange: an event arriving
+    /// meanwhile costs no sleep and no wake-up, which on these machines take tens of
+    /// microseconds. When events are further apart, waits are long and it does not spin.
+    public func drain(into events: inout [Event], timeout: Double, spin: Double) -> (lost: Int, resume: Bool) {
+        let start = timeout > 0 ? Clock.monotonic() : 0
+        if timeout > 0 && spin > 0 && lock.withLock({ count == 0 && lastWaitWasShort }) {
+            let spinEnd = start + min(spin, timeout)
+            while lock.withLock({ count == 0 }) && Clock.monotonic() < spinEnd { sched_yield() }
+        }
+        return lock.withLock {
             if count == 0 && timeout > 0 {
-                let deadline = Clock.monotonic() + timeout
+                let deadline = start + timeout
                 waiters += 1
                 while count == 0 && Clock.monotonic() < deadline {
                     condition.wait(until: deadline)
                 }
                 waiters -= 1
+                lastWaitWasShort = count > 0 && Clock.monotonic() - start <= 2 * spin
             }
             events.reserveCapacity(count)
             while count > 0 {

@@ -43,7 +43,7 @@ public final class ScriptContext: @unchecked Sendable {
     /// is queued, and lets the I/O thread read again if the ring had refused events.
     /// Returns the number of events dropped by overflow since the last call.
     public func drainEvents(into events: inout [Event], timeout: Double) -> Int {
-        let (lost, resume) = self.events.drain(into: &events, timeout: timeout)
+        let (lost, resume) = self.events.drain(into: &events, timeout: timeout, spin: settings.spinWait)
         if resume { io.submit(.resume(self)) }
         return lost
     }

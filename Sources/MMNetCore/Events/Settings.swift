@@ -28,6 +28,8 @@ public struct Settings: Sendable, Equatable {
     public var pingInterval = Defaults.pingInterval
     /// Seconds of silence after which a peer is declared gone (0: never).
     public var peerTimeout = Defaults.peerTimeout
+    /// Seconds a waiting `PollEvents` checks for events before it sleeps (0: never).
+    public var spinWait = Defaults.spinWait
 
     /// The defaults.
     public init() {}
@@ -57,6 +59,9 @@ public struct Settings: Sendable, Equatable {
         }
         if !(peerTimeout == 0 || (peerTimeout >= 0.05 && peerTimeout <= 86400)) {
             return "PeerTimeout must be 0 (off) or between 0.05 and 86400 seconds"
+        }
+        if !(spinWait >= 0 && spinWait <= 0.01) {
+            return "SpinWait must be between 0 (off) and 0.01 seconds"
         }
         if peerTimeout > 0 && (pingInterval == 0 || peerTimeout <= pingInterval) {
             return "PeerTimeout must be longer than PingInterval (pings are what keeps a live peer from timing out)"
