@@ -156,7 +156,9 @@ FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 5
 FUZZ_DIR = $(CURDIR)/out/fuzz
 FUZZ_CORE = $(wildcard Sources/MMNetCore/Codec/*.swift Sources/MMNetCore/Wire/*.swift) \
-	Sources/MMNetCore/Defaults.swift Sources/MMNetCore/IO/ReadBuffer.swift Fuzz/Rewriter.swift
+	Sources/MMNetCore/Defaults.swift Sources/MMNetCore/IO/ReadBuffer.swift Sources/MMNetCore/System/Lock.swift \
+	Sources/MMNetCore/System/Clock.swift \
+	Fuzz/Rewriter.swift
 FUZZ_SWIFTC = swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name MMNetFuzz
 # Seeds of each target: the checked-in corpus, then the crashes found earlier.
 FUZZ_SEEDS_msgpack = Tests/corpus/msgpack Tests/corpus/fuzz/msgpack

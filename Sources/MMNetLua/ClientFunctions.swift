@@ -19,7 +19,7 @@ func clientSend(_ L: OpaquePointer?) -> Int32 {
     withSelf(L!, .client) { (L, connection: Connection) in
         guard lua_type(L, 2) == LUA_TTABLE else { return argumentTypeError(L, 2, expected: "table") }
         let settings = connection.context.settings
-        switch encodeMessageFrame(L, at: 2, settings: settings) {
+        switch encodeMessageFrame(L, at: 2, settings: settings, pool: connection.context.buffers) {
         case .failure(let error):
             lua_pushboolean(L, 0)
             push(L, error.message)

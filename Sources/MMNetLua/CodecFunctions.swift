@@ -11,9 +11,11 @@ func registerCodecFunctions(_ L: OpaquePointer) {
     mmnet_register(L, "Decode", luaDecode)
 }
 
-/// The limits Encode and Decode apply: this state's `MaxDepth` and `MaxMessageSize`.
-private func currentLimits(_ L: OpaquePointer) -> CodecLimits {
-    Binding.current(L)?.context?.settings.codecLimits ?? CodecLimits()
+/// The limits Encode and Decode apply (this state's `MaxDepth` and `MaxMessageSize`), and the
+/// state's pool of large buffers (nil when mmnet could not start in it).
+private func currentContext(_ L: OpaquePointer) -> (limits: CodecLimits, pool: BufferPool?) {
+    guard let context = Binding.current(L)?.context else { return (CodecLimits(), nil) }
+    return (context.settings.codecLimits, context.buffers)
 }
 
 /// `network.Encode(table)`: the table's MessagePack bytes as a string, or nil and a message.
@@ -23,7 +25,8 @@ private func luaEncode(_ state: OpaquePointer?) -> Int32 {
     guard lua_type(L, 1) == LUA_TTABLE else {
         return argumentTypeError(L, 1, expected: "table")
     }
-    let result = withEncodedTable(L, at: 1, rootName: "table", limits: currentLimits(L), headroom: 0) { writer in
+    let (limits, pool) = currentContext(L)
+    let result = withEncodedTable(L, at: 1, rootName: "table", limits: limits, headroom: 0, pool: pool) { writer in
         writer.withBytes { bytes in
             _ = lua_pushlstring(L, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
         }
@@ -43,7 +46,7 @@ private func luaDecode(_ state: OpaquePointer?) -> Int32 {
     }
     var length = 0
     let bytes = UnsafeRawBufferPointer(start: lua_tolstring(L, 1, &length), count: length)
-    if let error = pushDecodedValue(L, bytes, limits: currentLimits(L)) { return failure(L, error.message) }
+    if let error = pushDecodedValue(L, bytes, limits: currentContext(L).limits) { return failure(L, error.message) }
     return 1
 }
 

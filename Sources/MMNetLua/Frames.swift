@@ -6,14 +6,16 @@ import CLuaShim
 import MMNetCore
 
 /// Encodes the table at `index` as a message frame (header + MessagePack body) under the
-/// state's limits; the error names where in the table the problem is.
-func encodeMessageFrame(_ L: OpaquePointer, at index: Int32, settings: Settings) -> Result<ByteBlock, CodecError> {
-    withEncodedTable(L, at: index, rootName: "packet", limits: settings.codecLimits, headroom: FrameHeader.size) { writer in
+/// state's limits, a large one in a buffer of `pool`; the error names where in the table the
+/// problem is.
+func encodeMessageFrame(_ L: OpaquePointer, at index: Int32, settings: Settings, pool: BufferPool) -> Result<ByteBlock, CodecError> {
+    withEncodedTable(L, at: index, rootName: "packet", limits: settings.codecLimits, headroom: FrameHeader.size,
+                     pool: pool) { writer in
         writer.withUnsafeMutableBytes { bytes in
             FrameHeader(length: bytes.count - FrameHeader.size, type: .message).write(into: bytes)
         }
         // A small frame is copied out of the encoder's stack buffer; a large one keeps the
-        // encoder's heap memory, without a copy.
+        // encoder's heap memory, without a copy (back to the pool once written).
         return writer.take()
     }
 }

@@ -13,11 +13,12 @@ import MMNetCore
 ///   - rootName: how error paths name the table ("packet" for Send, "table" for Encode).
 ///   - limits: nesting and size limits (the size limit counts the MessagePack part only).
 ///   - headroom: zero bytes reserved in front for a frame header.
+///   - pool: where a large output buffer comes from and goes back to.
 ///   - body: reads the bytes (must not keep a pointer to them past its return), or takes them.
 /// - Returns: what `body` returns, or why the table cannot be sent (naming where in it).
 func withEncodedTable<R>(
     _ L: OpaquePointer, at index: Int32, rootName: String, limits: CodecLimits, headroom: Int,
-    _ body: (inout ByteWriter) -> R
+    pool: BufferPool?, _ body: (inout ByteWriter) -> R
 ) -> Result<R, CodecError> {
     let absolute = lua_absindex(L, index)
     guard lua_type(L, absolute) == LUA_TTABLE else {
@@ -30,7 +31,7 @@ func withEncodedTable<R>(
     return withUnsafeTemporaryAllocation(byteCount: scratchSize, alignment: 8) { scratch in
         withUnsafeTemporaryAllocation(of: UnsafeRawPointer?.self, capacity: maxDepth + 1) { ancestors in
             var encoder = LuaTableEncoder(
-                L: L, writer: ByteWriter(scratch: scratch, limit: headroom + max(0, limits.maxSize)),
+                L: L, writer: ByteWriter(scratch: scratch, limit: headroom + max(0, limits.maxSize), pool: pool),
                 maxDepth: maxDepth, maxSize: limits.maxSize, ancestors: ancestors.baseAddress!)
             do throws(EncodeFailure) {
                 try encoder.writeHeadroom(headroom)

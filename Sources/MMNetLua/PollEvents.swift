@@ -31,6 +31,7 @@ func pollEvents(_ L: OpaquePointer?) -> Int32 {
         swap(&drained, &binding.drained)
     }
     var lost = context.drainEvents(into: &drained, timeout: timeout)
+    context.buffers.releaseIfIdle(now: Clock.monotonic())
     let limits = context.settings.codecLimits
     // Events are read in place (an unsafe buffer's elements are borrowed, not copied).
     drained.withUnsafeBufferPointer { events in

@@ -43,7 +43,7 @@ func serverBroadcast(_ L: OpaquePointer?) -> Int32 {
 private func sendToConnections(_ L: OpaquePointer, _ listener: Listener, _ targets: [Connection], checkMembership: Bool) -> Int32 {
     let settings = listener.context.settings
     let frame: ByteBlock
-    switch encodeMessageFrame(L, at: 2, settings: settings) {
+    switch encodeMessageFrame(L, at: 2, settings: settings, pool: listener.context.buffers) {
     case .failure(let error):
         lua_pushinteger(L, 0)
         push(L, error.message)

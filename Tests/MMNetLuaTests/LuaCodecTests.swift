@@ -30,12 +30,12 @@ final class LuaCodecTests: XCTestCase {
     func testHeadroomIsReservedAndNotCountedInTheLimit() throws {
         push("return {OpCode = 10}")
         let top = lua_gettop(L)
-        let bytes = try withEncodedTable(L, at: -1, rootName: "packet", limits: CodecLimits(), headroom: 8, { $0.makeArray() }).get()
+        let bytes = try withEncodedTable(L, at: -1, rootName: "packet", limits: CodecLimits(), headroom: 8, pool: nil, { $0.makeArray() }).get()
         XCTAssertEqual(lua_gettop(L), top)
         XCTAssertEqual(hex(bytes), "0000000000000000" + "81a64f70436f64650a")
         // 9 bytes of MessagePack fit a 9-byte limit whatever the headroom.
-        XCTAssertNoThrow(try withEncodedTable(L, at: top, rootName: "packet", limits: CodecLimits(maxSize: 9), headroom: 100, { $0.makeArray() }).get())
-        let refused = withEncodedTable(L, at: top, rootName: "packet", limits: CodecLimits(maxSize: 8), headroom: 100, { $0.makeArray() })
+        XCTAssertNoThrow(try withEncodedTable(L, at: top, rootName: "packet", limits: CodecLimits(maxSize: 9), headroom: 100, pool: nil, { $0.makeArray() }).get())
+        let refused = withEncodedTable(L, at: top, rootName: "packet", limits: CodecLimits(maxSize: 8), headroom: 100, pool: nil, { $0.makeArray() })
         XCTAssertEqual(try? refused.get(), nil)
         if case .failure(let error) = refused {
             XCTAssertEqual(error.message, "packet: encoded message is larger than the limit of 8 bytes (reached at packet.OpCode)")
@@ -47,12 +47,12 @@ final class LuaCodecTests: XCTestCase {
         push("local t = {list = {1, 2, {f = function() end}}} return t")
         lua_pushinteger(L, 99)   // the table is not on top
         let top = lua_gettop(L)
-        let result = withEncodedTable(L, at: -2, rootName: "packet", limits: CodecLimits(), headroom: 4, { $0.makeArray() })
+        let result = withEncodedTable(L, at: -2, rootName: "packet", limits: CodecLimits(), headroom: 4, pool: nil, { $0.makeArray() })
         guard case .failure(let error) = result else { return XCTFail("accepted") }
         XCTAssertEqual(error.message, "packet.list[3].f: function values cannot be sent")
         XCTAssertEqual(lua_gettop(L), top)
         XCTAssertEqual(lua_tointegerx(L, -1, nil), 99)
-        guard case .failure(let notTable) = withEncodedTable(L, at: -1, rootName: "packet", limits: CodecLimits(), headroom: 0, { $0.makeArray() })
+        guard case .failure(let notTable) = withEncodedTable(L, at: -1, rootName: "packet", limits: CodecLimits(), headroom: 0, pool: nil, { $0.makeArray() })
         else { return XCTFail("accepted a number") }
         XCTAssertEqual(notTable.message, "packet: a table is expected, got number")
     }
@@ -60,8 +60,8 @@ final class LuaCodecTests: XCTestCase {
     func testDepthLimitFromTheLimits() {
         push("return {{{{1}}}}")
         let top = lua_gettop(L)
-        XCTAssertNoThrow(try withEncodedTable(L, at: top, rootName: "t", limits: CodecLimits(maxDepth: 4), headroom: 0, { $0.makeArray() }).get())
-        guard case .failure(let error) = withEncodedTable(L, at: top, rootName: "t", limits: CodecLimits(maxDepth: 3), headroom: 0, { $0.makeArray() })
+        XCTAssertNoThrow(try withEncodedTable(L, at: top, rootName: "t", limits: CodecLimits(maxDepth: 4), headroom: 0, pool: nil, { $0.makeArray() }).get())
+        guard case .failure(let error) = withEncodedTable(L, at: top, rootName: "t", limits: CodecLimits(maxDepth: 3), headroom: 0, pool: nil, { $0.makeArray() })
         else { return XCTFail("accepted") }
         XCTAssertEqual(error.message, "t[1][1][1]: tables nested deeper than 3 levels cannot be sent")
     }
@@ -70,12 +70,12 @@ final class LuaCodecTests: XCTestCase {
         push("local root = {} local t = root for i = 2, 1000 do t[1] = {}; t = t[1] end return root")
         let top = lua_gettop(L)
         let limits = CodecLimits(maxDepth: 1_000_000)
-        let bytes = try withEncodedTable(L, at: top, rootName: "t", limits: limits, headroom: 0, { $0.makeArray() }).get()
+        let bytes = try withEncodedTable(L, at: top, rootName: "t", limits: limits, headroom: 0, pool: nil, { $0.makeArray() }).get()
         XCTAssertEqual(lua_gettop(L), top)
         XCTAssertNil(bytes.withUnsafeBytes { pushDecodedValue(L, $0, limits: limits) })
         XCTAssertEqual(lua_gettop(L), top + 1)
         push("local root = {} local t = root for i = 2, 1001 do t[1] = {}; t = t[1] end return root")
-        guard case .failure(let error) = withEncodedTable(L, at: -1, rootName: "t", limits: limits, headroom: 0, { $0.makeArray() })
+        guard case .failure(let error) = withEncodedTable(L, at: -1, rootName: "t", limits: limits, headroom: 0, pool: nil, { $0.makeArray() })
         else { return XCTFail("accepted 1001 levels") }
         XCTAssertTrue(error.message.hasSuffix("tables nested deeper than 1000 levels cannot be sent"))
     }
@@ -99,7 +99,7 @@ final class LuaCodecTests: XCTestCase {
 
     func testEncodeThenValidateThenDecode() throws {
         push("return {OpCode = 10, Data = 'From server', Seq = 1, list = {1.5, true, 'x'}}")
-        let bytes = try withEncodedTable(L, at: -1, rootName: "packet", limits: CodecLimits(), headroom: 5, { $0.makeArray() }).get()
+        let bytes = try withEncodedTable(L, at: -1, rootName: "packet", limits: CodecLimits(), headroom: 5, pool: nil, { $0.makeArray() }).get()
         let body = Array(bytes[5...])
         XCTAssertNil(body.withUnsafeBytes { MessagePackValidator.validate($0, limits: CodecLimits()) })
         XCTAssertNil(body.withUnsafeBytes { pushDecodedValue(L, $0, limits: CodecLimits()) })

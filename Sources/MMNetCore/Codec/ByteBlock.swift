@@ -38,9 +38,10 @@ public struct ByteBlock: Sendable {
         self.init(Array(bytes))
     }
 
-    /// `count` bytes at `offset` in `memory`, which came from malloc and is freed with the body.
-    init(adopting memory: UnsafeMutableRawPointer, offset: Int, count: Int) {
-        self.init(sharing: AdoptedMemory(memory), offset: offset, count: count)
+    /// `count` bytes at `offset` in `memory`, which came from malloc and goes with the body:
+    /// back to `pool` (it holds `capacity` bytes), or freed.
+    init(adopting memory: UnsafeMutableRawPointer, offset: Int, count: Int, capacity: Int = 0, pool: BufferPool? = nil) {
+        self.init(sharing: AdoptedMemory(memory, capacity: capacity, pool: pool), offset: offset, count: count)
     }
 
     /// `count` bytes at `offset` in a region other blocks may share.
@@ -85,7 +86,7 @@ public struct ByteSlab {
         if region == nil || capacity - used < bytes.count {
             seal()
             capacity = max(bytes.count, min(expected, ByteSlab.regionSize), 1)
-            region = AdoptedMemory(malloc(capacity)!)
+            region = AdoptedMemory(malloc(capacity)!, capacity: capacity, pool: nil)
         }
         let region = region!
         if let source = bytes.baseAddress { (region.memory + used).copyMemory(from: source, byteCount: bytes.count) }
@@ -106,15 +107,21 @@ public struct ByteSlab {
     }
 }
 
-/// malloc'd memory, freed when the last block using it goes. Its address changes only while
-/// a `ByteSlab` seals it, before any of its blocks has left the filling thread; after that it
-/// is immutable, so it may cross threads.
+/// malloc'd memory, given back to its pool or freed when the last block using it goes. Its
+/// address changes only while a `ByteSlab` seals it, before any of its blocks has left the
+/// filling thread; after that it is immutable, so it may cross threads.
 private final class AdoptedMemory: @unchecked Sendable {
     var memory: UnsafeMutableRawPointer
+    let capacity: Int
+    let pool: BufferPool?
 
-    init(_ memory: UnsafeMutableRawPointer) {
+    init(_ memory: UnsafeMutableRawPointer, capacity: Int, pool: BufferPool?) {
         self.memory = memory
+        self.capacity = capacity
+        self.pool = pool
     }
 
-    deinit { free(memory) }
+    deinit {
+        if let pool { pool.giveBack(memory, capacity: capacity) } else { free(memory) }
+    }
 }

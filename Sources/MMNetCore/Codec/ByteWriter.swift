@@ -25,6 +25,8 @@ public struct ByteWriter: ~Copyable {
     @usableFromInline let limit: Int
     /// Whether `base` was allocated here (and must be freed) rather than lent by the caller.
     @usableFromInline var owned: Bool
+    /// Where a large buffer comes from and goes back to (nil: malloc and free only).
+    @usableFromInline let pool: BufferPool?
 
     /// Creates an empty writer.
     /// - Parameters:
@@ -40,6 +42,7 @@ public struct ByteWriter: ~Copyable {
         capacity = cap
         self.limit = limit
         owned = true
+        pool = nil
     }
 
     /// Creates an empty writer that starts in `scratch`, which must outlive the writer; the writer
@@ -47,16 +50,24 @@ public struct ByteWriter: ~Copyable {
     /// - Parameters:
     ///   - scratch: memory to use first (its size is clamped to `limit`).
     ///   - limit: the most bytes this writer will hold; a write past it throws.
+    ///   - pool: where a large heap buffer is taken from, and goes back to.
     @inlinable
-    public init(scratch: UnsafeMutableRawBufferPointer, limit: Int) {
+    public init(scratch: UnsafeMutableRawBufferPointer, limit: Int, pool: BufferPool? = nil) {
         base = scratch.baseAddress!
         used = 0
         capacity = max(0, min(scratch.count, limit))
         self.limit = limit
         owned = false
+        self.pool = pool
     }
 
-    deinit { if owned { free(base) } }
+    deinit { if owned { release(base, capacity: capacity) } }
+
+    /// Gives a heap buffer back to the pool when it is large enough to keep, or frees it.
+    @usableFromInline
+    func release(_ memory: UnsafeMutableRawPointer, capacity: Int) {
+        if let pool { pool.giveBack(memory, capacity: capacity) } else { free(memory) }
+    }
 
     /// The number of bytes written.
     @inlinable public var count: Int { used }
@@ -82,12 +93,18 @@ public struct ByteWriter: ~Copyable {
         guard n <= limit - used else { throw ByteWriterOverflow() }
         let needed = used + n
         let doubled = capacity > limit / 2 ? limit : capacity * 2
-        let newCapacity = min(limit, max(needed, doubled))
+        var newCapacity = min(limit, max(needed, doubled))
         if owned {
             guard let newBase = realloc(base, newCapacity) else { throw ByteWriterOverflow() }
             base = newBase
         } else {
-            guard let newBase = malloc(newCapacity) else { throw ByteWriterOverflow() }
+            let newBase: UnsafeMutableRawPointer
+            if let kept = pool?.take(minimum: newCapacity) {
+                (newBase, newCapacity) = kept
+            } else {
+                guard let fresh = malloc(newCapacity) else { throw ByteWriterOverflow() }
+                newBase = fresh
+            }
             newBase.copyMemory(from: base, byteCount: used)
             base = newBase
             owned = true
@@ -136,13 +153,18 @@ public struct ByteWriter: ~Copyable {
     }
 
     /// Hands the bytes written over and leaves the writer empty: its own memory, without a
-    /// copy, once it has moved to the heap (trimmed when a quarter or more of it is unused);
-    /// a copy while it is still in the caller's scratch memory.
+    /// copy, once it has moved to the heap (a buffer large enough for the pool goes back to it
+    /// with the block; a smaller one is trimmed when a quarter or more of it is unused); a copy
+    /// while it is still in the caller's scratch memory.
     public mutating func take() -> ByteBlock {
         let block: ByteBlock
         if owned {
-            if capacity - used >= used / 4, used > 0, let trimmed = realloc(base, used) { base = trimmed }
-            block = ByteBlock(adopting: base, offset: 0, count: used)
+            if let pool, capacity >= BufferPool.minimumSize {
+                block = ByteBlock(adopting: base, offset: 0, count: used, capacity: capacity, pool: pool)
+            } else {
+                if capacity - used >= used / 4, used > 0, let trimmed = realloc(base, used) { base = trimmed }
+                block = ByteBlock(adopting: base, offset: 0, count: used)
+            }
             owned = false
         } else {
             block = ByteBlock(copying: UnsafeRawBufferPointer(start: base, count: used))

@@ -8,6 +8,8 @@ public final class ScriptContext: @unchecked Sendable {
     public let events: EventRing
     /// The I/O thread serving this state.
     public let io: IOThread
+    /// Large buffers kept for this state's next large message, in or out.
+    public let buffers = BufferPool()
 
     private let lock = Lock()
     private var current = Settings()

@@ -95,7 +95,7 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// When the hello or the closing linger must be over (monotonic seconds).
     var deadline = Double.infinity
     /// Bytes read and not yet consumed.
-    var input = ReadBuffer()
+    var input: ReadBuffer
     /// The peer's hello has been checked.
     var helloReceived = false
     /// The TCP connect has completed (always true for accepted connections).
@@ -123,6 +123,7 @@ public final class Connection: Endpoint, @unchecked Sendable {
         self.tls = tls
         self.phase = connected ? .hello : .connecting
         self.tcpConnected = connected
+        self.input = ReadBuffer(pool: context.buffers)
         super.init(context: context)
         let hello = ByteBlock(Hello.bytes(encrypted: tls != nil))
         if tls != nil { plainQueue.append(hello) } else { outQueue.append(hello) }

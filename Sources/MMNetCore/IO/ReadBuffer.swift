@@ -4,12 +4,20 @@
 import Glibc
 
 /// A growable byte buffer with a read index and a write index. It holds memory only while it
-/// holds bytes: an idle connection costs nothing here.
+/// holds bytes: an idle connection costs nothing here. Large buffers come from and go back to
+/// a `BufferPool`.
 struct ReadBuffer {
     private var storage: UnsafeMutableRawPointer?
     private var capacity = 0
     private var start = 0
     private var end = 0
+    /// Where large buffers come from and go back to (nil: malloc and free only).
+    let pool: BufferPool?
+
+    /// An empty buffer that takes its large buffers from `pool`.
+    init(pool: BufferPool? = nil) {
+        self.pool = pool
+    }
 
     /// Bytes waiting to be consumed.
     var count: Int { end - start }
@@ -25,11 +33,16 @@ struct ReadBuffer {
             if start > 0 && capacity - count >= minimum {
                 memmove(storage!, storage! + start, count)
             } else {
-                let newCapacity = max(count + minimum, capacity * 2)
-                let fresh = malloc(newCapacity)!
+                var newCapacity = max(count + minimum, capacity * 2)
+                let fresh: UnsafeMutableRawPointer
+                if let kept = pool?.take(minimum: newCapacity) {
+                    (fresh, newCapacity) = kept
+                } else {
+                    fresh = malloc(newCapacity)!
+                }
                 if let storage {
                     memcpy(fresh, storage + start, count)
-                    free(storage)
+                    giveBack(storage)
                 }
                 storage = fresh
                 capacity = newCapacity
@@ -55,7 +68,7 @@ struct ReadBuffer {
     /// first `prefix` bytes, and leaves the buffer empty (without memory); otherwise returns nil.
     mutating func takeAll(count expected: Int, droppingPrefix prefix: Int) -> ByteBlock? {
         guard count == expected, let storage else { return nil }
-        let body = ByteBlock(adopting: storage, offset: start + prefix, count: count - prefix)
+        let body = ByteBlock(adopting: storage, offset: start + prefix, count: count - prefix, capacity: capacity, pool: pool)
         self.storage = nil
         capacity = 0
         start = 0
@@ -65,10 +78,15 @@ struct ReadBuffer {
 
     /// Frees the memory and forgets the bytes.
     mutating func release() {
-        free(storage)
+        if let storage { giveBack(storage) }
         storage = nil
         capacity = 0
         start = 0
         end = 0
+    }
+
+    /// Gives the buffer's memory (`capacity` bytes) back to the pool, or frees it.
+    private func giveBack(_ memory: UnsafeMutableRawPointer) {
+        if let pool { pool.giveBack(memory, capacity: capacity) } else { free(memory) }
     }
 }

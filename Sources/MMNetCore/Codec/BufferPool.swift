@@ -1,0 +1,93 @@
+// Large buffers kept for reuse: the encoder's buffer of a large frame going out, and the read
+// buffer of a large message coming in.
+//
+// Thread: any (its own lock). Buffers are taken on one thread (the Lua thread encoding, the
+// I/O thread reading) and often given back on the other (after the write, after the decode).
+import Glibc
+
+/// A few large malloc'd buffers (`minimumSize` and up) given back instead of freed, for the
+/// next large message of the same Lua state.
+///
+/// Why: malloc gives a buffer of a megabyte either as fresh pages (mmap, or a heap it has
+/// just grown again after trimming), and the first write to each 4 KiB page of it then costs
+/// a page fault. With one such buffer per message, `make bench`'s 1 MiB workload spent more
+/// time faulting pages in than copying bytes. A buffer kept here was touched already.
+///
+/// At most `maxBuffers` buffers and `maxBytes` bytes are kept; a buffer is handed out only for
+/// a need of at least half its size, so a small message never holds a huge buffer; and all are
+/// freed once none has been taken or given back for `idleTime` (`releaseIfIdle`).
+public final class BufferPool: @unchecked Sendable {
+    /// The smallest buffer worth keeping (smaller ones are cheap for malloc to reuse).
+    public static let minimumSize = 64 * 1024
+    /// How many buffers are kept at most.
+    static let maxBuffers = 4
+    /// How many bytes are kept at most, all buffers together.
+    static let maxBytes = 32 * 1024 * 1024
+    /// Seconds without use after which the kept buffers are freed.
+    static let idleTime = 1.0
+
+    private let lock = Lock()
+    private var buffers: [(memory: UnsafeMutableRawPointer, capacity: Int)] = []
+    private var keptBytes = 0
+    /// When a buffer was last taken or given back (monotonic seconds).
+    private var lastUse = 0.0
+
+    /// An empty pool.
+    public init() {
+        buffers.reserveCapacity(BufferPool.maxBuffers)
+    }
+
+    deinit {
+        for buffer in buffers { free(buffer.memory) }
+    }
+
+    /// A kept buffer of at least `minimum` bytes and at most twice that, with its capacity;
+    /// nil when none fits (the caller mallocs one).
+    public func take(minimum: Int) -> (memory: UnsafeMutableRawPointer, capacity: Int)? {
+        guard minimum >= BufferPool.minimumSize else { return nil }
+        return lock.withLock {
+            var best: Int?
+            for (index, buffer) in buffers.enumerated()
+            where buffer.capacity >= minimum && buffer.capacity / 2 <= minimum
+                && buffer.capacity < (best.map { buffers[$0].capacity } ?? .max) {
+                best = index
+            }
+            guard let best else { return nil }
+            lastUse = Clock.monotonic()
+            keptBytes -= buffers[best].capacity
+            return buffers.remove(at: best)
+        }
+    }
+
+    /// Keeps `memory` (malloc'd, `capacity` bytes) for a later `take`, or frees it when it is
+    /// small or the pool is full.
+    public func giveBack(_ memory: UnsafeMutableRawPointer, capacity: Int) {
+        let kept: Bool = lock.withLock {
+            guard capacity >= BufferPool.minimumSize, buffers.count < BufferPool.maxBuffers,
+                  keptBytes + capacity <= BufferPool.maxBytes else { return false }
+            buffers.append((memory, capacity))
+            keptBytes += capacity
+            lastUse = Clock.monotonic()
+            return true
+        }
+        if !kept { free(memory) }
+    }
+
+    /// Frees the kept buffers when none was taken or given back for `idleTime` seconds before
+    /// `now` (monotonic): a state that stopped sending large messages does not hold their
+    /// memory. Cheap when there is nothing to free.
+    public func releaseIfIdle(now: Double) {
+        let idle: [(memory: UnsafeMutableRawPointer, capacity: Int)] = lock.withLock {
+            guard !buffers.isEmpty && now - lastUse > BufferPool.idleTime else { return [] }
+            defer {
+                buffers.removeAll(keepingCapacity: true)
+                keptBytes = 0
+            }
+            return buffers
+        }
+        for buffer in idle { free(buffer.memory) }
+    }
+
+    /// How many bytes are kept now (for tests).
+    var keptByteCount: Int { lock.withLock { keptBytes } }
+}

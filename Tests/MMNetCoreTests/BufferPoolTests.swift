@@ -1,0 +1,97 @@
+// BufferPool: large buffers handed out again instead of freed, within its limits, and freed
+// when idle; the encoder's writer and the read buffer use it.
+//
+// Thread: the test's own.
+import Glibc
+import XCTest
+@testable import MMNetCore
+
+final class BufferPoolTests: XCTestCase {
+    private let large = BufferPool.minimumSize
+
+    func testABufferGivenBackIsTakenAgainForANeedOfAtLeastHalfItsSize() {
+        let pool = BufferPool()
+        let memory = malloc(4 * large)!
+        pool.giveBack(memory, capacity: 4 * large)
+        XCTAssertNil(pool.take(minimum: large), "a need under half the buffer gets its own")
+        XCTAssertNil(pool.take(minimum: 4 * large + 1), "too small for the need")
+        guard let taken = pool.take(minimum: 3 * large) else { return XCTFail("not taken") }
+        XCTAssertEqual(taken.memory, memory)
+        XCTAssertEqual(taken.capacity, 4 * large)
+        XCTAssertNil(pool.take(minimum: 3 * large), "taken once only")
+        free(taken.memory)
+    }
+
+    func testTheSmallestFittingBufferIsTaken() {
+        let pool = BufferPool()
+        let big = malloc(8 * large)!, middle = malloc(6 * large)!
+        pool.giveBack(big, capacity: 8 * large)
+        pool.giveBack(middle, capacity: 6 * large)
+        XCTAssertEqual(pool.take(minimum: 5 * large)?.memory, middle)
+        XCTAssertEqual(pool.take(minimum: 5 * large)?.memory, big)
+        free(big)
+        free(middle)
+    }
+
+    func testSmallBuffersAndBuffersPastTheLimitsAreFreedNotKept() {
+        let pool = BufferPool()
+        pool.giveBack(malloc(large - 1)!, capacity: large - 1)
+        XCTAssertEqual(pool.keptByteCount, 0)
+        for _ in 0..<(BufferPool.maxBuffers + 2) { pool.giveBack(malloc(large)!, capacity: large) }
+        XCTAssertEqual(pool.keptByteCount, BufferPool.maxBuffers * large)
+        let pool2 = BufferPool()
+        pool2.giveBack(malloc(BufferPool.maxBytes + 1)!, capacity: BufferPool.maxBytes + 1)
+        XCTAssertEqual(pool2.keptByteCount, 0)
+    }
+
+    func testIdleBuffersAreFreed() {
+        let pool = BufferPool()
+        pool.giveBack(malloc(large)!, capacity: large)
+        pool.releaseIfIdle(now: Clock.monotonic())
+        XCTAssertEqual(pool.keptByteCount, large, "just used: kept")
+        pool.releaseIfIdle(now: Clock.monotonic() + BufferPool.idleTime + 0.1)
+        XCTAssertEqual(pool.keptByteCount, 0)
+        XCTAssertNil(pool.take(minimum: large))
+    }
+
+    func testALargeFrameGoesBackToThePoolWhenItsLastBlockGoes() throws {
+        let pool = BufferPool()
+        let payload = [UInt8](repeating: 0x61, count: 2 * large)
+        var block: ByteBlock? = try withUnsafeTemporaryAllocation(byteCount: 64, alignment: 8) { scratch in
+            var writer = ByteWriter(scratch: scratch, limit: 1 << 24, pool: pool)
+            try payload.withUnsafeBytes { try writer.write($0.baseAddress!, count: $0.count) }
+            return writer.take()
+        }
+        XCTAssertEqual(block?.count, payload.count)
+        XCTAssertEqual(block?.withUnsafeBytes { Array($0) }, payload)
+        XCTAssertEqual(pool.keptByteCount, 0)
+        block = nil
+        XCTAssertGreaterThanOrEqual(pool.keptByteCount, payload.count)
+        // The next large encoding takes it again.
+        let again = try withUnsafeTemporaryAllocation(byteCount: 64, alignment: 8) { scratch in
+            var writer = ByteWriter(scratch: scratch, limit: 1 << 24, pool: pool)
+            try payload.withUnsafeBytes { try writer.write($0.baseAddress!, count: $0.count) }
+            return writer.take()
+        }
+        XCTAssertEqual(pool.keptByteCount, 0)
+        XCTAssertEqual(again.withUnsafeBytes { Array($0) }, payload)
+    }
+
+    func testTheReadBufferTakesAndGivesBackLargeBuffers() {
+        let pool = BufferPool()
+        var buffer = ReadBuffer(pool: pool)
+        let space = buffer.writableSpace(minimum: 2 * large)
+        XCTAssertGreaterThanOrEqual(space.count, 2 * large)
+        space.initializeMemory(as: UInt8.self, repeating: 7)
+        buffer.didWrite(2 * large)
+        guard let body = buffer.takeAll(count: 2 * large, droppingPrefix: 5) else { return XCTFail("not taken") }
+        XCTAssertEqual(body.count, 2 * large - 5)
+        XCTAssertEqual(pool.keptByteCount, 0)
+        _ = consume body
+        XCTAssertGreaterThanOrEqual(pool.keptByteCount, 2 * large)
+        _ = buffer.writableSpace(minimum: 2 * large)
+        XCTAssertEqual(pool.keptByteCount, 0, "the next large read reuses it")
+        buffer.release()
+        XCTAssertGreaterThanOrEqual(pool.keptByteCount, 2 * large)
+    }
+}
