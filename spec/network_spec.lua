@@ -522,6 +522,38 @@ describe("network API", function()
       assert.is_true(spent < 0.05, string.format("%.3f s of CPU in %.3f s of waiting", spent, waited))
     end)
 
+    it("a script that only receives never spins, however short its waits", function()
+      local server = assert(network.Server("127.0.0.1", 0))
+      network.Configure({ SpinWait = 0.01 })
+      -- A client process sends a message every 5 ms: waits of 5 ms count as short.
+      local dir = helper.tempdir()
+      local proc
+      finally(function() if proc then proc:close() end; helper.cleanup(dir) end)
+      local script = dir .. "/trickle.lua"
+      helper.write_file(script, string.format([[
+        local network = require "mmnet"
+        local socket = require "socket"
+        local client = assert(network.Client("127.0.0.1", %d))
+        assert(client:WaitForConnect(5))
+        for i = 1, 80 do assert(client:Send({ i })); socket.sleep(0.005) end
+        network.PollEvents(0.5)
+      ]], server:GetPort()))
+      local command = net.peer_command("sender", "x"):gsub("'[^']*/spec/peers/sender%.lua' 'x'", helper.quote(script))
+      proc = helper.spawn(command)
+      local peer = assert(net.wait_kind(network.EVENT_CONNECT, nil, 10)).Object
+      assert(net.wait_kind(network.EVENT_RECEIVE, peer, 5))
+      local cpu, got, deadline = os.clock(), 1, net.now() + 10
+      while got < 50 and net.now() < deadline do
+        for _, e in ipairs(network.PollEvents(1)) do
+          if e.Event == network.EVENT_RECEIVE then got = got + 1 end
+        end
+      end
+      assert.are.equal(50, got)
+      -- 49 waits of about 5 ms: spinning through each would cost about 0.25 s of CPU.
+      local spent = os.clock() - cpu
+      assert.is_true(spent < 0.08, string.format("%.3f s of CPU for 49 waits", spent))
+    end)
+
     it("MaxMessageSize limits what Send accepts", function()
       local server, client, c = net.pair()
       network.Configure({ MaxMessageSize = 100 })

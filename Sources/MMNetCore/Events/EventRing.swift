@@ -87,6 +87,7 @@ public final class EventRing: @unchecked Sendable {
     /// when the previous wait was short, as in a request-reply exchange: an event arriving
     /// meanwhile costs no sleep and no wake-up, which on these machines take tens of
     /// microseconds. When events are further apart, waits are long and it does not spin.
+    /// The caller passes 0 when the script is not waiting for a reply (`ScriptContext`).
     public func drain(into events: inout [Event], timeout: Double, spin: Double) -> (lost: Int, resume: Bool) {
         let start = timeout > 0 ? Clock.monotonic() : 0
         if timeout > 0 && spin > 0 && lock.withLock({ count == 0 && lastWaitWasShort }) {

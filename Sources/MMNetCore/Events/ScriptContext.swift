@@ -1,6 +1,7 @@
 // What one Lua state shares with the I/O thread: its event ring and its settings.
 //
-// Thread: both. `settings` is guarded by a lock; `events` has its own.
+// Thread: both. `settings` is guarded by a lock; `events` has its own; `sentSinceDrain` is the
+// Lua thread's alone.
 
 /// The per-Lua-state side of mmnet that the core knows about (the core never sees Lua itself).
 public final class ScriptContext: @unchecked Sendable {
@@ -10,6 +11,9 @@ public final class ScriptContext: @unchecked Sendable {
     public let io: IOThread
     /// Large buffers kept for this state's next large message, in or out.
     public let buffers = BufferPool()
+    /// The script sent a message since it last drained the events (Lua thread only): its next
+    /// wait may be for the reply, the one kind of wait worth spinning for (`SpinWait`).
+    var sentSinceDrain = false
 
     private let lock = Lock()
     private var current = Settings()
@@ -45,7 +49,11 @@ public final class ScriptContext: @unchecked Sendable {
     /// is queued, and lets the I/O thread read again if the ring had refused events.
     /// Returns the number of events dropped by overflow since the last call.
     public func drainEvents(into events: inout [Event], timeout: Double) -> Int {
-        let (lost, resume) = self.events.drain(into: &events, timeout: timeout, spin: settings.spinWait)
+        // A script that only receives (a stream) never spins: its spinning would take the CPU
+        // from the threads that bring it the stream.
+        let spin = sentSinceDrain ? settings.spinWait : 0
+        sentSinceDrain = false
+        let (lost, resume) = self.events.drain(into: &events, timeout: timeout, spin: spin)
         if resume { io.submit(.resume(self)) }
         return lost
     }

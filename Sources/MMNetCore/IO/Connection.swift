@@ -153,7 +153,8 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// header. When nothing is queued ahead of it, the frame is written at once from this
     /// thread; whatever the socket does not take is left to the I/O thread.
     public func send(_ frame: ByteBlock, limit: Int) -> SendOutcome {
-        enqueue(frame, limit: limit, isMessage: true)
+        context.sentSinceDrain = true
+        return enqueue(frame, limit: limit, isMessage: true)
     }
 
     /// Queues a control frame of mmnet's own (I/O thread): no limit, not counted as a message.
