@@ -78,6 +78,9 @@ public final class Connection: Endpoint, @unchecked Sendable {
     var queuedBytes = 0
     /// The I/O thread has been asked to write the queue (and has not done it yet).
     var flushScheduled = false
+    /// The I/O thread is writing frames it took from `outQueue`, without the lock: the frames
+    /// queued meanwhile must wait their turn, not be written from the Lua thread.
+    var writing = false
     /// That request is a `flushSoon`: the burst may still grow (see `enqueue`).
     var flushDeferred = false
     /// When the previous send was queued or written (monotonic seconds).
@@ -176,7 +179,7 @@ public final class Connection: Endpoint, @unchecked Sendable {
                 plainQueue.append(frame)
             } else {
                 burst = isBurst()
-                if outQueue.isEmpty && phase == .open && !burst {
+                if outQueue.isEmpty && !writing && phase == .open && !burst {
                     offset = frame.withUnsafeBytes { writeNow($0) }
                     counters.bytesSent += offset
                     if offset == frame.count { return (.sent, nil) }

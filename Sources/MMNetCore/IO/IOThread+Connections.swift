@@ -83,20 +83,7 @@ extension IOThread {
     func flush(_ connection: Connection) {
         let phase = connection.currentPhase
         guard connection.tcpConnected && phase != .closed else { return }
-        enum Outcome { case written(drained: Bool, progress: Bool), failed(String) }
-        let outcome: Outcome = connection.lock.withLock {
-            if let problem = encryptPending(connection) { return .failed(problem.message) }
-            let before = connection.counters.bytesSent
-            do {
-                let drained = try writeQueued(connection)
-                return .written(drained: drained, progress: connection.counters.bytesSent > before)
-            } catch let error as SystemError {
-                return .failed("write failed: \(error.reason)")
-            } catch {
-                return .failed("write failed: \(error)")
-            }
-        }
-        switch outcome {
+        switch writeQueue(of: connection) {
         case .failed where phase == .open && connection.tls == nil:
             // The peer is gone, but what it sent before may still be waiting to be read:
             // stop writing, and read on until the stream ends; the read that meets the end
@@ -123,32 +110,81 @@ extension IOThread {
         }
     }
 
-    /// Writes the queue with writev until it is empty or the socket is full (under the
-    /// connection's lock). Returns true when the queue is empty.
-    func writeQueued(_ connection: Connection) throws -> Bool {
-        while !connection.outQueue.isEmpty {
-            let written: Int? = try withUnsafeTemporaryAllocation(of: iovec.self, capacity: IOThread.writeBatch) { iov in
-                var count = 0
-                var offset = connection.outOffset
-                for frame in connection.outQueue.prefix(IOThread.writeBatch) {
-                    frame.withUnsafeBytes { bytes in
-                        iov[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress! + offset),
-                                           iov_len: bytes.count - offset)
-                    }
-                    offset = 0
-                    count += 1
+    /// Writes the queue until it is empty or the socket is full. The queue is taken under the
+    /// connection's lock and written without it, so the script's sends meanwhile append behind
+    /// it instead of waiting for the system call (and the frees of the frames written); what
+    /// the socket did not take goes back in front of them. Repeats while the socket takes all
+    /// and more was queued.
+    private func writeQueue(of connection: Connection) -> FlushOutcome {
+        var progress = false
+        while true {
+            var batch: [ByteBlock] = []
+            var offset = 0
+            let problem: TLSError? = connection.lock.withLock {
+                if let problem = encryptPending(connection) { return problem }
+                if connection.outQueue.isEmpty {
+                    connection.flushScheduled = false
+                    connection.flushDeferred = false
+                } else {
+                    swap(&batch, &connection.outQueue)
+                    offset = connection.outOffset
+                    connection.outOffset = 0
+                    connection.writing = true
                 }
-                return try Posix.writev(connection.fd, iov.baseAddress!, count: Int32(count))
+                return nil
             }
-            guard var n = written else { return false }
-            connection.queuedBytes -= n
-            connection.counters.bytesSent += n
-            // Drop the frames written whole in one go (removing them one by one from the front
-            // of a long queue would move the rest each time).
-            var done = 0
-            var offset = connection.outOffset
+            if let problem { return .failed(problem.message) }
+            if batch.isEmpty { return .written(drained: true, progress: progress) }
+            let result = IOThread.writeFrames(connection.fd, batch, from: offset)
+            let complete: Bool = connection.lock.withLock {
+                connection.writing = false
+                connection.queuedBytes -= result.bytes
+                connection.counters.bytesSent += result.bytes
+                guard result.done < batch.count else { return true }
+                connection.outQueue.insert(contentsOf: batch[result.done...], at: 0)
+                connection.outOffset = result.offset
+                return false
+            }
+            if result.bytes > 0 { progress = true }
+            if let error = result.error { return .failed("write failed: \(error.reason)") }
+            if !complete { return .written(drained: false, progress: progress) }
+        }
+    }
+
+    /// Writes `frames` (the first from byte `offset`) with writev, up to `writeBatch` frames per
+    /// call, as far as the socket takes them.
+    /// - Returns: the bytes written, how many frames went whole, the bytes written of the next
+    ///   one, and the error that stopped the writing, if any.
+    static func writeFrames(_ fd: Int32, _ frames: [ByteBlock], from offset: Int)
+        -> (bytes: Int, done: Int, offset: Int, error: SystemError?) {
+        var total = 0
+        var done = 0
+        var offset = offset
+        while done < frames.count {
+            let written: Int?
+            do {
+                written = try withUnsafeTemporaryAllocation(of: iovec.self, capacity: IOThread.writeBatch) { iov in
+                    var count = 0
+                    var start = offset
+                    for frame in frames[done...].prefix(IOThread.writeBatch) {
+                        frame.withUnsafeBytes { bytes in
+                            iov[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: bytes.baseAddress! + start),
+                                               iov_len: bytes.count - start)
+                        }
+                        start = 0
+                        count += 1
+                    }
+                    return try Posix.writev(fd, iov.baseAddress!, count: Int32(count))
+                }
+            } catch let error as SystemError {
+                return (total, done, offset, error)
+            } catch {
+                return (total, done, offset, SystemError("sendmsg", errno: EIO))
+            }
+            guard var n = written else { break }  // the socket is full
+            total += n
             while n > 0 {
-                let left = connection.outQueue[done].count - offset
+                let left = frames[done].count - offset
                 if n >= left {
                     n -= left
                     done += 1
@@ -158,12 +194,8 @@ extension IOThread {
                     n = 0
                 }
             }
-            connection.outQueue.removeFirst(done)
-            connection.outOffset = offset
         }
-        connection.flushScheduled = false
-        connection.flushDeferred = false
-        return true
+        return (total, done, offset, nil)
     }
 
     /// Bytes the next read should make room for: a whole frame once its header is known.
@@ -376,4 +408,12 @@ extension IOThread {
     static func seconds(_ value: Double) -> String {
         value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
     }
+}
+
+/// How a flush ended.
+private enum FlushOutcome {
+    /// Written as far as the socket took it: all of it (`drained`) or not; `progress`: some.
+    case written(drained: Bool, progress: Bool)
+    /// Writing (or encrypting) failed, for this reason.
+    case failed(String)
 }

@@ -135,7 +135,8 @@ extension IOThread {
                 connection.outQueue = [ByteBlock(Hello.bytes(encrypted: true))]
                 connection.outOffset = 0
             }
-            _ = try? writeQueued(connection)
+            let sent = IOThread.writeFrames(connection.fd, connection.outQueue, from: connection.outOffset)
+            connection.counters.bytesSent += sent.bytes
         }
         fail(connection, error.message)
     }
