@@ -27,6 +27,13 @@ void mmnet_register(lua_State *L, const char *name, mmnet_Function f) {
     lua_setfield(L, -2, name);
 }
 
+void mmnet_register_with_upvalue(lua_State *L, const char *name, mmnet_Function f) {
+    lua_pushlightuserdata(L, (void *)f);
+    lua_insert(L, -2);
+    lua_pushcclosure(L, mmnet_trampoline, 2);
+    lua_setfield(L, -2, name);
+}
+
 static const char registry_key = 0;
 static const char identity_key = 0;
 

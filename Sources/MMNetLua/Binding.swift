@@ -14,10 +14,14 @@ final class Binding {
     let startupError: String?
     /// Reused by PollEvents for the events it drains.
     var drained: [Event] = []
+    /// The codec limits in force, as `Configure` last set them (read by Encode and Decode
+    /// without the context's lock).
+    var codecLimits: CodecLimits
 
     private init(context: ScriptContext?, startupError: String?) {
         self.context = context
         self.startupError = startupError
+        self.codecLimits = context?.settings.codecLimits ?? CodecLimits()
     }
 
     /// Metatable name of the sentinel.
@@ -55,7 +59,19 @@ final class Binding {
     static func current(_ L: OpaquePointer) -> Binding? {
         lua_rawgetp(L, mmnet_registryindex(), mmnet_registry_key())
         defer { mmnet_pop(L, 1) }
-        guard let block = lua_touserdata(L, -1),
+        return held(by: L, at: -1)
+    }
+
+    /// Pushes the sentinel, for a function to hold as an upvalue (`held(by:at:)` then finds the
+    /// binding without the registry lookup `current` makes).
+    static func pushSentinel(_ L: OpaquePointer) {
+        lua_rawgetp(L, mmnet_registryindex(), mmnet_registry_key())
+    }
+
+    /// The binding of the sentinel at `index`; nil once the state is closing (its finalizer
+    /// has run) or when the value is not a sentinel.
+    static func held(by L: OpaquePointer, at index: Int32) -> Binding? {
+        guard let block = lua_touserdata(L, index),
               let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return nil }
         return Unmanaged<Binding>.fromOpaque(pointer).takeUnretainedValue()
     }

@@ -6,16 +6,19 @@ import MMNetCore
 
 /// Registers `Encode` and `Decode` into the module table on top of the stack.
 /// - Parameter L: the Lua state.
+/// Each holds the state's sentinel as upvalue 2, to find the binding cheaply on every call.
 func registerCodecFunctions(_ L: OpaquePointer) {
-    mmnet_register(L, "Encode", luaEncode)
-    mmnet_register(L, "Decode", luaDecode)
+    Binding.pushSentinel(L)
+    mmnet_register_with_upvalue(L, "Encode", luaEncode)
+    Binding.pushSentinel(L)
+    mmnet_register_with_upvalue(L, "Decode", luaDecode)
 }
 
 /// The limits Encode and Decode apply (this state's `MaxDepth` and `MaxMessageSize`), and the
 /// state's pool of large buffers (nil when mmnet could not start in it).
 private func currentContext(_ L: OpaquePointer) -> (limits: CodecLimits, pool: BufferPool?) {
-    guard let context = Binding.current(L)?.context else { return (CodecLimits(), nil) }
-    return (context.settings.codecLimits, context.buffers)
+    guard let binding = Binding.held(by: L, at: mmnet_upvalueindex(2)) else { return (CodecLimits(), nil) }
+    return (binding.codecLimits, binding.context?.buffers)
 }
 
 /// `network.Encode(table)`: the table's MessagePack bytes as a string, or nil and a message.

@@ -28,6 +28,7 @@ func configure(_ L: OpaquePointer?) -> Int32 {
         if let problem = context.configure(settings) {
             return raise(L, "Configure: \(problem)")
         }
+        binding.codecLimits = settings.codecLimits
     default:
         return argumentTypeError(L, 1, expected: "table")
     }

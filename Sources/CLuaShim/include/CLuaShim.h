@@ -35,6 +35,10 @@ void mmnet_register(lua_State *L, const char *name, mmnet_Function f);
 /// Pushes a Lua function that calls `f` (same error handling as `mmnet_register`).
 void mmnet_pushfunction(lua_State *L, mmnet_Function f);
 
+/// Like `mmnet_register`, for a table just below the top: the value on top (popped) becomes
+/// the function's upvalue 2, which `f` reads with `lua_upvalueindex(2)`.
+void mmnet_register_with_upvalue(lua_State *L, const char *name, mmnet_Function f);
+
 /// A unique address used as the registry key (lua_rawgetp) of mmnet's per-state data.
 const void *mmnet_registry_key(void);
 
