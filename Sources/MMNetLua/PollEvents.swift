@@ -37,16 +37,17 @@ func pollEvents(_ L: OpaquePointer?) -> Int32 {
     drained.withUnsafeBufferPointer { events in
         lost += countUnreachable(events)
         lua_createtable(L, Int32(events.count - lost + (lost > 0 ? 1 : 0)), 0)
-        var count: lua_Integer = 0
-        if lost > 0 {
-            pushEventTable(L, kind: .error, timestamp: Clock.wall(), message: "event queue overflow: \(lost) events lost", extraFields: 0)
-            count += 1
-            lua_rawseti(L, -2, count)
-        }
-        // Below the result table: the field names, pushed once per call (rawset with them
+        // Above the result table: the field names, pushed once per call (rawset with them
         // skips the lookup lua_setfield makes for each), and the object of the previous event
         // (consecutive events mostly come from one object).
         var slots = EventSlots(L)
+        var count: lua_Integer = 0
+        if lost > 0 {
+            pushEventTable(L, kind: .error, timestamp: Clock.wall(), message: "event queue overflow: \(lost) events lost",
+                           extraFields: 0, slots: slots)
+            count += 1
+            lua_rawseti(L, slots.results, count)
+        }
         // `pushEvent` skips the unreachable events counted above: their object has no Lua value.
         for index in events.indices where pushEvent(L, events.baseAddress! + index, limits: limits, slots: &slots) {
             count += 1
@@ -83,6 +84,10 @@ private func countUnreachable(_ events: UnsafeBufferPointer<Event>) -> Int {
 private struct EventSlots {
     /// The result table.
     let results: Int32
+    /// The string `"Event"`.
+    let eventKey: Int32
+    /// The string `"Timestamp"`.
+    let timestampKey: Int32
     /// The string `"Object"`.
     let objectKey: Int32
     /// The string `"Packet"`.
@@ -95,12 +100,24 @@ private struct EventSlots {
     /// Pushes the field names and an empty object slot above the result table on top.
     init(_ L: OpaquePointer) {
         results = lua_gettop(L)
+        lua_pushstring(L, "Event")
+        eventKey = lua_gettop(L)
+        lua_pushstring(L, "Timestamp")
+        timestampKey = lua_gettop(L)
         lua_pushstring(L, "Object")
         objectKey = lua_gettop(L)
         lua_pushstring(L, "Packet")
         packetKey = lua_gettop(L)
         lua_pushnil(L)
         object = lua_gettop(L)
+    }
+
+    /// Stores the value `push` pushes under the key in `key` into the table on top.
+    @inline(__always)
+    func set(_ L: OpaquePointer, _ key: Int32, _ push: () -> Void) {
+        lua_pushvalue(L, key)
+        push()
+        lua_rawset(L, -3)
     }
 }
 
@@ -119,10 +136,8 @@ private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits
     }
     let kind = event.pointee.kind
     pushEventTable(L, kind: kind, timestamp: event.pointee.timestamp, message: event.pointee.message,
-                   extraFields: kind == .receive || kind == .connected ? 2 : 1)
-    lua_pushvalue(L, slots.objectKey)
-    lua_pushvalue(L, slots.object)
-    lua_rawset(L, -3)
+                   extraFields: kind == .receive || kind == .connected ? 2 : 1, slots: slots)
+    slots.set(L, slots.objectKey) { lua_pushvalue(L, slots.object) }
     if kind == .receive {
         lua_pushvalue(L, slots.packetKey)
         if let error = event.pointee.payload.withUnsafeBytes({ pushDecodedValue(L, $0, limits: limits) }) {
@@ -130,8 +145,7 @@ private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits
             // lowered since: the script gets an EVENT_ERROR instead, then the close event.
             let reason = "malformed message: \(error.message)"
             mmnet_pop(L, 1)
-            lua_pushinteger(L, lua_Integer(EventKind.error.rawValue))
-            lua_setfield(L, -2, "Event")
+            slots.set(L, slots.eventKey) { lua_pushinteger(L, lua_Integer(EventKind.error.rawValue)) }
             push(L, reason)
             lua_setfield(L, -2, "Errors")
             (event.pointee.source as? Connection)?.refuseQueuedMessage(reason: reason)
@@ -148,12 +162,11 @@ private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits
 
 /// Pushes a new event table with `.Event`, `.Timestamp` and `.Errors`, sized for
 /// `extraFields` more (Object, Packet, Result).
-private func pushEventTable(_ L: OpaquePointer, kind: EventKind, timestamp: Double, message: String?, extraFields: Int32) {
+private func pushEventTable(_ L: OpaquePointer, kind: EventKind, timestamp: Double, message: String?,
+                            extraFields: Int32, slots: EventSlots) {
     lua_createtable(L, 0, 2 + (message == nil ? 0 : 1) + extraFields)
-    lua_pushinteger(L, lua_Integer(kind.rawValue))
-    lua_setfield(L, -2, "Event")
-    lua_pushnumber(L, timestamp)
-    lua_setfield(L, -2, "Timestamp")
+    slots.set(L, slots.eventKey) { lua_pushinteger(L, lua_Integer(kind.rawValue)) }
+    slots.set(L, slots.timestampKey) { lua_pushnumber(L, timestamp) }
     if let message {
         push(L, message)
         lua_setfield(L, -2, "Errors")
