@@ -429,6 +429,9 @@ describe("network API", function()
         assert.is_truthy(tostring(err):find("bad argument " .. case[2], 1, true) or
           tostring(err):find("bad self", 1, true), "case " .. i .. ": " .. tostring(err))
       end
+      -- A method that clients and client connections share works whichever table it came from.
+      assert.is_table(client.GetStats(c))
+      assert.is_string(c.GetAddress(client))
     end)
 
     it("a table that cannot be sent gives a failure, not an error", function()

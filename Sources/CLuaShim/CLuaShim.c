@@ -27,6 +27,14 @@ void mmnet_register(lua_State *L, const char *name, mmnet_Function f) {
     lua_setfield(L, -2, name);
 }
 
+void *mmnet_testself(lua_State *L) {
+    void *block = lua_touserdata(L, 1);
+    if (block == NULL || !lua_getmetatable(L, 1)) return NULL;
+    int same = lua_rawequal(L, -1, lua_upvalueindex(2));
+    lua_pop(L, 1);
+    return same ? block : NULL;
+}
+
 void mmnet_register_with_upvalue(lua_State *L, const char *name, mmnet_Function f) {
     lua_pushlightuserdata(L, (void *)f);
     lua_insert(L, -2);

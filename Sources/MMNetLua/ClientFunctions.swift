@@ -75,7 +75,7 @@ func clientConnectionGetPort(_ L: OpaquePointer?) -> Int32 {
 
 /// Runs a one-result getter on argument 1, a client or a client connection.
 private func connectionGetter(_ L: OpaquePointer, _ body: (OpaquePointer, Connection) -> Void) -> Int32 {
-    guard let connection = object(L, 1, .client, as: Connection.self)
+    guard let connection = selfObject(L, .client, as: Connection.self)
             ?? object(L, 1, .clientConnection, as: Connection.self) else {
         return argumentTypeError(L, 1, expected: "mmnet.Client or mmnet.ClientConnection")
     }

@@ -42,8 +42,19 @@ func pushExistingObject(_ L: OpaquePointer, id: Int64) -> Bool {
 /// The core object of the userdata at `index` if it is of `type` (nil otherwise, or once
 /// finalized).
 func object<T: Endpoint>(_ L: OpaquePointer, _ index: Int32, _ type: ObjectType, as: T.Type) -> T? {
-    guard let block = luaL_testudata(L, index, type.rawValue),
-          let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return nil }
+    endpoint(in: luaL_testudata(L, index, type.rawValue), as: T.self)
+}
+
+/// The core object of argument 1 of the running method when it is of `type`, or of the type
+/// the method was registered for (`registerObjectType`); nil otherwise, or once finalized.
+func selfObject<T: Endpoint>(_ L: OpaquePointer, _ type: ObjectType, as: T.Type) -> T? {
+    if let block = mmnet_testself(L) { return endpoint(in: block, as: T.self) }
+    return object(L, 1, type, as: T.self)  // a method borrowed from another type's table
+}
+
+/// The core object a userdata block holds (nil for none, or once finalized).
+private func endpoint<T: Endpoint>(in block: UnsafeMutableRawPointer?, as: T.Type) -> T? {
+    guard let pointer = block?.load(as: UnsafeMutableRawPointer?.self) else { return nil }
     return Unmanaged<Endpoint>.fromOpaque(pointer).takeUnretainedValue() as? T
 }
 
@@ -51,7 +62,7 @@ func object<T: Endpoint>(_ L: OpaquePointer, _ index: Int32, _ type: ObjectType,
 /// otherwise returns the status of a type error.
 @inline(__always)
 func withSelf<T: Endpoint>(_ L: OpaquePointer, _ type: ObjectType, _ body: (OpaquePointer, T) -> Int32) -> Int32 {
-    guard let me = object(L, 1, type, as: T.self) else {
+    guard let me = selfObject(L, type, as: T.self) else {
         return argumentTypeError(L, 1, expected: type.rawValue)
     }
     return body(L, me)
@@ -78,7 +89,8 @@ func registerObjectType(_ L: OpaquePointer, _ type: ObjectType, methods: [(Strin
     lua_setfield(L, -2, "__gc")
     lua_createtable(L, 0, Int32(methods.count))
     for (name, function) in methods {
-        mmnet_register(L, name, function)
+        lua_pushvalue(L, -2)  // the metatable, as the method's upvalue 2 (`selfObject`)
+        mmnet_register_with_upvalue(L, name, function)
     }
     lua_setfield(L, -2, "__index")
     mmnet_pop(L, 1)

@@ -33,7 +33,7 @@ private func pushStats(_ L: OpaquePointer, _ stats: ConnectionStats) {
 /// (RTT and SmoothedRTT are absent until the first pong).
 func connectionGetStats(_ L: OpaquePointer?) -> Int32 {
     let L = L!
-    guard let connection = object(L, 1, .client, as: Connection.self)
+    guard let connection = selfObject(L, .client, as: Connection.self)
             ?? object(L, 1, .clientConnection, as: Connection.self) else {
         return argumentTypeError(L, 1, expected: "mmnet.Client or mmnet.ClientConnection")
     }

@@ -35,6 +35,11 @@ void mmnet_register(lua_State *L, const char *name, mmnet_Function f);
 /// Pushes a Lua function that calls `f` (same error handling as `mmnet_register`).
 void mmnet_pushfunction(lua_State *L, mmnet_Function f);
 
+/// The userdata that is argument 1 of the running method when its metatable is the method's
+/// upvalue 2 (methods are registered with their type's metatable there); NULL otherwise. Two
+/// pointer compares where luaL_testudata looks the metatable up in the registry.
+void *mmnet_testself(lua_State *L);
+
 /// Like `mmnet_register`, for a table just below the top: the value on top (popped) becomes
 /// the function's upvalue 2, which `f` reads with `lua_upvalueindex(2)`.
 void mmnet_register_with_upvalue(lua_State *L, const char *name, mmnet_Function f);
