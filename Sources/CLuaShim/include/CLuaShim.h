@@ -36,8 +36,8 @@ void mmnet_register(lua_State *L, const char *name, mmnet_Function f);
 void mmnet_pushfunction(lua_State *L, mmnet_Function f);
 
 /// The userdata that is argument 1 of the running method when its metatable is the method's
-/// upvalue 2 (methods are registered with their type's metatable there); NULL otherwise. Two
-/// pointer compares where luaL_testudata looks the metatable up in the registry.
+/// upvalue 2 (methods are registered with their type's metatable there); NULL otherwise. A
+/// compare with the upvalue where luaL_testudata looks the metatable up in the registry.
 void *mmnet_testself(lua_State *L);
 
 /// Like `mmnet_register`, for a table just below the top: the value on top (popped) becomes
