@@ -14,8 +14,8 @@ final class Binding {
     let startupError: String?
     /// Reused by PollEvents for the events it drains.
     var drained: [Event] = []
-    /// The codec limits in force, as `Configure` last set them (read by Encode and Decode
-    /// without the context's lock).
+    /// The codec limits in force, as `Configure` last set them (read by Encode, Decode and
+    /// PollEvents without the context's lock).
     var codecLimits: CodecLimits
 
     private init(context: ScriptContext?, startupError: String?) {

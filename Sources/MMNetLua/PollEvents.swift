@@ -32,7 +32,7 @@ func pollEvents(_ L: OpaquePointer?) -> Int32 {
     }
     var lost = context.drainEvents(into: &drained, timeout: timeout)
     context.buffers.releaseIfIdle(now: Clock.monotonic())
-    let limits = context.settings.codecLimits
+    let limits = binding.codecLimits
     // Events are read in place (an unsafe buffer's elements are borrowed, not copied).
     drained.withUnsafeBufferPointer { events in
         lost += countUnreachable(events)

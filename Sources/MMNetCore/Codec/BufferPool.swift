@@ -88,6 +88,20 @@ public final class BufferPool: @unchecked Sendable {
         for buffer in idle { free(buffer.memory) }
     }
 
+    /// At least `size` bytes: a buffer kept by `pool` when one fits, otherwise fresh from
+    /// malloc (nil when malloc fails); with the capacity the buffer really has.
+    static func allocate(_ size: Int, from pool: BufferPool?) -> (memory: UnsafeMutableRawPointer, capacity: Int)? {
+        if let kept = pool?.take(minimum: size) { return kept }
+        guard let fresh = malloc(max(size, 1)) else { return nil }
+        return (fresh, size)
+    }
+
+    /// Gives `memory` (`capacity` bytes, from malloc) back to `pool`, which keeps or frees it;
+    /// frees it when there is no pool.
+    static func release(_ memory: UnsafeMutableRawPointer, capacity: Int, to pool: BufferPool?) {
+        if let pool { pool.giveBack(memory, capacity: capacity) } else { free(memory) }
+    }
+
     /// How many bytes are kept now (for tests).
     var keptByteCount: Int { lock.withLock { keptBytes } }
 }

@@ -121,7 +121,5 @@ private final class AdoptedMemory: @unchecked Sendable {
         self.pool = pool
     }
 
-    deinit {
-        if let pool { pool.giveBack(memory, capacity: capacity) } else { free(memory) }
-    }
+    deinit { BufferPool.release(memory, capacity: capacity, to: pool) }
 }

@@ -61,13 +61,7 @@ public struct ByteWriter: ~Copyable {
         self.pool = pool
     }
 
-    deinit { if owned { release(base, capacity: capacity) } }
-
-    /// Gives a heap buffer back to the pool when it is large enough to keep, or frees it.
-    @usableFromInline
-    func release(_ memory: UnsafeMutableRawPointer, capacity: Int) {
-        if let pool { pool.giveBack(memory, capacity: capacity) } else { free(memory) }
-    }
+    deinit { if owned { BufferPool.release(base, capacity: capacity, to: pool) } }
 
     /// The number of bytes written.
     @inlinable public var count: Int { used }
@@ -98,13 +92,8 @@ public struct ByteWriter: ~Copyable {
             guard let newBase = realloc(base, newCapacity) else { throw ByteWriterOverflow() }
             base = newBase
         } else {
-            let newBase: UnsafeMutableRawPointer
-            if let kept = pool?.take(minimum: newCapacity) {
-                (newBase, newCapacity) = kept
-            } else {
-                guard let fresh = malloc(newCapacity) else { throw ByteWriterOverflow() }
-                newBase = fresh
-            }
+            guard let (newBase, allocated) = BufferPool.allocate(newCapacity, from: pool) else { throw ByteWriterOverflow() }
+            newCapacity = allocated
             newBase.copyMemory(from: base, byteCount: used)
             base = newBase
             owned = true

@@ -43,7 +43,7 @@ public final class EventRing: @unchecked Sendable {
         let (dropped, wake) = lock.withLock { () -> ([Event], Bool) in
             if closed { return ([], false) }
             var dropped: [Event] = []
-            for index in batch.indices {
+            for event in batch {
                 if count >= capacity {
                     if policy == .wait {
                         if count == slots.count { relayout(slotCount: slots.count * 2) }
@@ -53,7 +53,7 @@ public final class EventRing: @unchecked Sendable {
                         lostTotal += 1
                     }
                 }
-                slots[(head + count) % slots.count] = batch[index]
+                slots[(head + count) % slots.count] = event
                 count += 1
             }
             if count == batch.count && notifyFD >= 0 { Posix.signal(eventfd: notifyFD) }

@@ -78,11 +78,11 @@ public final class Connection: Endpoint, @unchecked Sendable {
     var queuedBytes = 0
     /// The I/O thread has been asked to write the queue (and has not done it yet).
     var flushScheduled = false
+    /// That request is a `flushSoon`: the burst may still grow (see `enqueue`).
+    var flushDeferred = false
     /// The I/O thread is writing frames it took from `outQueue`, without the lock: the frames
     /// queued meanwhile must wait their turn, not be written from the Lua thread.
     var writing = false
-    /// That request is a `flushSoon`: the burst may still grow (see `enqueue`).
-    var flushDeferred = false
     /// When the previous send was queued or written (monotonic seconds).
     private var lastSend = 0.0
     /// Sends closer together than this (seconds) are coalesced by the I/O thread.

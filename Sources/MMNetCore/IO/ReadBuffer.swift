@@ -33,16 +33,10 @@ struct ReadBuffer {
             if start > 0 && capacity - count >= minimum {
                 memmove(storage!, storage! + start, count)
             } else {
-                var newCapacity = max(count + minimum, capacity * 2)
-                let fresh: UnsafeMutableRawPointer
-                if let kept = pool?.take(minimum: newCapacity) {
-                    (fresh, newCapacity) = kept
-                } else {
-                    fresh = malloc(newCapacity)!
-                }
+                let (fresh, newCapacity) = BufferPool.allocate(max(count + minimum, capacity * 2), from: pool)!
                 if let storage {
                     memcpy(fresh, storage + start, count)
-                    giveBack(storage)
+                    BufferPool.release(storage, capacity: capacity, to: pool)
                 }
                 storage = fresh
                 capacity = newCapacity
@@ -78,15 +72,10 @@ struct ReadBuffer {
 
     /// Frees the memory and forgets the bytes.
     mutating func release() {
-        if let storage { giveBack(storage) }
+        if let storage { BufferPool.release(storage, capacity: capacity, to: pool) }
         storage = nil
         capacity = 0
         start = 0
         end = 0
-    }
-
-    /// Gives the buffer's memory (`capacity` bytes) back to the pool, or frees it.
-    private func giveBack(_ memory: UnsafeMutableRawPointer) {
-        if let pool { pool.giveBack(memory, capacity: capacity) } else { free(memory) }
     }
 }
