@@ -238,6 +238,38 @@ describe("network.Encode / network.Decode", function()
         if not same(t, back) then error("case " .. case .. " did not round-trip: " .. hex(bytes):sub(1, 200)) end
       end
     end)
+
+    it("gives map keys back byte-exact through the key cache, however many keys share it", function()
+      -- Decode keeps recent short keys to push them again: thousands of distinct keys of every
+      -- length, pairs that differ in one byte only, embedded zeros, decoded in rounds and in
+      -- both orders, so that keys evict one another and come back.
+      local keys, seen = {}, {}
+      local function add(key)
+        if not seen[key] then seen[key] = true; keys[#keys + 1] = key end
+      end
+      add(""); add("\0\0\0"); add(string.rep("\xff", 40))
+      for length = 1, 34 do
+        for position = 1, length do
+          for _, byte in ipairs({0, 65, 200}) do
+            local key = string.rep("k", length)
+            add(key:sub(1, position - 1) .. string.char(byte) .. key:sub(position + 1))
+          end
+        end
+      end
+      for round = 1, 3 do
+        for first = 1, #keys, 7 do
+          local t = {}
+          for i = first, math.min(first + 6, #keys) do t[keys[i]] = i end
+          local back = assert(network.Decode(assert(network.Encode(t))))
+          for i = first, math.min(first + 6, #keys) do
+            assert(back[keys[i]] == i, "round " .. round .. ": key " .. hex(keys[i]) .. " lost")
+          end
+          assert.is_true(same(t, back))
+        end
+        -- Reversed, so that each round meets the cache in another state.
+        for i = 1, #keys // 2 do keys[i], keys[#keys + 1 - i] = keys[#keys + 1 - i], keys[i] end
+      end
+    end)
   end)
 
   describe("refusals when encoding", function()

@@ -17,6 +17,9 @@ final class Binding {
     /// The codec limits in force, as `Configure` last set them (read by Encode, Decode and
     /// PollEvents without the context's lock).
     var codecLimits: CodecLimits
+    /// The map keys Decode and PollEvents pushed lately; its Lua table is the sentinel's user
+    /// value (`pushKeyTable`).
+    let keys = KeyCache()
 
     private init(context: ScriptContext?, startupError: String?) {
         self.context = context
@@ -36,13 +39,15 @@ final class Binding {
         } catch {
             binding = Binding(context: nil, startupError: "mmnet: the I/O thread could not start: \(error)")
         }
-        let block = lua_newuserdatauv(L, MemoryLayout<UnsafeMutableRawPointer>.size, 0)!
+        let block = lua_newuserdatauv(L, MemoryLayout<UnsafeMutableRawPointer>.size, 1)!
         block.storeBytes(of: Unmanaged.passRetained(binding).toOpaque(), as: UnsafeMutableRawPointer.self)
         if luaL_newmetatable(L, sentinelType) != 0 {
             mmnet_pushfunction(L, closeState)
             lua_setfield(L, -2, "__gc")
         }
         lua_setmetatable(L, -2)
+        KeyCache.pushTable(L)
+        lua_setiuservalue(L, -2, 1)
         lua_rawsetp(L, mmnet_registryindex(), mmnet_registry_key())
 
         // Object id -> userdata, weak-valued: a dropped object can still be collected.
@@ -68,12 +73,25 @@ final class Binding {
         lua_rawgetp(L, mmnet_registryindex(), mmnet_registry_key())
     }
 
-    /// The binding of the sentinel at `index`; nil once the state is closing (its finalizer
-    /// has run) or when the value is not a sentinel.
-    static func held(by L: OpaquePointer, at index: Int32) -> Binding? {
+    /// Calls `body` with the binding of the sentinel at `index`, or nil once the state is
+    /// closing (its finalizer has run) or when the value is not a sentinel. The binding is not
+    /// retained for the call: the sentinel, on the stack or an upvalue, keeps it alive.
+    static func withHeld<R>(by L: OpaquePointer, at index: Int32, _ body: (Binding?) -> R) -> R {
         guard let block = lua_touserdata(L, index),
-              let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return nil }
-        return Unmanaged<Binding>.fromOpaque(pointer).takeUnretainedValue()
+              let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return body(nil) }
+        return Unmanaged<Binding>.fromOpaque(pointer)._withUnsafeGuaranteedRef { body($0) }
+    }
+
+    /// The binding of the sentinel at `index`; nil once the state is closing or when the
+    /// value is not a sentinel.
+    static func held(by L: OpaquePointer, at index: Int32) -> Binding? {
+        withHeld(by: L, at: index) { $0 }
+    }
+
+    /// Pushes the table of the key cache of the sentinel at `index` (nil when the value there
+    /// is not a sentinel).
+    static func pushKeyTable(_ L: OpaquePointer, sentinel index: Int32) {
+        lua_getiuservalue(L, index, 1)
     }
 }
 

@@ -14,24 +14,20 @@ func registerCodecFunctions(_ L: OpaquePointer) {
     mmnet_register_with_upvalue(L, "Decode", luaDecode)
 }
 
-/// The limits Encode and Decode apply (this state's `MaxDepth` and `MaxMessageSize`), and the
-/// state's pool of large buffers (nil when mmnet could not start in it).
-private func currentContext(_ L: OpaquePointer) -> (limits: CodecLimits, pool: BufferPool?) {
-    guard let binding = Binding.held(by: L, at: mmnet_upvalueindex(2)) else { return (CodecLimits(), nil) }
-    return (binding.codecLimits, binding.context?.buffers)
-}
-
 /// `network.Encode(table)`: the table's MessagePack bytes as a string, or nil and a message.
 /// A non-table argument is a script error (argument error); refusals are returned.
+/// The limits are this state's `MaxDepth` and `MaxMessageSize` (the defaults once it closes).
 private func luaEncode(_ state: OpaquePointer?) -> Int32 {
     let L = state!
     guard lua_type(L, 1) == LUA_TTABLE else {
         return argumentTypeError(L, 1, expected: "table")
     }
-    let (limits, pool) = currentContext(L)
-    let result = withEncodedTable(L, at: 1, rootName: "table", limits: limits, headroom: 0, pool: pool) { writer in
-        writer.withBytes { bytes in
-            _ = lua_pushlstring(L, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
+    let result = Binding.withHeld(by: L, at: mmnet_upvalueindex(2)) { binding in
+        withEncodedTable(L, at: 1, rootName: "table", limits: binding?.codecLimits ?? CodecLimits(), headroom: 0,
+                         pool: binding?.context?.buffers) { writer in
+            writer.withBytes { bytes in
+                _ = lua_pushlstring(L, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
+            }
         }
     }
     switch result {
@@ -42,6 +38,7 @@ private func luaEncode(_ state: OpaquePointer?) -> Int32 {
 
 /// `network.Decode(string)`: the table the bytes encode, or nil and a message.
 /// A non-string argument is a script error (argument error); malformed bytes are returned.
+/// Limits as for Encode; map keys go through the state's key cache.
 private func luaDecode(_ state: OpaquePointer?) -> Int32 {
     let L = state!
     guard lua_type(L, 1) == LUA_TSTRING else {
@@ -49,8 +46,12 @@ private func luaDecode(_ state: OpaquePointer?) -> Int32 {
     }
     var length = 0
     let bytes = UnsafeRawBufferPointer(start: lua_tolstring(L, 1, &length), count: length)
-    if let error = pushDecodedValue(L, bytes, limits: currentContext(L).limits) { return failure(L, error.message) }
+    let sentinel = mmnet_upvalueindex(2)
+    let error = Binding.withHeld(by: L, at: sentinel) { binding -> CodecError? in
+        guard let binding else { return pushDecodedValue(L, bytes, limits: CodecLimits()) }
+        Binding.pushKeyTable(L, sentinel: sentinel)  // below the result: the top value is returned
+        return pushDecodedValue(L, bytes, limits: binding.codecLimits, keys: binding.keys.pusher(table: lua_gettop(L)))
+    }
+    if let error { return failure(L, error.message) }
     return 1
 }
-
-

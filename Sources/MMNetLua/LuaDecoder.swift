@@ -9,12 +9,14 @@ import MMNetCore
 ///   - L: the Lua state.
 ///   - bytes: one MessagePack message body (a map or array, nothing after it).
 ///   - limits: nesting and size limits.
+///   - keys: the state's cache of map keys, with its table on the stack (nil: none).
 /// - Returns: nil after pushing exactly one value; otherwise the reason, with the stack exactly
 ///   as it was before the call.
-func pushDecodedValue(_ L: OpaquePointer, _ bytes: UnsafeRawBufferPointer, limits: CodecLimits) -> CodecError? {
+func pushDecodedValue(_ L: OpaquePointer, _ bytes: UnsafeRawBufferPointer, limits: CodecLimits,
+                      keys: KeyPusher? = nil) -> CodecError? {
     let top = lua_gettop(L)
     guard lua_checkstack(L, 4) != 0 else { return DecodeProblem.stackExhausted.error }
-    var visitor = LuaStackVisitor(L: L)
+    var visitor = LuaStackVisitor(L: L, keys: keys)
     do {
         try MessagePackReader.read(bytes, limits: limits, visitor: &visitor)
         return nil
@@ -29,6 +31,8 @@ func pushDecodedValue(_ L: OpaquePointer, _ bytes: UnsafeRawBufferPointer, limit
 struct LuaStackVisitor: MessagePackVisitor {
     /// The Lua state being pushed onto.
     let L: OpaquePointer
+    /// Pushes map keys through the state's key cache (nil: plain pushes).
+    let keys: KeyPusher?
 
     /// Pushes nil.
     @inline(__always) mutating func visitNil() { lua_pushnil(L) }
@@ -41,6 +45,10 @@ struct LuaStackVisitor: MessagePackVisitor {
     /// Pushes the bytes as a Lua string.
     @inline(__always) mutating func visitString(_ bytes: UnsafeRawBufferPointer) {
         _ = lua_pushlstring(L, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
+    }
+    /// Pushes a map key's bytes as a Lua string, through the key cache when there is one.
+    @inline(__always) mutating func visitKeyString(_ bytes: UnsafeRawBufferPointer) {
+        if let keys { keys.push(L, bytes) } else { visitString(bytes) }
     }
 
     /// Creates the array's table, after making room on the stack for it, a key and a value.

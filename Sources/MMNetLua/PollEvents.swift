@@ -41,6 +41,7 @@ func pollEvents(_ L: OpaquePointer?) -> Int32 {
         // skips the lookup lua_setfield makes for each), and the object of the previous event
         // (consecutive events mostly come from one object).
         var slots = EventSlots(L)
+        let keys = binding.keys.pusher(table: slots.keyTable)
         var count: lua_Integer = 0
         if lost > 0 {
             pushEventTable(L, kind: .error, timestamp: Clock.wall(), message: "event queue overflow: \(lost) events lost",
@@ -49,7 +50,8 @@ func pollEvents(_ L: OpaquePointer?) -> Int32 {
             lua_rawseti(L, slots.results, count)
         }
         // `pushEvent` skips the unreachable events counted above: their object has no Lua value.
-        for index in events.indices where pushEvent(L, events.baseAddress! + index, limits: limits, slots: &slots) {
+        for index in events.indices
+        where pushEvent(L, events.baseAddress! + index, limits: limits, keys: keys, slots: &slots) {
             count += 1
             lua_rawseti(L, slots.results, count)
         }
@@ -79,8 +81,8 @@ private func countUnreachable(_ events: UnsafeBufferPointer<Event>) -> Int {
     return unreachable
 }
 
-/// The stack slots `pushEvent` uses, above the result table: the field names, and the object
-/// of the previous event with its id.
+/// The stack slots `pushEvent` uses, above the result table: the field names, the key cache's
+/// table, and the object of the previous event with its id.
 private struct EventSlots {
     /// The result table.
     let results: Int32
@@ -92,12 +94,15 @@ private struct EventSlots {
     let objectKey: Int32
     /// The string `"Packet"`.
     let packetKey: Int32
+    /// The table of the state's key cache (`Binding.keys`).
+    let keyTable: Int32
     /// The object of the previous event (nil at first).
     let object: Int32
     /// Its id (0: none).
     var objectID: Int64 = 0
 
-    /// Pushes the field names and an empty object slot above the result table on top.
+    /// Pushes the field names, the key cache's table and an empty object slot above the result
+    /// table on top.
     init(_ L: OpaquePointer) {
         results = lua_gettop(L)
         lua_pushstring(L, "Event")
@@ -108,6 +113,10 @@ private struct EventSlots {
         objectKey = lua_gettop(L)
         lua_pushstring(L, "Packet")
         packetKey = lua_gettop(L)
+        Binding.pushSentinel(L)
+        Binding.pushKeyTable(L, sentinel: -1)
+        mmnet_remove(L, -2)
+        keyTable = lua_gettop(L)
         lua_pushnil(L)
         object = lua_gettop(L)
     }
@@ -123,7 +132,8 @@ private struct EventSlots {
 
 /// Pushes the table of one event (read in place); returns false (pushing nothing) when its
 /// object was collected or never reached the script.
-private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits: CodecLimits, slots: inout EventSlots) -> Bool {
+private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits: CodecLimits, keys: KeyPusher,
+                       slots: inout EventSlots) -> Bool {
     let id = event.pointee.source.id
     if id != slots.objectID {
         if !pushExistingObject(L, id: id) {
@@ -140,7 +150,7 @@ private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits
     slots.set(L, slots.objectKey) { lua_pushvalue(L, slots.object) }
     if kind == .receive {
         lua_pushvalue(L, slots.packetKey)
-        if let error = event.pointee.payload.withUnsafeBytes({ pushDecodedValue(L, $0, limits: limits) }) {
+        if let error = event.pointee.payload.withUnsafeBytes({ pushDecodedValue(L, $0, limits: limits, keys: keys) }) {
             // Validated by the I/O thread under the limits then in force; they have been
             // lowered since: the script gets an EVENT_ERROR instead, then the close event.
             let reason = "malformed message: \(error.message)"

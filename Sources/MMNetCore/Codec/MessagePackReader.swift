@@ -100,7 +100,7 @@ public struct MessagePackReader {
         case 0xE0...0xFF:
             try visitor.visitInt(Int64(Int8(bitPattern: marker)))
         case 0xA0...0xBF:
-            try readBytes(Int(marker & 0x1F), at: at, visitor: &visitor)
+            try readBytes(Int(marker & 0x1F), at: at, isKey: isKey, visitor: &visitor)
         case 0x80...0x8F:
             try readMap(Int(marker & 0x0F), at: at, depth: depth, visitor: &visitor)
         case 0x90...0x9F:
@@ -113,11 +113,11 @@ public struct MessagePackReader {
         case 0xC3:
             try visitor.visitBool(true)
         case 0xC4, 0xD9:
-            try readBytes(try readLength(UInt8.self, markerAt: at), at: at, visitor: &visitor)
+            try readBytes(try readLength(UInt8.self, markerAt: at), at: at, isKey: isKey, visitor: &visitor)
         case 0xC5, 0xDA:
-            try readBytes(try readLength(UInt16.self, markerAt: at), at: at, visitor: &visitor)
+            try readBytes(try readLength(UInt16.self, markerAt: at), at: at, isKey: isKey, visitor: &visitor)
         case 0xC6, 0xDB:
-            try readBytes(try readLength(UInt32.self, markerAt: at), at: at, visitor: &visitor)
+            try readBytes(try readLength(UInt32.self, markerAt: at), at: at, isKey: isKey, visitor: &visitor)
         case 0xCA:
             try need(4, markerAt: at)
             try visitFloat(Double(Float(bitPattern: load(UInt32.self))), at: at, isKey: isKey, visitor: &visitor)
@@ -165,13 +165,13 @@ public struct MessagePackReader {
         try visitor.visitFloat(value)
     }
 
-    /// Reports `count` bytes of str or bin payload.
+    /// Reports `count` bytes of str or bin payload, as a map key when `isKey`.
     @inlinable @inline(__always)
-    mutating func readBytes<V: MessagePackVisitor>(_ count: Int, at: Int, visitor: inout V) throws(CodecError) {
+    mutating func readBytes<V: MessagePackVisitor>(_ count: Int, at: Int, isKey: Bool, visitor: inout V) throws(CodecError) {
         try need(count, markerAt: at)
         let bytes = UnsafeRawBufferPointer(start: start + position, count: count)
         position &+= count
-        try visitor.visitString(bytes)
+        if isKey { try visitor.visitKeyString(bytes) } else { try visitor.visitString(bytes) }
     }
 
     /// Reads an array of `count` elements whose header starts at `at`.

@@ -21,6 +21,9 @@ public protocol MessagePackVisitor {
     mutating func visitFloat(_ value: Double) throws(CodecError)
     /// A str or bin, as raw bytes; the pointer is valid only during the call.
     mutating func visitString(_ bytes: UnsafeRawBufferPointer) throws(CodecError)
+    /// A str or bin that is a map key (keys repeat from message to message, values mostly do
+    /// not); by default the same as `visitString`.
+    mutating func visitKeyString(_ bytes: UnsafeRawBufferPointer) throws(CodecError)
     /// The start of an array of `count` elements.
     mutating func beginArray(count: Int) throws(CodecError)
     /// The element at 1-based `index` has just been visited.
@@ -33,4 +36,12 @@ public protocol MessagePackVisitor {
     mutating func endMapEntry() throws(CodecError)
     /// The end of the current map.
     mutating func endMap()
+}
+
+extension MessagePackVisitor {
+    /// A map key's bytes reported as any other string.
+    @inlinable @inline(__always)
+    public mutating func visitKeyString(_ bytes: UnsafeRawBufferPointer) throws(CodecError) {
+        try visitString(bytes)
+    }
 }
