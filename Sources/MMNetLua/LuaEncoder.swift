@@ -125,8 +125,12 @@ struct LuaTableEncoder: ~Copyable {
             throw EncodeFailure(reason: "tables nested deeper than \(maxDepth) levels cannot be sent")
         }
         let identity = lua_topointer(L, index)
-        for level in 0..<(depth - 1) where ancestors[level] == identity {
-            throw EncodeFailure(reason: "cycles cannot be sent (this table contains itself)")
+        var level = 0
+        while level < depth &- 1 {
+            if ancestors[level] == identity {
+                throw EncodeFailure(reason: "cycles cannot be sent (this table contains itself)")
+            }
+            level &+= 1
         }
         ancestors[depth - 1] = identity
         guard lua_checkstack(L, 4) != 0 else {

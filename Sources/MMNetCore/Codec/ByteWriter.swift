@@ -25,8 +25,9 @@ public struct ByteWriter: ~Copyable {
     @usableFromInline let limit: Int
     /// Whether `base` was allocated here (and must be freed) rather than lent by the caller.
     @usableFromInline var owned: Bool
-    /// Where a large buffer comes from and goes back to (nil: malloc and free only).
-    @usableFromInline let pool: BufferPool?
+    /// Where a large buffer comes from and goes back to (nil: malloc and free only). Not
+    /// retained: whoever makes a writer with a pool keeps the pool alive longer than the writer.
+    @usableFromInline unowned(unsafe) let pool: BufferPool?
 
     /// Creates an empty writer.
     /// - Parameters:
@@ -50,7 +51,8 @@ public struct ByteWriter: ~Copyable {
     /// - Parameters:
     ///   - scratch: memory to use first (its size is clamped to `limit`).
     ///   - limit: the most bytes this writer will hold; a write past it throws.
-    ///   - pool: where a large heap buffer is taken from, and goes back to.
+    ///   - pool: where a large heap buffer is taken from, and goes back to; it must outlive the
+    ///     writer (the writer does not retain it).
     @inlinable
     public init(scratch: UnsafeMutableRawBufferPointer, limit: Int, pool: BufferPool? = nil) {
         base = scratch.baseAddress!
