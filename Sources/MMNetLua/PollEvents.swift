@@ -32,6 +32,10 @@ func pollEvents(_ L: OpaquePointer?) -> Int32 {
     }
     var lost = context.drainEvents(into: &drained, timeout: timeout)
     context.buffers.releaseIfIdle(now: Clock.monotonic())
+    if drained.isEmpty && lost == 0 {
+        lua_createtable(L, 0, 0)  // nothing: no field names or key cache to push
+        return 1
+    }
     let limits = binding.codecLimits
     // Events are read in place (an unsafe buffer's elements are borrowed, not copied).
     drained.withUnsafeBufferPointer { events in
