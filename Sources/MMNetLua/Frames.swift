@@ -6,17 +6,18 @@ import CLuaShim
 import MMNetCore
 
 /// Encodes the table at `index` as a message frame (header + MessagePack body) under the
-/// state's limits, a large one in a buffer of `pool`; the error names where in the table the
-/// problem is.
-func encodeMessageFrame(_ L: OpaquePointer, at index: Int32, settings: Settings, pool: BufferPool) -> Result<ByteBlock, CodecError> {
+/// state's limits and calls `body` with it: a small frame borrowed from the encoder's stack
+/// memory (each send queue copies it), a large one in a heap buffer (of `pool`) that every
+/// queue shares. The error names where in the table the problem is.
+func withMessageFrame<R>(_ L: OpaquePointer, at index: Int32, settings: Settings, pool: BufferPool,
+                         _ body: (OutgoingFrame) -> R) -> Result<R, CodecError> {
     withEncodedTable(L, at: index, rootName: "packet", limits: settings.codecLimits, headroom: FrameHeader.size,
                      pool: pool) { writer in
         writer.withUnsafeMutableBytes { bytes in
             FrameHeader(length: bytes.count - FrameHeader.size, type: .message).write(into: bytes)
         }
-        // A small frame is copied out of the encoder's stack buffer; a large one keeps the
-        // encoder's heap memory, without a copy (back to the pool once written).
-        return writer.take()
+        if writer.isInScratch { return writer.withBytes { body(.borrowed($0)) } }
+        return body(.shared(writer.take()))
     }
 }
 

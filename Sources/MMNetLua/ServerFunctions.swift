@@ -41,29 +41,33 @@ func serverBroadcast(_ L: OpaquePointer?) -> Int32 {
 /// Encodes the table at 2 once and queues it to `targets`; pushes the count and, when some
 /// failed, the first reason.
 private func sendToConnections(_ L: OpaquePointer, _ listener: Listener, _ targets: [Connection], checkMembership: Bool) -> Int32 {
-    let settings = listener.context.settings
-    let frame: ByteBlock
-    switch encodeMessageFrame(L, at: 2, settings: settings, pool: listener.context.buffers) {
+    let settings = listener.context.scriptSettings
+    let sent = withMessageFrame(L, at: 2, settings: settings, pool: listener.context.buffers) { frame in
+        var count: lua_Integer = 0
+        var firstProblem: String?
+        for connection in targets {
+            if checkMembership && !listener.owns(connection) {
+                if firstProblem == nil { firstProblem = "connection \(connection.peer.description) is not open on this server" }
+                continue
+            }
+            let outcome = connection.send(frame, limit: settings.sendQueueLimit)
+            if case .sent = outcome {
+                count += 1
+            } else if firstProblem == nil {
+                firstProblem = "\(connection.peer.description): \(describe(outcome, limit: settings.sendQueueLimit))"
+            }
+        }
+        return (count, firstProblem)
+    }
+    let count: lua_Integer
+    let firstProblem: String?
+    switch sent {
     case .failure(let error):
         lua_pushinteger(L, 0)
         push(L, error.message)
         return 2
-    case .success(let encoded):
-        frame = encoded
-    }
-    var count: lua_Integer = 0
-    var firstProblem: String?
-    for connection in targets {
-        if checkMembership && !listener.owns(connection) {
-            if firstProblem == nil { firstProblem = "connection \(connection.peer.description) is not open on this server" }
-            continue
-        }
-        let outcome = connection.send(frame, limit: settings.sendQueueLimit)
-        if case .sent = outcome {
-            count += 1
-        } else if firstProblem == nil {
-            firstProblem = "\(connection.peer.description): \(describe(outcome, limit: settings.sendQueueLimit))"
-        }
+    case .success(let result):
+        (count, firstProblem) = result
     }
     lua_pushinteger(L, count)
     guard let firstProblem else { return 1 }

@@ -91,23 +91,22 @@ final class MessagePackWriterTests: XCTestCase {
         XCTAssertEqual(small.count, 0)
     }
 
-    /// `take` copies out of the caller's scratch memory, adopts the heap memory (the writer
-    /// is empty afterwards either way), and the writer goes on working.
-    func testTakeFromScratchAndFromTheHeap() throws {
+    /// A writer stays in the caller's scratch memory while the bytes fit; `take` adopts the heap
+    /// memory they moved to (the writer is empty afterwards and goes on working).
+    func testScratchThenTakeFromTheHeap() throws {
         let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 8, alignment: 8)
         defer { scratch.deallocate() }
-        var writer = ByteWriter(scratch: scratch, limit: 1 << 20)
-        try writer.writeInt(5)
-        let small = writer.take()
-        XCTAssertEqual(writer.count, 0)
-        try writer.writeInt(6)  // into the scratch again: `small` keeps its own copy
-        XCTAssertEqual(small.withUnsafeBytes { Array($0) }, [5])
+        var small = ByteWriter(scratch: scratch, limit: 1 << 20)
+        try small.writeInt(5)
+        XCTAssertTrue(small.isInScratch)
+        XCTAssertEqual(small.withBytes { Array($0) }, [5])
 
         var big = ByteWriter(scratch: scratch, limit: 1 << 20)
         try big.writeZeros(3)
         let text = [UInt8](repeating: 0x62, count: 300)
         try writeString(text, into: &big)
         big.withUnsafeMutableBytes { $0[0] = 0xEE }
+        XCTAssertFalse(big.isInScratch)
         let taken = big.take()
         XCTAssertEqual(big.count, 0)
         XCTAssertEqual(taken.count, 3 + 3 + 300)

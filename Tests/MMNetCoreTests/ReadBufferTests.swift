@@ -43,9 +43,9 @@ final class ReadBufferTests: XCTestCase {
         XCTAssertNil(empty.takeAll(count: 0, droppingPrefix: 0))
     }
 
-    func testCopiedBodyKeepsItsBytes() {
+    func testArrayBodyKeepsItsBytes() {
         var source: [UInt8] = [9, 8, 7]
-        let body = source.withUnsafeBytes { ByteBlock(copying: $0) }
+        let body = ByteBlock(source)
         source[0] = 0
         XCTAssertEqual(contents(body), [9, 8, 7])
         XCTAssertEqual(ByteBlock().count, 0)

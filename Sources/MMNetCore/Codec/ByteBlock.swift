@@ -33,11 +33,6 @@ public struct ByteBlock: Sendable {
         count = array.count
     }
 
-    /// A copy of `bytes`.
-    public init(copying bytes: UnsafeRawBufferPointer) {
-        self.init(Array(bytes))
-    }
-
     /// `count` bytes at `offset` in `memory`, which came from malloc and goes with the body:
     /// back to `pool` (it holds `capacity` bytes), or freed.
     init(adopting memory: UnsafeMutableRawPointer, offset: Int, count: Int, capacity: Int = 0, pool: BufferPool? = nil) {

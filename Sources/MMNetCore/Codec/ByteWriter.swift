@@ -143,23 +143,22 @@ public struct ByteWriter: ~Copyable {
         try body(UnsafeMutableRawBufferPointer(start: base, count: used))
     }
 
-    /// Hands the bytes written over and leaves the writer empty: its own memory, without a
-    /// copy, once it has moved to the heap (a buffer large enough for the pool goes back to it
-    /// with the block; a smaller one is trimmed when a quarter or more of it is unused); a copy
-    /// while it is still in the caller's scratch memory.
+    /// Whether the bytes are still in the caller's scratch memory (they have not needed the heap).
+    public var isInScratch: Bool { !owned }
+
+    /// Hands the bytes written over, without a copy, and leaves the writer empty; only once they
+    /// have moved to the heap (not `isInScratch`). A buffer large enough for the pool goes back
+    /// to it with the block; a smaller one is trimmed when a quarter or more of it is unused.
     public mutating func take() -> ByteBlock {
+        precondition(owned, "ByteWriter.take: the bytes are in the caller's scratch memory")
         let block: ByteBlock
-        if owned {
-            if let pool, capacity >= BufferPool.minimumSize {
-                block = ByteBlock(adopting: base, offset: 0, count: used, capacity: capacity, pool: pool)
-            } else {
-                if capacity - used >= used / 4, used > 0, let trimmed = realloc(base, used) { base = trimmed }
-                block = ByteBlock(adopting: base, offset: 0, count: used)
-            }
-            owned = false
+        if let pool, capacity >= BufferPool.minimumSize {
+            block = ByteBlock(adopting: base, offset: 0, count: used, capacity: capacity, pool: pool)
         } else {
-            block = ByteBlock(copying: UnsafeRawBufferPointer(start: base, count: used))
+            if capacity - used >= used / 4, used > 0, let trimmed = realloc(base, used) { base = trimmed }
+            block = ByteBlock(adopting: base, offset: 0, count: used)
         }
+        owned = false
         used = 0
         capacity = 0
         return block

@@ -1,7 +1,7 @@
 // What one Lua state shares with the I/O thread: its event ring and its settings.
 //
-// Thread: both. `settings` is guarded by a lock; `events` has its own; `sentSinceDrain` is the
-// Lua thread's alone.
+// Thread: both. `settings` is guarded by a lock (written by the Lua thread only, which reads
+// it without); `events` has its own; `sentSinceDrain` is the Lua thread's alone.
 
 /// The per-Lua-state side of mmnet that the core knows about (the core never sees Lua itself).
 public final class ScriptContext: @unchecked Sendable {
@@ -28,6 +28,10 @@ public final class ScriptContext: @unchecked Sendable {
 
     /// The settings in force (any thread).
     public var settings: Settings { lock.withLock { current } }
+
+    /// The settings in force, read on the Lua thread: the one thread that changes them
+    /// (`configure`), so it reads them without the lock (`Send` does, once per message).
+    public var scriptSettings: Settings { current }
 
     /// Replaces the settings (Lua thread) after checking them; returns the problem if any.
     public func configure(_ settings: Settings) -> String? {

@@ -64,15 +64,13 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// When the connection object was made (monotonic seconds).
     let createdAt = Clock.monotonic()
     /// Bytes to write to the socket, in order (ciphertext when encrypted).
-    var outQueue: [ByteBlock] = []
-    /// Bytes of `outQueue[0]` already written.
-    var outOffset = 0
+    var outQueue = FrameQueue()
     /// Writing failed (the peer is gone): sends are refused, what was queued is dropped, and
     /// reading goes on until what the peer sent before is delivered.
     var writeShut = false
     /// Plaintext frames waiting to be encrypted into `outQueue` (encrypted connections only:
     /// the I/O thread encrypts them in batches once the handshake is done).
-    var plainQueue: [ByteBlock] = []
+    var plainQueue = FrameQueue()
     /// close_notify has been queued (encrypted connections).
     var tlsClosed = false
     var queuedBytes = 0
@@ -128,8 +126,10 @@ public final class Connection: Endpoint, @unchecked Sendable {
         self.tcpConnected = connected
         self.input = ReadBuffer(pool: context.buffers)
         super.init(context: context)
-        let hello = ByteBlock(Hello.bytes(encrypted: tls != nil))
-        if tls != nil { plainQueue.append(hello) } else { outQueue.append(hello) }
+        let hello = Hello.bytes(encrypted: tls != nil)
+        hello.withUnsafeBytes { bytes in
+            if tls != nil { plainQueue.append(.borrowed(bytes)) } else { outQueue.append(.borrowed(bytes)) }
+        }
         queuedBytes = hello.count
     }
 
@@ -155,20 +155,20 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// Queues one encoded message frame for sending (Lua thread). `frame` starts with its
     /// header. When nothing is queued ahead of it, the frame is written at once from this
     /// thread; whatever the socket does not take is left to the I/O thread.
-    public func send(_ frame: ByteBlock, limit: Int) -> SendOutcome {
+    public func send(_ frame: OutgoingFrame, limit: Int) -> SendOutcome {
         context.sentSinceDrain = true
         return enqueue(frame, limit: limit, isMessage: true)
     }
 
     /// Queues a control frame of mmnet's own (I/O thread): no limit, not counted as a message.
     func sendControl(_ frame: [UInt8]) {
-        _ = enqueue(ByteBlock(frame), limit: .max, isMessage: false)
+        frame.withUnsafeBytes { _ = enqueue(.borrowed($0), limit: .max, isMessage: false) }
     }
 
     /// Queues `frame` and asks the I/O thread to write it: at once when the frame is isolated
     /// or the queue is long, `IOThread.coalesceTime` later in a burst of small sends, so that
     /// the burst goes out in few writes and wakes the I/O thread (and the peer's) seldom.
-    private func enqueue(_ frame: ByteBlock, limit: Int, isMessage: Bool) -> SendOutcome {
+    private func enqueue(_ frame: OutgoingFrame, limit: Int, isMessage: Bool) -> SendOutcome {
         let (outcome, wake): (SendOutcome, IOThread.Command?) = lock.withLock {
             guard phase < .closing && !writeShut else { return (.notConnected, nil) }
             if queuedBytes > 0 && queuedBytes > limit - frame.count { return (.queueFull, nil) }
@@ -184,8 +184,7 @@ public final class Connection: Endpoint, @unchecked Sendable {
                     counters.bytesSent += offset
                     if offset == frame.count { return (.sent, nil) }
                 }
-                outQueue.append(frame)
-                if outQueue.count == 1 { outOffset = offset }
+                outQueue.append(frame, skipping: offset)
             }
             queuedBytes += frame.count - offset
             let soon = tls == nil && isMessage && burst && queuedBytes < Connection.coalesceBytes

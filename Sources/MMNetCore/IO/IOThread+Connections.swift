@@ -126,9 +126,7 @@ extension IOThread {
                     connection.flushScheduled = false
                     connection.flushDeferred = false
                 } else {
-                    swap(&batch, &connection.outQueue)
-                    offset = connection.outOffset
-                    connection.outOffset = 0
+                    (batch, offset) = connection.outQueue.takeAll()
                     connection.writing = true
                 }
                 return nil
@@ -141,8 +139,7 @@ extension IOThread {
                 connection.queuedBytes -= result.bytes
                 connection.counters.bytesSent += result.bytes
                 guard result.done < batch.count else { return true }
-                connection.outQueue.insert(contentsOf: batch[result.done...], at: 0)
-                connection.outOffset = result.offset
+                connection.outQueue.putBack(batch[result.done...], offset: result.offset)
                 return false
             }
             if result.bytes > 0 { progress = true }

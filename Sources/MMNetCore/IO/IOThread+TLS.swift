@@ -70,41 +70,26 @@ extension IOThread {
         return true
     }
 
-    /// Encrypts the plaintext frames waiting (under the connection's lock), batching small
-    /// frames into one TLS write; queues close_notify once a closing connection has nothing
-    /// left. Returns the failure, if any.
+    /// Encrypts the plaintext frames waiting (under the connection's lock), `encryptBatch`
+    /// bytes per TLS write at most (small frames come packed, many to a write); queues
+    /// close_notify once a closing connection has nothing left. Returns the failure, if any.
     func encryptPending(_ connection: Connection) -> TLSError? {
         guard let tls = connection.tls, tls.isHandshakeComplete else { return nil }
         defer { collectCiphertext(connection) }
         do {
-            while !connection.plainQueue.isEmpty {
-                var taken = 1
-                var size = connection.plainQueue[0].count
-                while taken < connection.plainQueue.count
-                        && size + connection.plainQueue[taken].count <= IOThread.encryptBatch {
-                    size += connection.plainQueue[taken].count
-                    taken += 1
-                }
-                if taken == 1 {
-                    // One frame, possibly large: encrypt it a batch at a time, moving the
-                    // ciphertext out as it comes (the memory BIO then never grows past a batch).
-                    try connection.plainQueue[0].withUnsafeBytes { frame in
-                        var offset = 0
-                        while offset < frame.count {
-                            let end = min(frame.count, offset + IOThread.encryptBatch)
-                            try tls.writePlaintext(UnsafeRawBufferPointer(rebasing: frame[offset..<end]))
-                            collectCiphertext(connection)
-                            offset = end
-                        }
+            for block in connection.plainQueue.takeAll().blocks {
+                // The ciphertext is moved out after each write: the memory BIO never grows
+                // past a batch, even for a large frame.
+                try block.withUnsafeBytes { frame in
+                    var offset = 0
+                    while offset < frame.count {
+                        let end = min(frame.count, offset + IOThread.encryptBatch)
+                        try tls.writePlaintext(UnsafeRawBufferPointer(rebasing: frame[offset..<end]))
+                        collectCiphertext(connection)
+                        offset = end
                     }
-                } else {
-                    var batch = [UInt8]()
-                    batch.reserveCapacity(size)
-                    for frame in connection.plainQueue[..<taken] { frame.withUnsafeBytes { batch.append(contentsOf: $0) } }
-                    try batch.withUnsafeBytes { try tls.writePlaintext($0) }
                 }
-                connection.plainQueue.removeFirst(taken)
-                connection.queuedBytes -= size
+                connection.queuedBytes -= block.count
             }
             if connection.phase == .closing && !connection.tlsClosed {
                 connection.tlsClosed = true
@@ -122,7 +107,7 @@ extension IOThread {
     func collectCiphertext(_ connection: Connection) {
         guard let tls = connection.tls else { return }
         while let bytes = tls.takeCiphertext() {
-            connection.outQueue.append(ByteBlock(bytes))
+            connection.outQueue.append(.shared(ByteBlock(bytes)))
             connection.queuedBytes += bytes.count
         }
     }
@@ -132,10 +117,11 @@ extension IOThread {
     func tlsFailed(_ connection: Connection, _ error: TLSError) {
         connection.lock.withLock {
             if error.kind == .notEncrypted {
-                connection.outQueue = [ByteBlock(Hello.bytes(encrypted: true))]
-                connection.outOffset = 0
+                connection.outQueue.removeAll()
+                connection.outQueue.append(.shared(ByteBlock(Hello.bytes(encrypted: true))))
             }
-            let sent = IOThread.writeFrames(connection.fd, connection.outQueue, from: connection.outOffset)
+            let (frames, offset) = connection.outQueue.takeAll()
+            let sent = IOThread.writeFrames(connection.fd, frames, from: offset)
             connection.counters.bytesSent += sent.bytes
         }
         fail(connection, error.message)
