@@ -35,15 +35,20 @@ public final class EventRing: @unchecked Sendable {
         self.condition = Condition(lock: lock)
     }
 
-    /// Adds events in one go (I/O thread). When the ring is full, `.drop` mode drops the oldest
-    /// events to make room and returns them (counted as lost); `.wait` mode lets the ring grow
-    /// past its capacity: the I/O thread checks `freeSlots` before queuing messages, so only
-    /// state changes (connect, close, error) ever do that, a few slots at most.
-    public func push(contentsOf batch: [Event], policy: QueueFullPolicy) -> [Event] {
+    /// Adds events in one go (I/O thread), moving them out of `batch` (which is left holding
+    /// nils: no event is copied, so no reference is counted up and down again). When the ring
+    /// is full, `.drop` mode drops the oldest events to make room and returns them (counted as
+    /// lost); `.wait` mode lets the ring grow past its capacity: the I/O thread checks
+    /// `freeSlots` before queuing messages, so only state changes (connect, close, error) ever
+    /// do that, a few slots at most.
+    public func push(contentsOf batch: inout [Event?], policy: QueueFullPolicy) -> [Event] {
         let (dropped, wake) = lock.withLock { () -> ([Event], Bool) in
             if closed { return ([], false) }
             var dropped: [Event] = []
-            for event in batch {
+            var pushed = 0
+            for index in batch.indices {
+                guard let event = batch[index].take() else { continue }
+                pushed += 1
                 if count >= capacity {
                     if policy == .wait {
                         if count == slots.count { relayout(slotCount: slots.count * 2) }
@@ -56,7 +61,7 @@ public final class EventRing: @unchecked Sendable {
                 slots[(head + count) % slots.count] = event
                 count += 1
             }
-            if count == batch.count && notifyFD >= 0 { Posix.signal(eventfd: notifyFD) }
+            if count == pushed && notifyFD >= 0 { Posix.signal(eventfd: notifyFD) }
             return (dropped, waiters > 0)
         }
         // Woken after the lock is released, so the waiter does not wake only to block on it.

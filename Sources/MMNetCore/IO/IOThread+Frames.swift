@@ -24,8 +24,11 @@ extension IOThread {
         let limits = settings.codecLimits
         // Messages are queued in one batch per call (one lock, one wake-up of the script); in
         // "wait" mode no more than the ring has room for, the rest staying in the input.
-        var batch = MessageBatch(ring: connection.context.events, policy: settings.queueFull)
-        defer { deliver(&batch, from: connection) }
+        var batch = MessageBatch(ring: connection.context.events, policy: settings.queueFull, events: takeBatchStorage())
+        defer {
+            deliver(&batch, from: connection)
+            batchStorage = batch.events  // emptied by `deliver`: its capacity serves the next read
+        }
         while connection.currentPhase == .open && !connection.readPaused && connection.input.count >= FrameHeader.size {
             let type: FrameType
             let total: Int
@@ -73,11 +76,11 @@ extension IOThread {
                 // frame) is handed over as it is; others are copied into the batch's slab.
                 if total >= IOThread.adoptSize,
                    let whole = connection.input.takeAll(count: total, droppingPrefix: FrameHeader.size) {
-                    batch.append(Event(.receive, source: connection, payload: whole, timestamp: batch.timestamp))
+                    batch.appendMessage(from: connection, payload: whole)
                     continue  // the input is empty now
                 }
                 let payload = batch.bodies.copy(body, expected: connection.input.count - FrameHeader.size)
-                batch.append(Event(.receive, source: connection, payload: payload, timestamp: batch.timestamp))
+                batch.appendMessage(from: connection, payload: payload)
             }
             connection.input.consume(total)
         }
@@ -92,17 +95,18 @@ struct MessageBatch {
     let policy: QueueFullPolicy
     /// When they arrived (one read, one moment).
     let timestamp = Clock.wall()
-    /// The events, oldest first.
-    var events: [Event] = []
+    /// The events, oldest first (optional: the ring moves them out).
+    var events: [Event?]
     /// Where their bodies are copied: one allocation for the many small messages of a read.
     var bodies = ByteSlab()
     /// How many more the ring takes ("wait" mode); unlimited in "drop" mode.
     private var room: Int
 
-    /// An empty batch for `ring`.
-    init(ring: EventRing, policy: QueueFullPolicy) {
+    /// An empty batch for `ring`, filling `events` (empty; its capacity is reused).
+    init(ring: EventRing, policy: QueueFullPolicy, events: [Event?]) {
         self.ring = ring
         self.policy = policy
+        self.events = events
         self.room = 0
         refill()
     }
@@ -115,21 +119,30 @@ struct MessageBatch {
         room = policy == .wait ? ring.freeSlots : .max
     }
 
-    /// Adds a message.
-    mutating func append(_ event: consuming Event) {
-        events.append(consume event)
+    /// Adds an EVENT_RECEIVE of `connection` (made in place: an event built by the caller
+    /// and passed in was copied, its references counted up and down once more).
+    mutating func appendMessage(from connection: Connection, payload: ByteBlock) {
+        events.append(.some(Event(.receive, source: connection, payload: payload, timestamp: timestamp)))
         room -= 1
     }
 }
 
 extension IOThread {
+    /// The storage of the next `MessageBatch` (empty, with the capacity the last one grew to),
+    /// leaving nothing behind: a nested `processInput` would start a fresh one.
+    func takeBatchStorage() -> [Event?] {
+        var storage: [Event?] = []
+        swap(&storage, &batchStorage)
+        return storage
+    }
+
     /// Queues the batch's messages in one go and counts them.
     func deliver(_ batch: inout MessageBatch, from connection: Connection) {
         batch.bodies.seal()
         guard !batch.events.isEmpty else { return }
         let count = batch.events.count
-        handleDropped(batch.ring.push(contentsOf: batch.events, policy: batch.policy))
-        batch.events.removeAll()
+        handleDropped(batch.ring.push(contentsOf: &batch.events, policy: batch.policy))
+        batch.events.removeAll(keepingCapacity: true)
         connection.lock.withLock { connection.counters.messagesReceived += count }
     }
 }

@@ -64,6 +64,9 @@ public final class IOThread: @unchecked Sendable {
     /// Listeners whose accepting is paused for lack of descriptors.
     var pausedListeners: [Int64: Listener] = [:]
     /// Connections to flush once their time comes (`flushSoon`), soonest first.
+    /// The events array `processInput` batches messages in, kept empty between calls so that
+    /// its capacity is not grown again for every read.
+    var batchStorage: [Event?] = []
     private var soonFlushes: [(connection: Connection, due: Double)] = []
     /// When the next liveness sweep is due (monotonic seconds).
     var nextSweep = 0.0
@@ -233,7 +236,8 @@ public final class IOThread: @unchecked Sendable {
 
     /// Puts a state-change event in its state's ring (never refused; see `EventRing`).
     func report(_ event: Event, policy: QueueFullPolicy) {
-        handleDropped(event.source.context.events.push(contentsOf: [event], policy: policy))
+        var single: [Event?] = [event]
+        handleDropped(event.source.context.events.push(contentsOf: &single, policy: policy))
     }
 
     /// Closes the connections whose EVENT_CONNECT was dropped: no script can ever hold them.
