@@ -18,22 +18,25 @@ func clientNew(_ L: OpaquePointer?) -> Int32 {
 func clientSend(_ L: OpaquePointer?) -> Int32 {
     withSelf(L!, .client) { (L, connection: Connection) in
         guard lua_type(L, 2) == LUA_TTABLE else { return argumentTypeError(L, 2, expected: "table") }
-        let settings = connection.context.scriptSettings
-        let sent = withMessageFrame(L, at: 2, settings: settings, pool: connection.context.buffers) { frame in
-            connection.send(frame, limit: settings.sendQueueLimit)
-        }
-        switch sent {
-        case .failure(let error):
-            lua_pushboolean(L, 0)
-            push(L, error.message)
-            return 2
-        case .success(.sent):
-            lua_pushboolean(L, 1)
-            return 1
-        case .success(let outcome):
-            lua_pushboolean(L, 0)
-            push(L, connection.failureReason.map { "not connected: \($0)" } ?? describe(outcome, limit: settings.sendQueueLimit))
-            return 2
+        // The context lent, not retained: the connection holds it.
+        return Unmanaged.passUnretained(connection.context)._withUnsafeGuaranteedRef { context in
+            let settings = context.scriptSettings
+            let sent = withMessageFrame(L, at: 2, settings: settings, pool: context.buffers) { frame in
+                connection.send(frame, limit: settings.sendQueueLimit)
+            }
+            switch sent {
+            case .failure(let error):
+                lua_pushboolean(L, 0)
+                push(L, error.message)
+                return 2
+            case .success(.sent):
+                lua_pushboolean(L, 1)
+                return 1
+            case .success(let outcome):
+                lua_pushboolean(L, 0)
+                push(L, connection.failureReason.map { "not connected: \($0)" } ?? describe(outcome, limit: settings.sendQueueLimit))
+                return 2
+            }
         }
     }
 }

@@ -59,13 +59,19 @@ private func endpoint<T: Endpoint>(in block: UnsafeMutableRawPointer?, as: T.Typ
 }
 
 /// Runs a method `body` with its `self` (argument 1) when it is an object of `type`;
-/// otherwise returns the status of a type error.
+/// otherwise returns the status of a type error. The object is lent to `body` without being
+/// retained: argument 1 holds it (its userdata owns a reference) until the method returns.
 @inline(__always)
 func withSelf<T: Endpoint>(_ L: OpaquePointer, _ type: ObjectType, _ body: (OpaquePointer, T) -> Int32) -> Int32 {
-    guard let me = selfObject(L, type, as: T.self) else {
+    let block = mmnet_testself(L) ?? luaL_testudata(L, 1, type.rawValue)
+    guard let pointer = block?.load(as: UnsafeMutableRawPointer?.self) else {
         return argumentTypeError(L, 1, expected: type.rawValue)
     }
-    return body(L, me)
+    return Unmanaged<Endpoint>.fromOpaque(pointer)._withUnsafeGuaranteedRef { endpoint in
+        // `is` then an unchecked downcast: `as?` would retain the result.
+        guard endpoint is T else { return argumentTypeError(L, 1, expected: type.rawValue) }
+        return body(L, unsafeDowncast(endpoint, to: T.self))
+    }
 }
 
 /// `__gc` of every object: drops the reference and closes the object, flushing what was sent.
