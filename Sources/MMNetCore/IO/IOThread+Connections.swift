@@ -39,7 +39,10 @@ extension IOThread {
             events = Int16(POLLOUT)
         } else {
             if !connection.readPaused { events |= Int16(POLLIN) }
-            let wantsWrite = connection.lock.withLock { !connection.outQueue.isEmpty && !connection.writeShut }
+            // Not while a burst gathers (`flushDeferred`): its timer writes it.
+            let wantsWrite = connection.lock.withLock {
+                !connection.outQueue.isEmpty && !connection.writeShut && !connection.flushDeferred
+            }
             if wantsWrite { events |= Int16(POLLOUT) }  // ciphertext or plain bytes
         }
         pollSet.setEvents(events, at: connection.pollIndex)
@@ -107,6 +110,9 @@ extension IOThread {
                 Posix.shutdownWrite(connection.fd)
             }
             updateInterest(connection)
+        case .deferred:
+            scheduleSoonFlush(connection)
+            updateInterest(connection)
         }
     }
 
@@ -114,24 +120,33 @@ extension IOThread {
     /// connection's lock and written without it, so the script's sends meanwhile append behind
     /// it instead of waiting for the system call (and the frees of the frames written); what
     /// the socket did not take goes back in front of them. Repeats while the socket takes all
-    /// and more was queued.
+    /// and more was queued; but when what was queued during a write is a burst still short of
+    /// `Connection.coalesceBytes`, it gathers for `coalesceTime` first (`.deferred`), as the
+    /// burst's start did: written at once, it would go out a few frames per system call.
     private func writeQueue(of connection: Connection) -> FlushOutcome {
         var progress = false
         while true {
             var batch: [ByteBlock] = []
             var offset = 0
+            var deferred = false
             let problem: TLSError? = connection.lock.withLock {
                 if let problem = encryptPending(connection) { return problem }
                 if connection.outQueue.isEmpty {
                     connection.flushScheduled = false
                     connection.flushDeferred = false
+                } else if progress && connection.tls == nil && connection.phase == .open
+                            && connection.queuedBytes < Connection.coalesceBytes {
+                    connection.flushDeferred = true  // `enqueue` escalates once the burst is long
+                    deferred = true
                 } else {
                     (batch, offset) = connection.outQueue.takeAll()
+                    connection.flushDeferred = false  // a partial write waits for POLLOUT
                     connection.writing = true
                 }
                 return nil
             }
             if let problem { return .failed(problem.message) }
+            if deferred { return .deferred }
             if batch.isEmpty { return .written(drained: true, progress: progress) }
             let result = IOThread.writeFrames(connection.fd, batch, from: offset)
             let complete: Bool = connection.lock.withLock {
@@ -411,6 +426,8 @@ extension IOThread {
 private enum FlushOutcome {
     /// Written as far as the socket took it: all of it (`drained`) or not; `progress`: some.
     case written(drained: Bool, progress: Bool)
+    /// Some was written; the rest is a burst that gathers for `coalesceTime` before it is.
+    case deferred
     /// Writing (or encrypting) failed, for this reason.
     case failed(String)
 }

@@ -181,8 +181,7 @@ public final class IOThread: @unchecked Sendable {
             case .unlisten(let listener): stopListening(listener)
             case .connect(let connection): adopt(connection)
             case .flush(let connection): flush(connection)
-            case .flushSoon(let connection):
-                soonFlushes.append((connection, Clock.monotonic() + IOThread.coalesceTime))
+            case .flushSoon(let connection): scheduleSoonFlush(connection)
             case .close(let connection): beginClosing(connection)
             case .refuse(let connection, let reason): fail(connection, reason, asError: false)
             case .resume(let context): resumeReading(context)
@@ -193,6 +192,11 @@ public final class IOThread: @unchecked Sendable {
                 stopLimitDeadline = Clock.monotonic() + IOThread.stopLimit
             }
         }
+    }
+
+    /// Flushes `connection` `coalesceTime` from now.
+    func scheduleSoonFlush(_ connection: Connection) {
+        soonFlushes.append((connection, Clock.monotonic() + IOThread.coalesceTime))
     }
 
     private func checkDeadlines(now: Double) {
