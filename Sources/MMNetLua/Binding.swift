@@ -76,16 +76,17 @@ final class Binding {
     /// Calls `body` with the binding of the sentinel at `index`, or nil once the state is
     /// closing (its finalizer has run) or when the value is not a sentinel. The binding is not
     /// retained for the call: the sentinel, on the stack or an upvalue, keeps it alive.
-    static func withHeld<R>(by L: OpaquePointer, at index: Int32, _ body: (Binding?) -> R) -> R {
+    /// `closed` is called instead when there is no binding.
+    static func withHeld<R>(by L: OpaquePointer, at index: Int32, closed: () -> R, _ body: (Binding) -> R) -> R {
         guard let block = lua_touserdata(L, index),
-              let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return body(nil) }
-        return Unmanaged<Binding>.fromOpaque(pointer)._withUnsafeGuaranteedRef { body($0) }
+              let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return closed() }
+        return Unmanaged<Binding>.fromOpaque(pointer)._withUnsafeGuaranteedRef(body)
     }
 
     /// The binding of the sentinel at `index`; nil once the state is closing or when the
     /// value is not a sentinel.
     static func held(by L: OpaquePointer, at index: Int32) -> Binding? {
-        withHeld(by: L, at: index) { $0 }
+        withHeld(by: L, at: index, closed: { nil }) { $0 }
     }
 
     /// Pushes the table of the key cache of the sentinel at `index` (nil when the value there

@@ -22,17 +22,21 @@ private func luaEncode(_ state: OpaquePointer?) -> Int32 {
     guard lua_type(L, 1) == LUA_TTABLE else {
         return argumentTypeError(L, 1, expected: "table")
     }
-    let result = Binding.withHeld(by: L, at: mmnet_upvalueindex(2)) { binding in
-        withEncodedTable(L, at: 1, rootName: "table", limits: binding?.codecLimits ?? CodecLimits(), headroom: 0,
-                         pool: binding?.context?.buffers) { writer in
-            writer.withBytes { bytes in
-                _ = lua_pushlstring(L, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
-            }
-        }
+    let result = Binding.withHeld(by: L, at: mmnet_upvalueindex(2), closed: { pushEncoded(L, CodecLimits(), nil) }) { binding in
+        pushEncoded(L, binding.codecLimits, binding.context?.buffers)
     }
     switch result {
     case .success: return 1
     case .failure(let error): return failure(L, error.message)
+    }
+}
+
+/// Pushes the MessagePack bytes of the table at 1 as a string, under `limits`.
+private func pushEncoded(_ L: OpaquePointer, _ limits: CodecLimits, _ pool: BufferPool?) -> Result<Void, CodecError> {
+    withEncodedTable(L, at: 1, rootName: "table", limits: limits, headroom: 0, pool: pool) { writer in
+        writer.withBytes { bytes in
+            _ = lua_pushlstring(L, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
+        }
     }
 }
 
@@ -47,8 +51,7 @@ private func luaDecode(_ state: OpaquePointer?) -> Int32 {
     var length = 0
     let bytes = UnsafeRawBufferPointer(start: lua_tolstring(L, 1, &length), count: length)
     let sentinel = mmnet_upvalueindex(2)
-    let error = Binding.withHeld(by: L, at: sentinel) { binding -> CodecError? in
-        guard let binding else { return pushDecodedValue(L, bytes, limits: CodecLimits()) }
+    let error = Binding.withHeld(by: L, at: sentinel, closed: { pushDecodedValue(L, bytes, limits: CodecLimits()) }) { binding in
         Binding.pushKeyTable(L, sentinel: sentinel)  // below the result: the top value is returned
         return pushDecodedValue(L, bytes, limits: binding.codecLimits, keys: binding.keys.pusher(table: lua_gettop(L)))
     }

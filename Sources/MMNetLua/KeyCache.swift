@@ -14,8 +14,9 @@ import CLuaShim
 /// cached: they repeat far less, and a miss costs more than a plain push.
 ///
 /// A hostile peer can only make keys miss (each slot holds one key, no chains): a miss costs one
-/// plain push and one `lua_rawseti` more, and the cache never grows.
-final class KeyCache {
+/// plain push and one `lua_rawseti` more, and the cache never grows. Non-copyable: it owns its
+/// entries (a struct, so that reaching them from the binding counts no reference).
+struct KeyCache: ~Copyable {
     /// Bits of a hash that pick a slot.
     static let slotBits = 8
     /// Number of slots.
