@@ -189,6 +189,26 @@ describe("encryption", function()
         expect(network.EVENT_SERVER_CLOSE, clients[3])
         assert.are.equal(1, server:ConnectionCount())
       end)
+
+      it("keeps small and large messages in order and intact when sent back to back", function()
+        -- A large message is encrypted by the sending thread at once, the small ones before
+        -- it (queued for the I/O thread) first: the order on the wire must be the order sent.
+        local server, clients, conns = encrypted_group(key, 1)
+        local big = mib_payload()
+        local sent = {}
+        for i = 1, 40 do
+          local m = { seq = i }
+          if i % 4 == 0 then m.blob = big:sub(1, 64 * 1024 + i * 1000) .. i else m.note = "small " .. i end
+          assert.is_true(clients[1]:Send(m))
+          sent[i] = m
+        end
+        for i = 1, 40 do
+          local got = expect(network.EVENT_RECEIVE, conns[1], 10).Packet
+          assert.are.equal(i, got.seq)
+          assert.is_true(got.blob == sent[i].blob and got.note == sent[i].note, "message " .. i .. " changed on the way")
+        end
+        expect_none(network.EVENT_RECEIVE, 0.1)
+      end)
     end)
   end
 

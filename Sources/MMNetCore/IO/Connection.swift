@@ -73,6 +73,8 @@ public final class Connection: Endpoint, @unchecked Sendable {
     var plainQueue = FrameQueue()
     /// close_notify has been queued (encrypted connections).
     var tlsClosed = false
+    /// Encrypting failed (`encryptPending`): the I/O thread fails the connection with it.
+    var encryptionFailure: TLSError?
     var queuedBytes = 0
     /// The I/O thread has been asked to write the queue (and has not done it yet).
     var flushScheduled = false
@@ -187,6 +189,9 @@ public final class Connection: Endpoint, @unchecked Sendable {
                 outQueue.append(frame, skipping: offset)
             }
             queuedBytes += frame.count - offset
+            if tls != nil && frame.count >= Connection.encryptOnSendSize && phase == .open {
+                _ = encryptPending()  // a failure is kept for the I/O thread, woken below
+            }
             let soon = tls == nil && isMessage && burst && queuedBytes < Connection.coalesceBytes
             if flushScheduled {
                 guard flushDeferred && !soon else { return (.sent, nil) }

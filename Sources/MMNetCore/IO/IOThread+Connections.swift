@@ -130,7 +130,7 @@ extension IOThread {
             var offset = 0
             var deferred = false
             let problem: TLSError? = connection.lock.withLock {
-                if let problem = encryptPending(connection) { return problem }
+                if let problem = connection.encryptPending() { return problem }
                 if connection.outQueue.isEmpty {
                     connection.flushScheduled = false
                     connection.flushDeferred = false

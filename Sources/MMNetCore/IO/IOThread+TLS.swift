@@ -1,19 +1,16 @@
 // The I/O thread's side of encrypted connections: driving the TLS handshake, decrypting what
-// arrives into the connection's input, encrypting queued frames in batches, and turning TLS
-// failures into the events of the phase they happen in.
+// arrives into the connection's input, and turning TLS failures into the events of the phase
+// they happen in (the encryption of queued frames is `Connection+Encryption.swift`).
 //
 // Thread: I/O thread only (the TLS session is used under the connection's lock).
 import Glibc
 
 extension IOThread {
-    /// Plaintext bytes encrypted per TLS write at most (several frames per record batch).
-    static let encryptBatch = 64 * 1024
-
     /// The client's TCP connect completed: send the ClientHello.
     func startHandshake(_ connection: Connection) {
         guard let tls = connection.tls else { return }
         let problem = connection.lock.withLock { () -> TLSError? in
-            defer { collectCiphertext(connection) }
+            defer { connection.collectCiphertext() }
             do {
                 _ = try tls.advanceHandshake()
                 return nil
@@ -38,7 +35,7 @@ extension IOThread {
         var endOfTLS = false
         let (wasComplete, problem) = connection.lock.withLock { () -> (Bool, TLSError?) in
             let wasComplete = tls.isHandshakeComplete
-            defer { collectCiphertext(connection) }
+            defer { connection.collectCiphertext() }
             do {
                 while true {
                     let space = connection.input.writableSpace(minimum: readSize(connection))
@@ -68,48 +65,6 @@ extension IOThread {
             return false
         }
         return true
-    }
-
-    /// Encrypts the plaintext frames waiting (under the connection's lock), `encryptBatch`
-    /// bytes per TLS write at most (small frames come packed, many to a write); queues
-    /// close_notify once a closing connection has nothing left. Returns the failure, if any.
-    func encryptPending(_ connection: Connection) -> TLSError? {
-        guard let tls = connection.tls, tls.isHandshakeComplete else { return nil }
-        defer { collectCiphertext(connection) }
-        do {
-            for block in connection.plainQueue.takeAll().blocks {
-                // The ciphertext is moved out after each write: the memory BIO never grows
-                // past a batch, even for a large frame.
-                try block.withUnsafeBytes { frame in
-                    var offset = 0
-                    while offset < frame.count {
-                        let end = min(frame.count, offset + IOThread.encryptBatch)
-                        try tls.writePlaintext(UnsafeRawBufferPointer(rebasing: frame[offset..<end]))
-                        collectCiphertext(connection)
-                        offset = end
-                    }
-                }
-                connection.queuedBytes -= block.count
-            }
-            if connection.phase == .closing && !connection.tlsClosed {
-                connection.tlsClosed = true
-                tls.close()
-            }
-            return nil
-        } catch let error as TLSError {
-            return error
-        } catch {
-            return TLSError(.protocolFailure, "TLS write failed: \(error)")
-        }
-    }
-
-    /// Moves the ciphertext the session produced into the send queue (under the lock).
-    func collectCiphertext(_ connection: Connection) {
-        guard let tls = connection.tls else { return }
-        while let bytes = tls.takeCiphertext() {
-            connection.outQueue.append(.shared(ByteBlock(bytes)))
-            connection.queuedBytes += bytes.count
-        }
     }
 
     /// A TLS failure: tell the peer why when it can understand it (the TLS alert; or, for a
