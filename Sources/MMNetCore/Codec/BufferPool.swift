@@ -20,7 +20,7 @@ public final class BufferPool: @unchecked Sendable {
     /// The smallest buffer worth keeping (smaller ones are cheap for malloc to reuse).
     public static let minimumSize = 64 * 1024
     /// How many buffers are kept at most.
-    static let maxBuffers = 4
+    static let maxBuffers = 16
     /// How many bytes are kept at most, all buffers together.
     static let maxBytes = 32 * 1024 * 1024
     /// Seconds without use after which the kept buffers are freed.
