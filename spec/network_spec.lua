@@ -293,6 +293,26 @@ describe("network API", function()
       assert.are.same({ OpCode = 10, Data = "From server" }, e.Packet)
     end)
 
+    it("large and small messages back to back arrive in order and intact", function()
+      -- Large frames are read into a buffer of their own size (header first once the peer
+      -- sends large ones); small ones in chunks. Sizes cross the line between the two.
+      local server, client, c = net.pair()
+      local sizes = { 10, 65536 - 40, 65536 - 20, 65536, 65536 + 20, 3, 200000, 5, 1, 150000, 70000, 7 }
+      local sent = {}
+      for i = 1, 3 * #sizes do
+        local n = sizes[(i - 1) % #sizes + 1]
+        local blob = string.rep(string.char(65 + i % 26), n - 1) .. string.char(i % 256)
+        sent[i] = blob
+        assert.is_true(client:Send({ seq = i, blob = blob }))
+      end
+      for i = 1, #sent do
+        local e = assert(net.wait_kind(network.EVENT_RECEIVE, c, 10))
+        assert.are.equal(i, e.Packet.seq)
+        assert.is_true(e.Packet.blob == sent[i], "message " .. i .. " changed on the way")
+      end
+      assert.are.equal(0, #net.collect({ Event = network.EVENT_RECEIVE }, 0.1))
+    end)
+
     it("server:Disconnect gives the client EVENT_SERVER_CLOSE; client:Disconnect gives the server EVENT_CLIENT_CLOSE", function()
       local server, client, c = net.pair()
       assert.are.equal(1, server:Disconnect(c))

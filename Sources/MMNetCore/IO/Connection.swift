@@ -114,6 +114,9 @@ public final class Connection: Endpoint, @unchecked Sendable {
     var pendingEnd: StreamEnd?
     /// Reading stopped because the event ring refused an event (`QueueFull = "wait"`).
     var readPaused = false
+    /// The last message was large (`IOThread.adoptSize` or more): the next read takes its
+    /// header alone (`IOThread.readSpace`).
+    var largeFrames = false
 
     /// Creates a connection over an already connecting or accepted socket, with our hello queued.
     init(fd: Int32, peer: SocketAddress, role: Role, listener: Listener?, context: ScriptContext, io: IOThread,

@@ -218,6 +218,24 @@ extension IOThread {
         return max(IOThread.readChunk, FrameHeader.size + header.length - connection.input.count)
     }
 
+    /// Where the next plain read goes: room for `readSize` bytes, but no more than the rest of a
+    /// large frame (so that it ends alone in the buffer and becomes its event's body without a
+    /// copy), and only a header while the connection is sending large frames (then the frame's
+    /// buffer is made at its full size at once, not grown from `readChunk` by a copy).
+    private func readSpace(_ connection: Connection) -> UnsafeMutableRawBufferPointer {
+        let waiting = connection.input.count
+        var exact: Int?
+        if connection.helloReceived && waiting >= FrameHeader.size {
+            let total = FrameHeader.size + FrameHeader(reading: connection.input.bytes).length
+            if total >= IOThread.adoptSize { exact = total - waiting }
+        } else if connection.helloReceived && connection.largeFrames {
+            exact = FrameHeader.size - waiting
+        }
+        let space = connection.input.writableSpace(minimum: exact ?? readSize(connection))
+        guard let exact else { return space }
+        return UnsafeMutableRawBufferPointer(rebasing: space[..<exact])
+    }
+
     /// Reads what is waiting and acts on it. Plain connections read straight into their input;
     /// encrypted ones straight into their TLS engine, which decrypts into the input.
     private func read(_ connection: Connection) {
@@ -230,7 +248,7 @@ extension IOThread {
                     }
                 }
             } else {
-                n = try Posix.read(connection.fd, into: connection.input.writableSpace(minimum: readSize(connection)))
+                n = try Posix.read(connection.fd, into: readSpace(connection))
             }
         } catch let error as SystemError {
             if connection.currentPhase == .closing {

@@ -74,6 +74,7 @@ extension IOThread {
                 }
                 // A large body alone in the buffer (the read asked for exactly the rest of its
                 // frame) is handed over as it is; others are copied into the batch's slab.
+                connection.largeFrames = total >= IOThread.adoptSize
                 if total >= IOThread.adoptSize,
                    let whole = connection.input.takeAll(count: total, droppingPrefix: FrameHeader.size) {
                     batch.appendMessage(from: connection, payload: whole)
