@@ -73,10 +73,10 @@ final class Binding {
         lua_rawgetp(L, mmnet_registryindex(), mmnet_registry_key())
     }
 
-    /// Calls `body` with the binding of the sentinel at `index`, or nil once the state is
-    /// closing (its finalizer has run) or when the value is not a sentinel. The binding is not
-    /// retained for the call: the sentinel, on the stack or an upvalue, keeps it alive.
-    /// `closed` is called instead when there is no binding.
+    /// Calls `body` with the binding of the sentinel at `index`; calls `closed` instead once the
+    /// state is closing (its finalizer has run) or when the value is not a sentinel. The
+    /// binding is not retained for the call: the sentinel, on the stack or an upvalue, keeps
+    /// it alive.
     static func withHeld<R>(by L: OpaquePointer, at index: Int32, closed: () -> R, _ body: (Binding) -> R) -> R {
         guard let block = lua_touserdata(L, index),
               let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return closed() }

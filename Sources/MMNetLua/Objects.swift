@@ -48,8 +48,14 @@ func object<T: Endpoint>(_ L: OpaquePointer, _ index: Int32, _ type: ObjectType,
 /// The core object of argument 1 of the running method when it is of `type`, or of the type
 /// the method was registered for (`registerObjectType`); nil otherwise, or once finalized.
 func selfObject<T: Endpoint>(_ L: OpaquePointer, _ type: ObjectType, as: T.Type) -> T? {
-    if let block = mmnet_testself(L) { return endpoint(in: block, as: T.self) }
-    return object(L, 1, type, as: T.self)  // a method borrowed from another type's table
+    endpoint(in: selfBlock(L, type), as: T.self)
+}
+
+/// The userdata block of argument 1 of the running method when it is an object of the type
+/// the method was registered for, or else of `type` (a method borrowed from another type's
+/// table); nil otherwise.
+private func selfBlock(_ L: OpaquePointer, _ type: ObjectType) -> UnsafeMutableRawPointer? {
+    mmnet_testself(L) ?? luaL_testudata(L, 1, type.rawValue)
 }
 
 /// The core object a userdata block holds (nil for none, or once finalized).
@@ -63,8 +69,7 @@ private func endpoint<T: Endpoint>(in block: UnsafeMutableRawPointer?, as: T.Typ
 /// retained: argument 1 holds it (its userdata owns a reference) until the method returns.
 @inline(__always)
 func withSelf<T: Endpoint>(_ L: OpaquePointer, _ type: ObjectType, _ body: (OpaquePointer, T) -> Int32) -> Int32 {
-    let block = mmnet_testself(L) ?? luaL_testudata(L, 1, type.rawValue)
-    guard let pointer = block?.load(as: UnsafeMutableRawPointer?.self) else {
+    guard let pointer = selfBlock(L, type)?.load(as: UnsafeMutableRawPointer?.self) else {
         return argumentTypeError(L, 1, expected: type.rawValue)
     }
     return Unmanaged<Endpoint>.fromOpaque(pointer)._withUnsafeGuaranteedRef { endpoint in

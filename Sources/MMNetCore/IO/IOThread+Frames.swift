@@ -120,10 +120,9 @@ struct MessageBatch {
         room = policy == .wait ? ring.freeSlots : .max
     }
 
-    /// Adds an EVENT_RECEIVE of `connection` (made in place: an event built by the caller
-    /// and passed in was copied, its references counted up and down once more).
+    /// Adds an EVENT_RECEIVE of `connection` with the message body `payload`.
     mutating func appendMessage(from connection: Connection, payload: ByteBlock) {
-        events.append(.some(Event(.receive, source: connection, payload: payload, timestamp: timestamp)))
+        events.append(Event(.receive, source: connection, payload: payload, timestamp: timestamp))
         room -= 1
     }
 }

@@ -63,10 +63,10 @@ public final class IOThread: @unchecked Sendable {
     var timed: [Int64: Connection] = [:]
     /// Listeners whose accepting is paused for lack of descriptors.
     var pausedListeners: [Int64: Listener] = [:]
-    /// Connections to flush once their time comes (`flushSoon`), soonest first.
     /// The events array `processInput` batches messages in, kept empty between calls so that
     /// its capacity is not grown again for every read.
     var batchStorage: [Event?] = []
+    /// Connections to flush once their time comes (`flushSoon`), soonest first.
     private var soonFlushes: [(connection: Connection, due: Double)] = []
     /// When the next liveness sweep is due (monotonic seconds).
     var nextSweep = 0.0
