@@ -436,6 +436,7 @@ describe("network API", function()
         { function() server:Send("not a table", c) end, "#1" },  -- method: #1 is the table
         { function() server:Send({}, "conn") end, "#2" },
         { function() server:Send({}, client) end, "#2" },
+        { function() server:Send({}, c, "conn") end, "#3" },
         { function() server:Broadcast(42) end, "#1" },
         { function() server:Disconnect(42) end, "#1" },
         { function() client:Send(nil) end, "#1" },
@@ -452,6 +453,13 @@ describe("network API", function()
       -- A method that clients and client connections share works whichever table it came from.
       assert.is_table(client.GetStats(c))
       assert.is_string(c.GetAddress(client))
+      -- Another server's connection is no argument error: it is not sent to, and the reason says so.
+      local _, _, other = net.pair()
+      for _, targets in ipairs { { other }, { c, other } } do
+        local count, why = server:Send({ "x" }, table.unpack(targets))
+        assert.are.equal(#targets - 1, count)
+        assert.is_truthy(tostring(why):find("is not open on this server", 1, true), tostring(why))
+      end
     end)
 
     it("a table that cannot be sent gives a failure, not an error", function()

@@ -18,16 +18,43 @@ func serverSend(_ L: OpaquePointer?) -> Int32 {
     withSelf(L!, .server) { (L, listener: Listener) in
         guard lua_type(L, 2) == LUA_TTABLE else { return argumentTypeError(L, 2, expected: "table") }
         let top = lua_gettop(L)
+        if top == 3 {
+            // One connection, the usual call: no array of targets to allocate.
+            switch targetArgument(L, 3) {
+            case .connection(let connection):
+                return sendToConnections(L, listener, CollectionOfOne(connection), checkMembership: true)
+            case .collected:
+                return sendToConnections(L, listener, EmptyCollection(), checkMembership: true)
+            case .wrongType:
+                return argumentTypeError(L, 3, expected: ObjectType.clientConnection.rawValue)
+            }
+        }
         var targets: [Connection] = []
         for index in stride(from: 3, through: top, by: 1) {
-            guard let connection = object(L, index, .clientConnection, as: Connection.self) else {
-                if luaL_testudata(L, index, ObjectType.clientConnection.rawValue) != nil { continue }  // collected
-                return argumentTypeError(L, index, expected: ObjectType.clientConnection.rawValue)
+            switch targetArgument(L, index) {
+            case .connection(let connection): targets.append(connection)
+            case .collected: continue
+            case .wrongType: return argumentTypeError(L, index, expected: ObjectType.clientConnection.rawValue)
             }
-            targets.append(connection)
         }
         return sendToConnections(L, listener, targets, checkMembership: true)
     }
+}
+
+/// What a target argument of `server:Send` is.
+private enum TargetArgument {
+    /// A client connection.
+    case connection(Connection)
+    /// A client connection the garbage collector finalized: skipped.
+    case collected
+    /// Anything else: an argument error.
+    case wrongType
+}
+
+/// Classifies the argument at `index` of `server:Send`.
+private func targetArgument(_ L: OpaquePointer, _ index: Int32) -> TargetArgument {
+    if let connection = object(L, index, .clientConnection, as: Connection.self) { return .connection(connection) }
+    return luaL_testudata(L, index, ObjectType.clientConnection.rawValue) != nil ? .collected : .wrongType
 }
 
 /// `count = server:Broadcast(table)`: the table is encoded once and queued to every connection.
@@ -40,7 +67,8 @@ func serverBroadcast(_ L: OpaquePointer?) -> Int32 {
 
 /// Encodes the table at 2 once and queues it to `targets`; pushes the count and, when some
 /// failed, the first reason.
-private func sendToConnections(_ L: OpaquePointer, _ listener: Listener, _ targets: [Connection], checkMembership: Bool) -> Int32 {
+private func sendToConnections<Targets: Collection<Connection>>(_ L: OpaquePointer, _ listener: Listener, _ targets: Targets,
+                                                               checkMembership: Bool) -> Int32 {
     let settings = listener.context.scriptSettings
     let sent = withMessageFrame(L, at: 2, settings: settings, pool: listener.context.buffers) { frame in
         var count: lua_Integer = 0
