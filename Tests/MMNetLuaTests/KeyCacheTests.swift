@@ -7,15 +7,7 @@ import MMNetCore
 import XCTest
 @testable import MMNetLua
 
-final class KeyCacheTests: XCTestCase {
-    private var L: OpaquePointer!
-
-    override func setUp() {
-        L = luaL_newstate()
-    }
-
-    override func tearDown() { lua_close(L) }
-
+final class KeyCacheTests: LuaStateTestCase {
     /// The words of `bytes`, read from memory holding exactly those bytes.
     private func words(_ bytes: [UInt8]) -> KeyWords {
         bytes.withUnsafeBytes { KeyWords($0.baseAddress!, count: $0.count) }

@@ -7,15 +7,7 @@ import MMNetCore
 import XCTest
 @testable import MMNetLua
 
-final class LuaCodecTests: XCTestCase {
-    private var L: OpaquePointer!
-
-    override func setUp() {
-        L = luaL_newstate()
-    }
-
-    override func tearDown() { lua_close(L) }
-
+final class LuaCodecTests: LuaStateTestCase {
     /// Runs `chunk` and leaves its single result on the stack.
     private func push(_ chunk: String) {
         XCTAssertEqual(luaL_loadstring(L, chunk), LUA_OK)

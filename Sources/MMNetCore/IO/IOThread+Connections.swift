@@ -212,10 +212,15 @@ extension IOThread {
 
     /// Bytes the next read should make room for: a whole frame once its header is known.
     func readSize(_ connection: Connection) -> Int {
-        guard connection.helloReceived && connection.input.count >= FrameHeader.size else { return IOThread.readChunk }
+        guard let total = waitingFrameSize(connection) else { return IOThread.readChunk }
+        return max(IOThread.readChunk, total - connection.input.count)
+    }
+
+    /// The size (header included) of the frame the input starts with, once its header is in.
+    private func waitingFrameSize(_ connection: Connection) -> Int? {
+        guard connection.helloReceived && connection.input.count >= FrameHeader.size else { return nil }
         // A header processInput let through: its length is within MaxMessageSize.
-        let header = FrameHeader(reading: connection.input.bytes)
-        return max(IOThread.readChunk, FrameHeader.size + header.length - connection.input.count)
+        return FrameHeader.size + FrameHeader(reading: connection.input.bytes).length
     }
 
     /// Where the next plain read goes: room for `readSize` bytes, but no more than the rest of a
@@ -225,8 +230,7 @@ extension IOThread {
     private func readSpace(_ connection: Connection) -> UnsafeMutableRawBufferPointer {
         let waiting = connection.input.count
         var exact: Int?
-        if connection.helloReceived && waiting >= FrameHeader.size {
-            let total = FrameHeader.size + FrameHeader(reading: connection.input.bytes).length
+        if let total = waitingFrameSize(connection) {
             if total >= IOThread.adoptSize { exact = total - waiting }
         } else if connection.helloReceived && connection.largeFrames {
             exact = FrameHeader.size - waiting
