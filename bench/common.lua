@@ -47,7 +47,10 @@ function common.message(kind, i, payload)
   return {OpCode = 10, Data = "From client", Seq = i}
 end
 
---- Checks a received message is the one expected; raises otherwise.
+--- Raises, saying what is wrong, about a received message that is not the one expected.
+-- Receivers test `packet.Seq ~= expect or (bulk and #packet.Data ~= size)` inline, as the
+-- ceiling's loop does, and call this only on a mismatch: a Lua function call per message
+-- would weigh on the contenders and not on the ceiling.
 function common.check(packet, expect, kind, size)
   if type(packet) ~= "table" or packet.Seq ~= expect then
     error(string.format("out of order or lost: expected Seq %d, got %s", expect,

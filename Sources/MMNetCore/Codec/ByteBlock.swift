@@ -10,14 +10,14 @@ import Glibc
 /// share (`ByteSlab`). Copies of a block share its bytes.
 public struct ByteBlock: Sendable {
     /// Who owns the bytes. Each case is one reference, which keeps copying an event cheap.
-    private enum Storage {
+    @usableFromInline enum Storage: Sendable {
         case copied([UInt8])
         case adopted(AdoptedMemory)
     }
 
-    private let storage: Storage
+    @usableFromInline let storage: Storage
     /// Where the bytes start in the adopted memory (0 for an array).
-    private let offset: Int
+    @usableFromInline let offset: Int
     /// The number of bytes.
     public let count: Int
 
@@ -47,13 +47,21 @@ public struct ByteBlock: Sendable {
     }
 
     /// Calls `body` with the bytes; the pointer is valid only during the call.
+    ///
+    /// Inlinable, and the adopted memory's address is read before `body` runs, so that reading
+    /// a block in place (an event in the drained array) counts no reference: the block keeps
+    /// its memory alive, and no reference is held across `body`.
+    @inlinable
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        switch storage {
-        case .copied(let bytes):
-            return try bytes.withUnsafeBytes(body)
-        case .adopted(let region):
-            return try body(UnsafeRawBufferPointer(start: region.memory + offset, count: count))
-        }
+        if case .copied(let bytes) = storage { return try bytes.withUnsafeBytes(body) }
+        return try body(UnsafeRawBufferPointer(start: adoptedStart, count: count))
+    }
+
+    /// The first byte of adopted memory (nil for an array).
+    @inlinable
+    var adoptedStart: UnsafeRawPointer? {
+        guard case .adopted(let region) = storage else { return nil }
+        return UnsafeRawPointer(region.memory + offset)
     }
 }
 
@@ -105,8 +113,10 @@ public struct ByteSlab {
 /// malloc'd memory, given back to its pool or freed when the last block using it goes. Its
 /// address changes only while a `ByteSlab` seals it, before any of its blocks has left the
 /// filling thread; after that it is immutable, so it may cross threads.
-private final class AdoptedMemory: @unchecked Sendable {
-    var memory: UnsafeMutableRawPointer
+@usableFromInline
+final class AdoptedMemory: @unchecked Sendable {
+    /// The memory (moved only by `ByteSlab.seal`).
+    @usableFromInline var memory: UnsafeMutableRawPointer
     let capacity: Int
     let pool: BufferPool?
 
