@@ -44,7 +44,10 @@ void mmnet_register_with_upvalue(lua_State *L, const char *name, mmnet_Function 
 
 static const char registry_key = 0;
 static const char identity_key = 0;
+static const char loans_key = 0;
 
 const void *mmnet_registry_key(void) { return &registry_key; }
 
 const void *mmnet_identity_key(void) { return &identity_key; }
+
+const void *mmnet_loans_key(void) { return &loans_key; }

@@ -57,6 +57,10 @@ final class Binding {
         lua_setfield(L, -2, "__mode")
         lua_setmetatable(L, -2)
         lua_rawsetp(L, mmnet_registryindex(), mmnet_identity_key())
+
+        // Loan id -> string lent to the send queues (`LoanTable.swift`).
+        lua_createtable(L, 0, 0)
+        lua_rawsetp(L, mmnet_registryindex(), mmnet_loans_key())
         return binding
     }
 

@@ -21,7 +21,7 @@ func clientSend(_ L: OpaquePointer?) -> Int32 {
         // The context lent, not retained: the connection holds it.
         return Unmanaged.passUnretained(connection.context)._withUnsafeGuaranteedRef { context in
             let settings = context.scriptSettings
-            let sent = withMessageFrame(L, at: 2, settings: settings, pool: context.buffers) { frame in
+            let sent = withMessageFrame(L, at: 2, settings: settings, context: context) { frame in
                 connection.send(frame, limit: settings.sendQueueLimit)
             }
             switch sent {

@@ -8,14 +8,19 @@ import MMNetCore
 /// Encodes the table at `index` as a message frame (header + MessagePack body) under the
 /// state's limits and calls `body` with it: a small frame borrowed from the encoder's stack
 /// memory (each send queue copies it), a large one in a heap buffer (of `pool`) that every
-/// queue shares. The error names where in the table the problem is.
-func withMessageFrame<R>(_ L: OpaquePointer, at index: Int32, settings: Settings, pool: BufferPool,
+/// queue shares, or, around strings of `Loan.minimumSize` bytes and more, which are lent
+/// (`context.loans`) rather than copied, a spliced one. The error names where in the table
+/// the problem is. Lets go of the strings of loans that ended first.
+func withMessageFrame<R>(_ L: OpaquePointer, at index: Int32, settings: Settings, context: ScriptContext,
                          _ body: (OutgoingFrame) -> R) -> Result<R, CodecError> {
-    withEncodedTable(L, at: index, rootName: "packet", limits: settings.codecLimits, headroom: FrameHeader.size,
-                     pool: pool) { writer in
+    returnLoans(L, book: context.loans)
+    return withEncodedTable(L, at: index, rootName: "packet", limits: settings.codecLimits, headroom: FrameHeader.size,
+                            pool: context.buffers, lending: context.loans) { writer, splices in
+        let length = splices.reduce(writer.count - FrameHeader.size) { $0 + $1.block.count }
         writer.withUnsafeMutableBytes { bytes in
-            FrameHeader(length: bytes.count - FrameHeader.size, type: .message).write(into: bytes)
+            FrameHeader(length: length, type: .message).write(into: bytes)
         }
+        if !splices.isEmpty { return writer.withBytes { body(.spliced($0, splices)) } }
         if writer.isInScratch { return writer.withBytes { body(.borrowed($0)) } }
         return body(.shared(writer.take()))
     }

@@ -20,6 +20,17 @@ func withEncodedTable<R>(
     _ L: OpaquePointer, at index: Int32, rootName: String, limits: CodecLimits, headroom: Int,
     pool: BufferPool?, _ body: (inout ByteWriter) -> R
 ) -> Result<R, CodecError> {
+    withEncodedTable(L, at: index, rootName: rootName, limits: limits, headroom: headroom, pool: pool,
+                     lending: nil) { writer, _ in body(&writer) }
+}
+
+/// `withEncodedTable`, lending the strings of `Loan.minimumSize` bytes and more to `book`
+/// instead of copying them: the writer then holds everything else, and `body` gets the lent
+/// strings as splices (ascending offsets into the writer's bytes). With no book, none is lent.
+func withEncodedTable<R>(
+    _ L: OpaquePointer, at index: Int32, rootName: String, limits: CodecLimits, headroom: Int,
+    pool: BufferPool?, lending book: LoanBook?, _ body: (inout ByteWriter, [Splice]) -> R
+) -> Result<R, CodecError> {
     let absolute = lua_absindex(L, index)
     guard lua_type(L, absolute) == LUA_TTABLE else {
         let typeName = String(cString: lua_typename(L, lua_type(L, absolute)))
@@ -32,15 +43,16 @@ func withEncodedTable<R>(
         withUnsafeTemporaryAllocation(of: UnsafeRawPointer?.self, capacity: maxDepth + 1) { ancestors in
             var encoder = LuaTableEncoder(
                 L: L, writer: ByteWriter(scratch: scratch, limit: headroom + max(0, limits.maxSize), pool: pool),
-                maxDepth: maxDepth, maxSize: limits.maxSize, ancestors: ancestors.baseAddress!)
+                maxDepth: maxDepth, maxSize: limits.maxSize, ancestors: ancestors.baseAddress!, book: book)
             do throws(EncodeFailure) {
                 try encoder.writeHeadroom(headroom)
                 try encoder.encodeTable(at: absolute, depth: 1)
+                if encoder.lentBytes > encoder.writer.room { throw encoder.tooLarge() }
             } catch {
                 lua_settop(L, top)
                 return .failure(error.codecError(rootName: rootName))
             }
-            return .success(body(&encoder.writer))
+            return .success(body(&encoder.writer, encoder.splices))
         }
     }
 }
@@ -60,6 +72,12 @@ struct LuaTableEncoder: ~Copyable {
     let maxSize: Int
     /// `lua_topointer` of each table from the root down to the one being written (cycle check).
     let ancestors: UnsafeMutablePointer<UnsafeRawPointer?>
+    /// Where large strings are lent (nil: every string is copied).
+    let book: LoanBook?
+    /// The strings lent so far, where they go in the writer's bytes.
+    var splices: [Splice] = []
+    /// Their bytes, all together (they count against the size limit as if written).
+    var lentBytes = 0
 
     /// The error for a write past the size limit.
     func tooLarge() -> EncodeFailure {
@@ -92,7 +110,11 @@ struct LuaTableEncoder: ~Copyable {
         case LUA_TSTRING:
             var length = 0
             let bytes = lua_tolstring(L, index, &length)!
-            try writer.writeString(bytes, count: length)
+            if length >= Loan.minimumSize, let book {
+                try lend(bytes, count: length, at: index, to: book)
+            } else {
+                try writer.writeString(bytes, count: length)
+            }
         case LUA_TNUMBER:
             if lua_isinteger(L, index) != 0 {
                 try writer.writeInt(lua_tointegerx(L, index, nil))
@@ -107,6 +129,15 @@ struct LuaTableEncoder: ~Copyable {
             return false
         }
         return true
+    }
+
+    /// Writes the header of the string at `index` and lends its bytes instead of copying them.
+    mutating func lend(_ bytes: UnsafePointer<CChar>, count: Int, at index: Int32, to book: LoanBook) throws(ByteWriterOverflow) {
+        guard count < writer.room - lentBytes else { throw ByteWriterOverflow() }
+        try writer.writeStringHeader(bytes, count: count)
+        let loan = lendString(L, at: index, bytes: bytes, count: count, book: book)
+        splices.append(Splice(offset: writer.count, block: ByteBlock(lent: loan)))
+        lentBytes += count
     }
 
     /// The refusal of a value (or key) of a type MessagePack messages cannot carry.

@@ -32,6 +32,7 @@ func pollEvents(_ L: OpaquePointer?) -> Int32 {
     }
     var lost = context.drainEvents(into: &drained, timeout: timeout)
     context.buffers.releaseIfIdle(now: Clock.monotonic())
+    returnLoans(L, book: context.loans)
     if drained.isEmpty && lost == 0 {
         lua_createtable(L, 0, 0)  // nothing: no field names or key cache to push
         return 1

@@ -70,7 +70,7 @@ func serverBroadcast(_ L: OpaquePointer?) -> Int32 {
 private func sendToConnections<Targets: Collection<Connection>>(_ L: OpaquePointer, _ listener: Listener, _ targets: Targets,
                                                                checkMembership: Bool) -> Int32 {
     let settings = listener.context.scriptSettings
-    let sent = withMessageFrame(L, at: 2, settings: settings, pool: listener.context.buffers) { frame in
+    let sent = withMessageFrame(L, at: 2, settings: settings, context: listener.context) { frame in
         var count: lua_Integer = 0
         var firstProblem: String?
         for connection in targets {

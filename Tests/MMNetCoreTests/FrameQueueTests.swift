@@ -104,6 +104,24 @@ final class FrameQueueTests: XCTestCase {
         XCTAssertEqual(taken.bytes, [1] + large + [2])
     }
 
+    func testASplicedFrameGoesOutAsItsPiecesInOrder() {
+        var queue = FrameQueue()
+        append(&queue, [1])
+        let frame: [UInt8] = [2, 3, 4, 5]
+        let splices = [Splice(offset: 0, block: ByteBlock([10, 11])), Splice(offset: 2, block: ByteBlock([12])),
+                       Splice(offset: 2, block: ByteBlock([13])), Splice(offset: 4, block: ByteBlock([14]))]
+        frame.withUnsafeBytes { bytes in
+            let spliced = OutgoingFrame.spliced(bytes, splices)
+            XCTAssertFalse(spliced.isContiguous)
+            XCTAssertEqual(spliced.count, 9)
+            queue.append(spliced)
+        }
+        append(&queue, [6])
+        let taken = contents(queue.takeAll())
+        XCTAssertEqual(taken.bytes, [1, 10, 11, 2, 3, 12, 13, 4, 5, 14, 6])
+        XCTAssertEqual(taken.sizes, [1, 2, 2, 1, 1, 2, 1, 1])
+    }
+
     func testRemoveAllDropsEverything() {
         var queue = FrameQueue()
         append(&queue, [1, 2])

@@ -2,7 +2,7 @@
  * unloads from a host cleanly: Lua states that `require "mmnet"` are opened and closed many
  * times, several at once, closed in different orders, and on their own threads.
  *
- *   host [--states N] [--rounds R] [--threads] [--steps S] (SCRIPT.lua | -e CHUNK)
+ *   host [--states N] [--rounds R] [--threads] [--steps S] [--poison] (SCRIPT.lua | -e CHUNK)
  *
  * Every round opens N states (luaL_openlibs; LUA_PATH / LUA_CPATH from the environment), sets
  * the globals STATE_INDEX (1..N), STATE_COUNT and ROUND (1..R) in each, and runs the chunk in
@@ -12,6 +12,10 @@
  * opened (round 1, 4, ...), in reverse (round 2, ...), or odd indexes first (round 3, ...).
  * With --threads, each state lives on its own pthread instead: all N open and run at the same
  * time, wait for each other (time-limited barrier), then close.
+ *
+ * With --poison, the states' allocator overwrites every block Lua frees (0xDB bytes) before
+ * freeing it, as reused memory would be: a library still reading a string Lua has freed reads
+ * the poison.
  *
  * Exit status 0 on success; 1 with a message on stderr on any Lua error; 2 on bad usage.
  *
@@ -41,14 +45,15 @@ struct options {
     long steps;          /* most STEP() calls per state */
     const char *script;  /* file name, or the chunk itself when inline */
     int inline_chunk;    /* 1: script is a chunk given with -e */
+    int poison;          /* 1: freed blocks are overwritten first */
 };
 
-static struct options opts = { 1, 1, 0, 100000, NULL, 0 };
+static struct options opts = { 1, 1, 0, 100000, NULL, 0, 0 };
 
 /* Prints usage and exits with status 2. */
 static void usage(const char *why) {
     fprintf(stderr, "host: %s\nusage: host [--states N] [--rounds R] [--threads] [--steps S] "
-            "(SCRIPT.lua | -e CHUNK)\n", why);
+            "[--poison] (SCRIPT.lua | -e CHUNK)\n", why);
     exit(2);
 }
 
@@ -69,6 +74,7 @@ static void parse(int argc, char **argv) {
         else if (strcmp(a, "--rounds") == 0 && has_value) opts.rounds = (int)positive(argv[++i]);
         else if (strcmp(a, "--steps") == 0 && has_value) opts.steps = positive(argv[++i]);
         else if (strcmp(a, "--threads") == 0) opts.threads = 1;
+        else if (strcmp(a, "--poison") == 0) opts.poison = 1;
         else if (strcmp(a, "-e") == 0 && has_value) { opts.script = argv[++i]; opts.inline_chunk = 1; }
         else if (a[0] != '-' && opts.script == NULL) opts.script = a;
         else usage("bad argument");
@@ -100,10 +106,22 @@ static int call(lua_State *L, int nresults) {
     return status;
 }
 
+/* The allocator of --poison: realloc and free, with every freed block (or the part a
+ * shrinking block gives up) overwritten first. */
+static void *poison_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    (void)ud;
+    if (ptr != NULL && nsize < osize) memset((char *)ptr + nsize, 0xDB, osize - nsize);
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, nsize);
+}
+
 /* Opens state `index` of round `round` and runs the chunk in it. Returns it, or NULL after
  * reporting an error (the state is then closed). */
 static lua_State *open_state(int index, int round) {
-    lua_State *L = luaL_newstate();
+    lua_State *L = opts.poison ? lua_newstate(poison_alloc, NULL) : luaL_newstate();
     if (L == NULL) { fprintf(stderr, "host: state %d: out of memory\n", index); return NULL; }
     luaL_openlibs(L);
     lua_pushinteger(L, index);

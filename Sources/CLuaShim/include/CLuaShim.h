@@ -50,6 +50,9 @@ const void *mmnet_registry_key(void);
 /// A unique address used as the registry key of the weak table mapping object ids to objects.
 const void *mmnet_identity_key(void);
 
+/// A unique address used as the registry key of the table keeping lent strings reachable.
+const void *mmnet_loans_key(void);
+
 // ---- Lua's function-like macros, as functions -------------------------------------------------
 
 /// LUA_REGISTRYINDEX.

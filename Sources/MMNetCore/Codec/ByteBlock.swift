@@ -6,13 +6,15 @@ import Glibc
 
 /// Immutable bytes held by an array, or by malloc'd memory taken over without a copy: the
 /// encoder's buffer of a large frame (`ByteWriter.take`), the read buffer that held nothing
-/// but one large message (`ReadBuffer.takeAll`), or a region that many small message bodies
-/// share (`ByteSlab`). Copies of a block share its bytes.
+/// but one large message (`ReadBuffer.takeAll`), a region that many small message bodies
+/// share (`ByteSlab`), or a large string the script lent (`Loan`). Copies of a block share its
+/// bytes.
 public struct ByteBlock: Sendable {
     /// Who owns the bytes. Each case is one reference, which keeps copying an event cheap.
     @usableFromInline enum Storage: Sendable {
         case copied([UInt8])
         case adopted(AdoptedMemory)
+        case lent(Loan)
     }
 
     @usableFromInline let storage: Storage
@@ -39,6 +41,13 @@ public struct ByteBlock: Sendable {
         self.init(sharing: AdoptedMemory(memory, capacity: capacity, pool: pool), offset: offset, count: count)
     }
 
+    /// The bytes of `loan`, read where the script keeps them.
+    public init(lent loan: Loan) {
+        storage = .lent(loan)
+        offset = 0
+        count = loan.count
+    }
+
     /// `count` bytes at `offset` in a region other blocks may share.
     fileprivate init(sharing region: AdoptedMemory, offset: Int, count: Int) {
         storage = .adopted(region)
@@ -48,20 +57,23 @@ public struct ByteBlock: Sendable {
 
     /// Calls `body` with the bytes; the pointer is valid only during the call.
     ///
-    /// Inlinable, and the adopted memory's address is read before `body` runs, so that reading
-    /// a block in place (an event in the drained array) counts no reference: the block keeps
-    /// its memory alive, and no reference is held across `body`.
+    /// Inlinable, and the address of adopted or lent bytes is read before `body` runs, so that
+    /// reading a block in place (an event in the drained array) counts no reference: the block
+    /// keeps its memory alive, and no reference is held across `body`.
     @inlinable
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         if case .copied(let bytes) = storage { return try bytes.withUnsafeBytes(body) }
-        return try body(UnsafeRawBufferPointer(start: adoptedStart, count: count))
+        return try body(UnsafeRawBufferPointer(start: stableStart, count: count))
     }
 
-    /// The first byte of adopted memory (nil for an array).
+    /// The first byte of adopted or lent bytes (nil for an array).
     @inlinable
-    var adoptedStart: UnsafeRawPointer? {
-        guard case .adopted(let region) = storage else { return nil }
-        return UnsafeRawPointer(region.memory + offset)
+    var stableStart: UnsafeRawPointer? {
+        switch storage {
+        case .copied: return nil
+        case .adopted(let region): return UnsafeRawPointer(region.memory + offset)
+        case .lent(let loan): return loan.start + offset
+        }
     }
 }
 

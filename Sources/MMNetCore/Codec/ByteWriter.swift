@@ -68,6 +68,9 @@ public struct ByteWriter: ~Copyable {
     /// The number of bytes written.
     @inlinable public var count: Int { used }
 
+    /// How many more bytes the limit lets this writer take.
+    @inlinable public var room: Int { limit &- used }
+
     /// Calls `body` with the bytes written so far.
     /// - Parameter body: reads the bytes; the pointer is valid only during the call.
     /// - Returns: what `body` returns.

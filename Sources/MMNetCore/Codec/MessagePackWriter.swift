@@ -73,6 +73,13 @@ extension ByteWriter {
     mutating func writeLongString(_ bytes: UnsafeRawPointer, count: Int) throws(ByteWriterOverflow) {
         // Refuse before validating or copying anything that cannot fit.
         guard count < limit - used else { throw ByteWriterOverflow() }
+        try writeStringHeader(bytes, count: count)
+        try write(bytes, count: count)
+    }
+
+    /// Appends the header `writeString` would write for these bytes (str when they are valid
+    /// UTF-8, bin otherwise), without the bytes: the caller places them after it.
+    public mutating func writeStringHeader(_ bytes: UnsafeRawPointer, count: Int) throws(ByteWriterOverflow) {
         if UTF8Validation.isValid(bytes, count: count) {
             if count < 32 { try write(0xA0 | UInt8(count)) }
             else if count <= Int(UInt8.max) { try write(0xD9, bigEndian: UInt8(count)) }
@@ -85,7 +92,6 @@ extension ByteWriter {
             else if count <= Int(UInt32.max) { try write(0xC6, bigEndian: UInt32(count)) }
             else { throw ByteWriterOverflow() }
         }
-        try write(bytes, count: count)
     }
 
     /// Appends an array header (fixarray/array16/array32) for `count` elements.

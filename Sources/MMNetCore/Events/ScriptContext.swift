@@ -11,6 +11,8 @@ public final class ScriptContext: @unchecked Sendable {
     public let io: IOThread
     /// Large buffers kept for this state's next large message, in or out.
     public let buffers = BufferPool()
+    /// The large strings this state's script lent to its send queues.
+    public let loans = LoanBook()
     /// The script sent a message since it last drained the events (Lua thread only): its next
     /// wait may be for the reply, the one kind of wait worth spinning for (`SpinWait`).
     var sentSinceDrain = false
@@ -91,9 +93,12 @@ public final class ScriptContext: @unchecked Sendable {
     }
 
     /// The Lua state is closing (Lua thread): drops its queued events, and has the I/O thread
-    /// close every socket of the state (flushing what was sent) and forget it.
+    /// close every socket of the state (flushing what was sent) and forget it. Returns once
+    /// no send queue reads a string of the state any more (the I/O thread copies those still
+    /// queued): Lua frees them all next.
     public func close() {
         events.close()
         io.submit(.closeContext(self))
+        loans.waitUntilRecalled()
     }
 }

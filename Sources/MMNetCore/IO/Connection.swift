@@ -158,8 +158,8 @@ public final class Connection: Endpoint, @unchecked Sendable {
     }
 
     /// Queues one encoded message frame for sending (Lua thread). `frame` starts with its
-    /// header. When nothing is queued ahead of it, the frame is written at once from this
-    /// thread; whatever the socket does not take is left to the I/O thread. On an encrypted
+    /// header. When nothing is queued ahead of it and it is in one piece, the frame is written
+    /// at once from this thread; whatever the socket does not take is left to the I/O thread. On an encrypted
     /// connection a large frame is encrypted here (`encryptOnSendSize`).
     public func send(_ frame: OutgoingFrame, limit: Int) -> SendOutcome {
         context.sentSinceDrain = true
@@ -185,7 +185,7 @@ public final class Connection: Endpoint, @unchecked Sendable {
                 plainQueue.append(frame)
             } else {
                 burst = isBurst()
-                if outQueue.isEmpty && !writing && phase == .open && !burst {
+                if outQueue.isEmpty && !writing && phase == .open && !burst && frame.isContiguous {
                     offset = frame.withUnsafeBytes { writeNow($0) }
                     counters.bytesSent += offset
                     if offset == frame.count { return (.sent, nil) }

@@ -5,26 +5,51 @@
 // takes and puts back).
 import Glibc
 
+/// A block that goes between the encoder's bytes at `offset` (a string the script lent).
+public struct Splice {
+    /// Where in the encoder's bytes the block goes.
+    public let offset: Int
+    /// The bytes that go there.
+    public let block: ByteBlock
+
+    /// The block `block` at `offset`.
+    public init(offset: Int, block: ByteBlock) {
+        self.offset = offset
+        self.block = block
+    }
+}
+
 /// A frame on its way from `Send` (or the I/O thread's own control frames) into send queues.
 public enum OutgoingFrame {
     /// Bytes valid only during the call (the encoder's stack memory): each queue copies them.
     case borrowed(UnsafeRawBufferPointer)
     /// A large frame that every queue it goes to shares, without a copy.
     case shared(ByteBlock)
+    /// Bytes valid only during the call, which each queue copies, with blocks that every queue
+    /// shares between them (offsets ascending): a frame around the large strings the script lent.
+    case spliced(UnsafeRawBufferPointer, [Splice])
 
     /// The number of bytes.
     public var count: Int {
         switch self {
         case .borrowed(let bytes): return bytes.count
         case .shared(let block): return block.count
+        case .spliced(let bytes, let splices): return splices.reduce(bytes.count) { $0 + $1.block.count }
         }
     }
 
-    /// Calls `body` with the bytes; the pointer is valid only during the call.
+    /// Whether the bytes are in one piece (`withUnsafeBytes` reads them).
+    public var isContiguous: Bool {
+        if case .spliced = self { return false }
+        return true
+    }
+
+    /// Calls `body` with the bytes of a contiguous frame; the pointer is valid only during the call.
     public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         switch self {
         case .borrowed(let bytes): return try body(bytes)
         case .shared(let block): return try block.withUnsafeBytes(body)
+        case .spliced: preconditionFailure("OutgoingFrame: a spliced frame is not contiguous")
         }
     }
 }
@@ -62,8 +87,8 @@ struct FrameQueue: ~Copyable {
     var isEmpty: Bool { blocks.isEmpty && regionUsed == 0 }
 
     /// Queues `frame` minus its first `written` bytes (which the caller wrote already: then the
-    /// queue must be empty). Borrowed bytes are copied into the open region; a shared block is
-    /// queued after it.
+    /// queue must be empty, and the frame contiguous). Borrowed bytes are copied into the open
+    /// region; a shared block is queued after it.
     mutating func append(_ frame: OutgoingFrame, skipping written: Int = 0) {
         precondition(written == 0 || isEmpty, "FrameQueue: a partly written frame must come first")
         switch frame {
@@ -76,6 +101,15 @@ struct FrameQueue: ~Copyable {
             closeRegion()
             if blocks.isEmpty { headOffset = written }
             blocks.append(block)
+        case .spliced(let bytes, let splices):
+            precondition(written == 0, "FrameQueue: a spliced frame is never partly written")
+            var from = 0
+            for splice in splices {
+                if splice.offset > from { append(.borrowed(UnsafeRawBufferPointer(rebasing: bytes[from..<splice.offset]))) }
+                append(.shared(splice.block))
+                from = splice.offset
+            }
+            if bytes.count > from { append(.borrowed(UnsafeRawBufferPointer(rebasing: bytes[from...]))) }
         }
     }
 

@@ -225,8 +225,10 @@ public final class IOThread: @unchecked Sendable {
         }
     }
 
-    /// Closes every socket of a Lua state that is going away, flushing what was sent.
+    /// Closes every socket of a Lua state that is going away, flushing what was sent, after
+    /// copying the strings its script lent (the state frees them once this has run).
     private func forget(_ context: ScriptContext) {
+        context.loans.recallAll()
         for listener in listeners.values where listener.context === context {
             stopListening(listener)
         }

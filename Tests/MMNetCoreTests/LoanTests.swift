@@ -1,0 +1,67 @@
+// Loans: a lent string is read in place until recalled, then from a copy; the book hands back
+// the ids of ended loans once each, and waits for a recall only while loans are out.
+//
+// Thread: the test's own (it plays both the Lua thread and the I/O thread).
+import XCTest
+@testable import MMNetCore
+
+final class LoanTests: XCTestCase {
+    /// The bytes of `block`.
+    private func bytes(_ block: ByteBlock) -> [UInt8] {
+        block.withUnsafeBytes { Array($0) }
+    }
+
+    func testALentBlockReadsTheScriptsBytesInPlace() {
+        let book = LoanBook()
+        var source: [UInt8] = [1, 2, 3]
+        source.withUnsafeMutableBytes { memory in
+            let block = ByteBlock(lent: book.lend(memory.baseAddress!, count: 3))
+            XCTAssertEqual(block.count, 3)
+            memory[1] = 9  // in place: the block sees the script's memory
+            XCTAssertEqual(bytes(block), [1, 9, 3])
+        }
+    }
+
+    func testEndedLoansAreHandedBackOnceEach() {
+        let book = LoanBook()
+        var source: [UInt8] = [1, 2]
+        source.withUnsafeMutableBytes { memory in
+            var first: ByteBlock? = ByteBlock(lent: book.lend(memory.baseAddress!, count: 2))
+            let second = ByteBlock(lent: book.lend(memory.baseAddress! + 1, count: 1))
+            let copy = first
+            XCTAssertEqual(book.takeReturned(), [])
+            first = nil
+            XCTAssertEqual(book.takeReturned(), [], "a copy of the block still holds the loan")
+            _ = copy.map(bytes)
+            withExtendedLifetime(second) {}
+        }
+        // Both blocks are gone now.
+        XCTAssertEqual(book.takeReturned().sorted(), [1, 2])
+        XCTAssertEqual(book.takeReturned(), [])
+    }
+
+    func testARecalledLoanReadsItsCopy() {
+        let book = LoanBook()
+        var source: [UInt8] = [4, 5, 6]
+        let block: ByteBlock = source.withUnsafeMutableBytes { memory in
+            let block = ByteBlock(lent: book.lend(memory.baseAddress!, count: 3))
+            book.recallAll()
+            book.waitUntilRecalled()  // returns at once: recalled
+            memory[0] = 0  // the script's memory may go now: the block reads the copy
+            return block
+        }
+        source = []
+        XCTAssertEqual(bytes(block), [4, 5, 6])
+    }
+
+    func testWaitingForARecallReturnsAtOnceWithNoLoanOut() {
+        let book = LoanBook()
+        book.waitUntilRecalled()
+        var source: [UInt8] = [1]
+        source.withUnsafeMutableBytes { memory in
+            _ = ByteBlock(lent: book.lend(memory.baseAddress!, count: 1))
+        }
+        book.waitUntilRecalled()  // the one loan ended: nothing to wait for
+        XCTAssertEqual(book.takeReturned(), [1])
+    }
+}

@@ -1,0 +1,152 @@
+-- Large strings sent without a copy: a string of 64 KiB or more in a sent table is written
+-- from the script's own memory (lent, kept reachable until written), so these check that what
+-- arrives is exactly what was sent wherever such strings sit in the table, whatever the script
+-- does with its strings after Send (drops them, collects garbage, makes others), over TLS too,
+-- and when the sending Lua state closes with them still queued.
+--
+-- Thread: the busted process's Lua thread only.
+local helper = require "helper"
+local net = require "nethelper"
+local network = net.network
+
+local KiB = 1024
+local K128 = "0C03EA65238DD2C25EB87CE563868098"
+
+--- A string of `n` bytes made of `tag`, different for every tag.
+local function filler(tag, n)
+  local unit = string.format("%07d;", tag)
+  return string.rep(unit, n // #unit) .. unit:sub(1, n % #unit)
+end
+
+--- Compares two strings without printing megabytes on failure.
+local function same(expected, got, what)
+  assert(type(got) == "string", what .. ": a string expected, got " .. type(got))
+  assert(#got == #expected, what .. ": " .. #got .. " bytes, expected " .. #expected)
+  assert(got == expected, what .. ": the bytes differ")
+end
+
+describe("large strings, sent without a copy", function()
+  before_each(net.reset)
+  after_each(net.reset)
+
+  for _, key in ipairs { false, K128 } do
+    local how = key and "encrypted" or "plain"
+    it("arrive intact wherever they sit in the table (" .. how .. ")", function()
+      local server = assert(network.Server("127.0.0.1", 0, key or nil))
+      local client = assert(network.Client("127.0.0.1", server:GetPort(), key or nil))
+      assert.is_true((client:WaitForConnect(5)))
+      local c = assert(net.wait_kind(network.EVENT_CONNECT, nil, 5)).Object
+      local big = {}
+      for i = 1, 5 do big[i] = filler(i, 64 * KiB + 1000 * i) end
+      local binary = string.rep("\255\0", 40 * KiB)  -- not UTF-8: sent as bin
+      local key_string = filler(9, 70 * KiB)
+      local sent = {
+        first = big[1], n = 1, list = { big[2], "small", big[3], 2.5 },
+        binary = binary, [key_string] = true, last = big[4],
+        edge = string.rep("e", 64 * KiB - 1), exact = string.rep("x", 64 * KiB),
+      }
+      for round = 1, 3 do
+        sent.n = round
+        assert.is_true(client:Send(sent))
+        assert.are.equal(1, server:Send(sent, c))
+      end
+      for round = 1, 3 do
+        for _, from in ipairs { c, client } do
+          local p = assert(net.wait_kind(network.EVENT_RECEIVE, from, 10)).Packet
+          assert.are.equal(round, p.n)
+          same(big[1], p.first, "first")
+          same(big[2], p.list[1], "list[1]")
+          assert.are.equal("small", p.list[2])
+          same(big[3], p.list[3], "list[3]")
+          assert.are.equal(2.5, p.list[4])
+          same(binary, p.binary, "binary")
+          assert.is_true(p[key_string])
+          same(big[4], p.last, "last")
+          same(sent.edge, p.edge, "edge")
+          same(sent.exact, p.exact, "exact")
+        end
+      end
+    end)
+  end
+
+  it("arrive intact when the script drops them at once and its memory is reused", function()
+    -- A raw peer that reads nothing until all is sent: the messages wait in the send queue
+    -- while the script collects its garbage and makes strings of the same size.
+    local listener = assert(net.socket.bind("127.0.0.1", 0))
+    local peer
+    finally(function() listener:close(); if peer then peer:close() end end)
+    listener:settimeout(5)
+    local client = assert(network.Client("127.0.0.1", tonumber((select(2, listener:getsockname())))))
+    peer = assert(listener:accept())
+    assert(peer:send(net.HELLO))
+    assert.is_true((client:WaitForConnect(5)))
+    local count, size = 40, 256 * KiB
+    for i = 1, count do
+      assert.is_true(client:Send({ seq = i, data = filler(i, size) }))
+      collectgarbage()
+      local decoy = string.rep("#", size) .. i  -- likely in the memory of a freed string
+      assert(#decoy > size)
+      network.PollEvents()
+    end
+    peer:settimeout(10)
+    assert.are.equal(net.HELLO, peer:receive(#net.HELLO))
+    local seq = 0
+    while seq < count do
+      local length, frame_type = string.unpack(">I4B", assert(peer:receive(5)))
+      local body = assert(peer:receive(length))
+      if frame_type == 0 then
+        seq = seq + 1
+        local message = assert(network.Decode(body))
+        assert.are.equal(seq, message.seq)
+        same(filler(seq, size), message.data, "message " .. seq)
+      end
+    end
+  end)
+
+  it("still queued when their Lua state closes, arrive intact (copied at lua_close)", function()
+    -- The C test host runs two states: the first sends 24 MiB to a raw peer that reads nothing
+    -- yet, then is closed (lua_close frees its strings) while the second keeps the I/O thread
+    -- running, so most of it is still queued then. With --poison, every block Lua frees is
+    -- overwritten first: a queue still reading a freed string would send the poison.
+    local listener = assert(net.socket.bind("127.0.0.1", 0))
+    local peer
+    finally(function() listener:close(); if peer then peer:close() end end)
+    listener:settimeout(10)
+    local count, size = 24, 1024 * KiB
+    local chunk = string.format([[
+      local network = require "mmnet"
+      if STATE_INDEX == 1 then
+        local client = assert(network.Client("127.0.0.1", %s))
+        assert(client:WaitForConnect(5))
+        for i = 1, %d do
+          assert(client:Send({ seq = i, data = string.rep(string.format("%%07d;", i), %d // 8) }))
+        end
+        print("SENT")
+        io.stdout:flush()
+      end]], select(2, listener:getsockname()), count, size)
+    local sender = helper.spawn(helper.tree_env() .. " " .. helper.quote(helper.host) ..
+      " --states 2 --poison -e " .. helper.quote(chunk), { timeout = 60 })
+    finally(function() sender:close() end)
+    peer = assert(listener:accept())
+    assert(peer:send(net.HELLO))
+    assert.is_truthy(sender:wait_for("^SENT", 30), sender:output())
+    helper.sleep(0.3)  -- the first state is closed: its strings are freed
+    peer:settimeout(10)
+    assert.are.equal(net.HELLO, peer:receive(#net.HELLO))
+    local seq = 0
+    while seq < count do
+      local header, why = peer:receive(5)
+      assert(header, "message " .. (seq + 1) .. ": " .. tostring(why) .. "\n" .. sender:output())
+      local length, frame_type = string.unpack(">I4B", header)
+      local body, cut = peer:receive(length)
+      assert(body, "message " .. (seq + 1) .. ": " .. tostring(cut) .. "\n" .. sender:output())
+      if frame_type == 0 then
+        seq = seq + 1
+        local message = assert(network.Decode(body))
+        assert.are.equal(seq, message.seq)
+        same(filler(seq, size), message.data, "message " .. seq)
+      end
+    end
+    assert.are.equal(0, sender:wait(20), sender:output())
+  end)
+end)
