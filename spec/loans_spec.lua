@@ -25,6 +25,30 @@ local function same(expected, got, what)
   assert(got == expected, what .. ": the bytes differ")
 end
 
+--- Reads `count` messages from `peer`, a raw socket a client connected to (its hello first),
+-- checking that message i is { seq = i, data = filler(i, size) }. `context()`, if given,
+-- adds to the message of a failed read.
+local function expect_messages(peer, count, size, context)
+  peer:settimeout(10)
+  local seq = 0
+  local function take(n)
+    local bytes, problem = peer:receive(n)
+    assert(bytes, "message " .. (seq + 1) .. ": " .. tostring(problem) .. (context and ("\n" .. context()) or ""))
+    return bytes
+  end
+  assert.are.equal(net.HELLO, take(#net.HELLO))
+  while seq < count do
+    local length, frame_type = string.unpack(">I4B", take(5))
+    local body = take(length)
+    if frame_type == 0 then
+      seq = seq + 1
+      local message = assert(network.Decode(body))
+      assert.are.equal(seq, message.seq)
+      same(filler(seq, size), message.data, "message " .. seq)
+    end
+  end
+end
+
 describe("large strings, sent without a copy", function()
   before_each(net.reset)
   after_each(net.reset)
@@ -88,19 +112,7 @@ describe("large strings, sent without a copy", function()
       assert(#decoy > size)
       network.PollEvents()
     end
-    peer:settimeout(10)
-    assert.are.equal(net.HELLO, peer:receive(#net.HELLO))
-    local seq = 0
-    while seq < count do
-      local length, frame_type = string.unpack(">I4B", assert(peer:receive(5)))
-      local body = assert(peer:receive(length))
-      if frame_type == 0 then
-        seq = seq + 1
-        local message = assert(network.Decode(body))
-        assert.are.equal(seq, message.seq)
-        same(filler(seq, size), message.data, "message " .. seq)
-      end
-    end
+    expect_messages(peer, count, size)
   end)
 
   it("still queued when their Lua state closes, arrive intact (copied at lua_close)", function()
@@ -131,22 +143,7 @@ describe("large strings, sent without a copy", function()
     assert(peer:send(net.HELLO))
     assert.is_truthy(sender:wait_for("^SENT", 30), sender:output())
     helper.sleep(0.3)  -- the first state is closed: its strings are freed
-    peer:settimeout(10)
-    assert.are.equal(net.HELLO, peer:receive(#net.HELLO))
-    local seq = 0
-    while seq < count do
-      local header, why = peer:receive(5)
-      assert(header, "message " .. (seq + 1) .. ": " .. tostring(why) .. "\n" .. sender:output())
-      local length, frame_type = string.unpack(">I4B", header)
-      local body, cut = peer:receive(length)
-      assert(body, "message " .. (seq + 1) .. ": " .. tostring(cut) .. "\n" .. sender:output())
-      if frame_type == 0 then
-        seq = seq + 1
-        local message = assert(network.Decode(body))
-        assert.are.equal(seq, message.seq)
-        same(filler(seq, size), message.data, "message " .. seq)
-      end
-    end
+    expect_messages(peer, count, size, function() return sender:output() end)
     assert.are.equal(0, sender:wait(20), sender:output())
   end)
 end)
