@@ -115,7 +115,7 @@ describe("a hostile peer (more)", function()
   it("50 peers that connect and say nothing each get EVENT_ERROR at HelloTimeout; their descriptors are freed", function()
     network.Configure({ HelloTimeout = 0.5 })
     local server, client, c = net.pair()
-    local fds = resources.fd_count()
+    local fds = resources.settled_fd_count()
     local raws, ports = {}, {}
     finally(function() for _, raw in ipairs(raws) do raw:close() end end)
     for i = 1, 50 do raws[i], ports[i] = net.raw_connect(server:GetPort()) end
@@ -249,7 +249,7 @@ describe("a hostile peer (more)", function()
       net.collect({ Event = network.EVENT_CONNECT }, 0)
     end
     round()
-    local fds, rss = resources.fd_count(), resources.settled_rss_kb()
+    local fds, rss = resources.settled_fd_count(), resources.settled_rss_kb()
     for _ = 1, 20 do round() end
     local grown = resources.settled_rss_kb() - rss
     local fds_after = resources.wait_fd_count(fds, 5)

@@ -44,7 +44,10 @@ end
 function resources.settled_rss_kb()
   collectgarbage()
   collectgarbage()
-  --- Waits up to `seconds` for this process to have exactly `n` descriptors open (the I/O thread
+  return resources.rss_kb()
+end
+
+--- Waits up to `seconds` for this process to have exactly `n` descriptors open (the I/O thread
 -- closes a socket just after queuing its last event, so a count right after the event may be
 -- one high for a moment).
 -- @return integer the count last seen
@@ -59,20 +62,17 @@ function resources.wait_fd_count(n, seconds)
   return count
 end
 
-return resources.rss_kb()
-end
-
---- Waits up to `seconds` for this process to have exactly `n` descriptors open (the I/O thread
--- closes a socket just after queuing its last event, so a count right after the event may be
--- one high for a moment).
+--- The number of descriptors open once it has stayed the same for 0.2 s (at most 5 s): a
+-- baseline that a socket still being closed (see `wait_fd_count`) does not make one high.
 -- @return integer the count last seen
-function resources.wait_fd_count(n, seconds)
+function resources.settled_fd_count()
   local socket = require "socket"
-  local limit = socket.gettime() + (seconds or 5)
-  local count = resources.fd_count()
-  while count ~= n and socket.gettime() < limit do
+  local limit = socket.gettime() + 5
+  local count, stable_since = resources.fd_count(), socket.gettime()
+  while socket.gettime() - stable_since < 0.2 and socket.gettime() < limit do
     socket.sleep(0.02)
-    count = resources.fd_count()
+    local now = resources.fd_count()
+    if now ~= count then count, stable_since = now, socket.gettime() end
   end
   return count
 end

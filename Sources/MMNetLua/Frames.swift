@@ -11,6 +11,7 @@ import MMNetCore
 /// queue shares, or, around strings of `Loan.minimumSize` bytes and more, which are lent
 /// (`context.loans`) rather than copied, a spliced one. The error names where in the table
 /// the problem is. Lets go of the strings of loans that ended first.
+@inline(__always)
 func withMessageFrame<R>(_ L: OpaquePointer, at index: Int32, settings: Settings, context: ScriptContext,
                          _ body: (OutgoingFrame) -> R) -> Result<R, CodecError> {
     returnLoans(L, book: context.loans)

@@ -18,8 +18,14 @@ func lendString(_ L: OpaquePointer, at index: Int32, bytes: UnsafePointer<CChar>
     return loan
 }
 
-/// Lets go of the strings whose loans ended (costs nothing while no loan is out).
+/// Lets go of the strings whose loans ended (one compare while no loan is out).
+@inline(__always)
 func returnLoans(_ L: OpaquePointer, book: LoanBook) {
+    if book.loansOut > 0 { returnEndedLoans(L, book: book) }
+}
+
+/// `returnLoans` once some loan is out.
+private func returnEndedLoans(_ L: OpaquePointer, book: LoanBook) {
     let ids = book.takeReturned()
     guard !ids.isEmpty else { return }
     lua_rawgetp(L, mmnet_registryindex(), mmnet_loans_key())

@@ -72,8 +72,9 @@ struct LuaTableEncoder: ~Copyable {
     let maxSize: Int
     /// `lua_topointer` of each table from the root down to the one being written (cycle check).
     let ancestors: UnsafeMutablePointer<UnsafeRawPointer?>
-    /// Where large strings are lent (nil: every string is copied).
-    let book: LoanBook?
+    /// Where large strings are lent (nil: every string is copied). Not retained: the caller
+    /// of `withEncodedTable` holds it for the encoding.
+    unowned(unsafe) let book: LoanBook?
     /// The strings lent so far, where they go in the writer's bytes.
     var splices: [Splice] = []
     /// Their bytes, all together (they count against the size limit as if written).

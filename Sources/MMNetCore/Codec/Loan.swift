@@ -68,8 +68,8 @@ public final class LoanBook: @unchecked Sendable {
     /// The id of the next loan (Lua thread only).
     private var nextID = 1
     /// Loans made and not yet handed back by `takeReturned` (Lua thread only): while it is 0,
-    /// `takeReturned` costs no lock.
-    private var unreturned = 0
+    /// there is nothing to take.
+    public private(set) var loansOut = 0
 
     /// An empty book.
     public init() {
@@ -81,17 +81,17 @@ public final class LoanBook: @unchecked Sendable {
     public func lend(_ start: UnsafeRawPointer, count: Int) -> Loan {
         let loan = Loan(start: start, count: count, id: nextID, book: self)
         nextID += 1
-        unreturned += 1
+        loansOut += 1
         lock.withLock { out[loan.id] = Unmanaged.passUnretained(loan) }
         return loan
     }
 
     /// The ids of the loans that ended since the last call (Lua thread): their bytes may go.
     public func takeReturned() -> [Int] {
-        guard unreturned > 0 else { return [] }
+        guard loansOut > 0 else { return [] }
         var ids: [Int] = []
         lock.withLock { swap(&ids, &ended) }
-        unreturned -= ids.count
+        loansOut -= ids.count
         return ids
     }
 
