@@ -1,8 +1,9 @@
 -- Large strings sent without a copy: a string of 64 KiB or more in a sent table is written
 -- from the script's own memory (lent, kept reachable until written), so these check that what
--- arrives is exactly what was sent wherever such strings sit in the table, whatever the script
--- does with its strings after Send (drops them, collects garbage, makes others), over TLS too,
--- and when the sending Lua state closes with them still queued.
+-- arrives is exactly what was sent wherever such strings sit in the table, to one connection
+-- or broadcast to several, whatever the script does with its strings after Send (drops them,
+-- collects garbage, makes others), over TLS too, and when the sending Lua state closes with
+-- them still queued; and that mmnet lets go of them once written or refused.
 --
 -- Thread: the busted process's Lua thread only.
 local helper = require "helper"
@@ -92,6 +93,52 @@ describe("large strings, sent without a copy", function()
       end
     end)
   end
+
+  it("broadcast to several clients arrive intact at each", function()
+    local server = assert(network.Server("127.0.0.1", 0))
+    local clients = {}
+    for i = 1, 3 do
+      clients[i] = assert(network.Client("127.0.0.1", server:GetPort()))
+      assert.is_true((clients[i]:WaitForConnect(5)))
+    end
+    local data = filler(7, 300 * KiB)
+    assert.are.equal(3, server:Broadcast({ data = data, n = 1 }))
+    for i = 1, 3 do
+      local p = assert(net.wait_kind(network.EVENT_RECEIVE, clients[i], 10)).Packet
+      assert.are.equal(1, p.n)
+      same(data, p.data, "client " .. i)
+    end
+  end)
+
+  it("are let go of once written, or at once when the table is refused", function()
+    local server, client, c = net.pair()
+    collectgarbage(); collectgarbage()
+    local before = collectgarbage("count")
+    for i = 1, 40 do
+      -- The string is lent before the function value after it refuses the table.
+      local sent, why = client:Send({ filler(i, 1024 * KiB), print })
+      assert.is_false(sent)
+      assert.is_truthy(why:find("function values cannot be sent", 1, true), why)
+    end
+    for i = 1, 40 do
+      assert.is_true(client:Send({ seq = i, data = filler(i, 1024 * KiB) }))
+    end
+    local received = 0
+    local deadline = net.now() + 20
+    while received < 40 and net.now() < deadline do
+      for _, e in ipairs(network.PollEvents(0.1)) do
+        if e.Event == network.EVENT_RECEIVE then received = received + 1 end
+      end
+    end
+    assert.are.equal(40, received)
+    network.PollEvents()  -- every loan has ended by now: their strings are let go of here
+    collectgarbage(); collectgarbage()
+    local grown = collectgarbage("count") - before
+    -- 80 MiB of strings went through; kept, they would show here.
+    assert.is_true(grown < 8 * 1024, string.format("the Lua heap grew by %.0f KiB", grown))
+    assert.are.equal(1, server:ConnectionCount())
+    assert.is_truthy(c)
+  end)
 
   it("arrive intact when the script drops them at once and its memory is reused", function()
     -- A raw peer that reads nothing until all is sent: the messages wait in the send queue
