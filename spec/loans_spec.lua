@@ -50,6 +50,19 @@ local function expect_messages(peer, count, size, context)
   end
 end
 
+--- A raw socket standing in for a server that reads nothing until the test does: listens on
+-- 127.0.0.1, calls `connect(port)` (which starts the client and returns anything), accepts
+-- the client and answers mmnet's hello. The caller closes the two sockets (one `finally`).
+-- @return the accepted socket, the listener, and what `connect` returned
+local function raw_peer(connect)
+  local listener = assert(net.socket.bind("127.0.0.1", 0))
+  listener:settimeout(10)
+  local started = connect(tonumber((select(2, listener:getsockname()))))
+  local peer = assert(listener:accept())
+  assert(peer:send(net.HELLO))
+  return peer, listener, started
+end
+
 describe("large strings, sent without a copy", function()
   before_each(net.reset)
   after_each(net.reset)
@@ -143,13 +156,8 @@ describe("large strings, sent without a copy", function()
   it("arrive intact when the script drops them at once and its memory is reused", function()
     -- A raw peer that reads nothing until all is sent: the messages wait in the send queue
     -- while the script collects its garbage and makes strings of the same size.
-    local listener = assert(net.socket.bind("127.0.0.1", 0))
-    local peer
-    finally(function() listener:close(); if peer then peer:close() end end)
-    listener:settimeout(5)
-    local client = assert(network.Client("127.0.0.1", tonumber((select(2, listener:getsockname())))))
-    peer = assert(listener:accept())
-    assert(peer:send(net.HELLO))
+    local peer, listener, client = raw_peer(function(port) return assert(network.Client("127.0.0.1", port)) end)
+    finally(function() peer:close(); listener:close() end)
     assert.is_true((client:WaitForConnect(5)))
     local count, size = 40, 256 * KiB
     for i = 1, count do
@@ -167,12 +175,8 @@ describe("large strings, sent without a copy", function()
     -- yet, then is closed (lua_close frees its strings) while the second keeps the I/O thread
     -- running, so most of it is still queued then. With --poison, every block Lua frees is
     -- overwritten first: a queue still reading a freed string would send the poison.
-    local listener = assert(net.socket.bind("127.0.0.1", 0))
-    local peer
-    finally(function() listener:close(); if peer then peer:close() end end)
-    listener:settimeout(10)
     local count, size = 24, 1024 * KiB
-    local chunk = string.format([[
+    local chunk = [[
       local network = require "mmnet"
       if STATE_INDEX == 1 then
         local client = assert(network.Client("127.0.0.1", %s))
@@ -182,12 +186,12 @@ describe("large strings, sent without a copy", function()
         end
         print("SENT")
         io.stdout:flush()
-      end]], select(2, listener:getsockname()), count, size)
-    local sender = helper.spawn(helper.tree_env() .. " " .. helper.quote(helper.host) ..
-      " --states 2 --poison -e " .. helper.quote(chunk), { timeout = 60 })
-    finally(function() sender:close() end)
-    peer = assert(listener:accept())
-    assert(peer:send(net.HELLO))
+      end]]
+    local peer, listener, sender = raw_peer(function(port)
+      return helper.spawn(helper.tree_env() .. " " .. helper.quote(helper.host) .. " --states 2 --poison -e " ..
+        helper.quote(string.format(chunk, port, count, size)), { timeout = 60 })
+    end)
+    finally(function() peer:close(); listener:close(); sender:close() end)
     assert.is_truthy(sender:wait_for("^SENT", 30), sender:output())
     helper.sleep(0.3)  -- the first state is closed: its strings are freed
     expect_messages(peer, count, size, function() return sender:output() end)
