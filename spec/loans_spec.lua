@@ -107,6 +107,30 @@ describe("large strings, sent without a copy", function()
     end)
   end
 
+  it("count against MaxMessageSize as copied ones do, the place of the overflow named", function()
+    local server, client, c = net.pair()
+    network.Configure({ MaxMessageSize = 1024 * KiB })
+    local function refused(t, where)
+      local sent, why = client:Send(t)
+      assert.is_false(sent)
+      assert.are.equal("packet: encoded message is larger than the limit of 1048576 bytes (reached at " ..
+        where .. ")", why)
+    end
+    refused({ string.rep("a", 2048 * KiB) }, "packet[1]")
+    refused({ string.rep("a", 600 * KiB), string.rep("b", 600 * KiB) }, "packet[2]")
+    -- Copied strings after a lent one: the lent bytes already took their share of the limit.
+    refused({ string.rep("a", 900 * KiB), string.rep("b", 60 * KiB), string.rep("c", 60 * KiB),
+      string.rep("d", 60 * KiB) }, "packet[4]")
+    -- The exact edge, as Encode has it: an array header (1 byte), a str32 header (5), the bytes.
+    refused({ string.rep("a", 1024 * KiB - 5) }, "packet[1]")
+    assert.is_nil(network.Encode({ string.rep("a", 1024 * KiB - 5) }))
+    assert.is_true(client:Send({ string.rep("a", 1024 * KiB - 6) }))
+    assert.is_string(network.Encode({ string.rep("a", 1024 * KiB - 6) }))
+    local p = assert(net.wait_kind(network.EVENT_RECEIVE, c, 10)).Packet
+    assert.are.equal(1024 * KiB - 6, #p[1])
+    assert.are.equal(1, server:ConnectionCount())
+  end)
+
   it("broadcast to several clients arrive intact at each", function()
     local server = assert(network.Server("127.0.0.1", 0))
     local clients = {}

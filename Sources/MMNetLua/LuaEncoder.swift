@@ -47,7 +47,6 @@ func withEncodedTable<R>(
             do throws(EncodeFailure) {
                 try encoder.writeHeadroom(headroom)
                 try encoder.encodeTable(at: absolute, depth: 1)
-                if encoder.lentBytes > encoder.writer.room { throw encoder.tooLarge() }
             } catch {
                 lua_settop(L, top)
                 return .failure(error.codecError(rootName: rootName))
@@ -75,10 +74,9 @@ struct LuaTableEncoder: ~Copyable {
     /// Where large strings are lent (nil: every string is copied). Not retained: the caller
     /// of `withEncodedTable` holds it for the encoding.
     unowned(unsafe) let book: LoanBook?
-    /// The strings lent so far, where they go in the writer's bytes.
+    /// The strings lent so far, where they go in the writer's bytes (their bytes count against
+    /// the writer's limit: `ByteWriter.reserveOutside`).
     var splices: [Splice] = []
-    /// Their bytes, all together (they count against the size limit as if written).
-    var lentBytes = 0
 
     /// The error for a write past the size limit.
     func tooLarge() -> EncodeFailure {
@@ -134,11 +132,11 @@ struct LuaTableEncoder: ~Copyable {
 
     /// Writes the header of the string at `index` and lends its bytes instead of copying them.
     mutating func lend(_ bytes: UnsafePointer<CChar>, count: Int, at index: Int32, to book: LoanBook) throws(ByteWriterOverflow) {
-        guard count < writer.room - lentBytes else { throw ByteWriterOverflow() }
+        // The bytes first: a string that cannot fit is refused before it is validated.
+        try writer.reserveOutside(count)
         try writer.writeStringHeader(bytes, count: count)
         let loan = lendString(L, at: index, bytes: bytes, count: count, book: book)
         splices.append(Splice(offset: writer.count, block: ByteBlock(lent: loan)))
-        lentBytes += count
     }
 
     /// The refusal of a value (or key) of a type MessagePack messages cannot carry.

@@ -91,6 +91,33 @@ final class MessagePackWriterTests: XCTestCase {
         XCTAssertEqual(small.count, 0)
     }
 
+    /// A buffer from the pool may be larger than the writer's limit: the limit still holds.
+    func testTheLimitHoldsInAPoolBufferLargerThanIt() throws {
+        let pool = BufferPool()
+        let size = 100_000
+        pool.giveBack(malloc(size)!, capacity: size)
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16, alignment: 8)
+        defer { scratch.deallocate() }
+        var writer = ByteWriter(scratch: scratch, limit: 70_000, pool: pool)
+        try writer.writeZeros(66_000)  // grows into the pool's buffer of 100,000 bytes
+        XCTAssertEqual(pool.keptByteCount, 0, "the pool's buffer was not taken")
+        XCTAssertNoThrow(try writer.writeZeros(4_000))  // exactly the limit
+        XCTAssertThrowsError(try writer.writeNil())
+        XCTAssertEqual(writer.count, 70_000)
+    }
+
+    /// Bytes counted outside the writer (a lent string) take their share of the limit, whether
+    /// or not the writer's memory has room for more.
+    func testBytesReservedOutsideCountAgainstTheLimit() throws {
+        var writer = ByteWriter(initialCapacity: 64, limit: 40)
+        try writer.writeZeros(10)
+        XCTAssertThrowsError(try writer.reserveOutside(31))
+        try writer.reserveOutside(25)
+        XCTAssertNoThrow(try writer.writeZeros(5))  // 10 + 25 + 5: exactly the limit
+        XCTAssertThrowsError(try writer.writeNil(), "the allocation has room, the limit has not")
+        XCTAssertEqual(writer.count, 15)
+    }
+
     /// A writer stays in the caller's scratch memory while the bytes fit; `take` adopts the heap
     /// memory they moved to (the writer is empty afterwards and goes on working).
     func testScratchThenTakeFromTheHeap() throws {

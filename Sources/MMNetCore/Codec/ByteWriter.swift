@@ -19,10 +19,13 @@ public struct ByteWriter: ~Copyable {
     @usableFromInline var base: UnsafeMutableRawPointer
     /// Bytes written so far.
     @usableFromInline var used: Int
-    /// Bytes allocated.
+    /// Bytes the writer may fill without growing: what is allocated, but never past `limit`
+    /// (so that the inline check of a write is the limit's check too).
     @usableFromInline var capacity: Int
+    /// Bytes allocated at `base`.
+    @usableFromInline var allocated: Int
     /// Largest number of bytes the buffer may ever hold.
-    @usableFromInline let limit: Int
+    @usableFromInline var limit: Int
     /// Whether `base` was allocated here (and must be freed) rather than lent by the caller.
     @usableFromInline var owned: Bool
     /// Where a large buffer comes from and goes back to (nil: malloc and free only). Not
@@ -41,6 +44,7 @@ public struct ByteWriter: ~Copyable {
         base = memory
         used = 0
         capacity = cap
+        allocated = cap
         self.limit = limit
         owned = true
         pool = nil
@@ -58,18 +62,26 @@ public struct ByteWriter: ~Copyable {
         base = scratch.baseAddress!
         used = 0
         capacity = max(0, min(scratch.count, limit))
+        allocated = scratch.count
         self.limit = limit
         owned = false
         self.pool = pool
     }
 
-    deinit { if owned { BufferPool.release(base, capacity: capacity, to: pool) } }
+    deinit { if owned { BufferPool.release(base, capacity: allocated, to: pool) } }
 
     /// The number of bytes written.
     @inlinable public var count: Int { used }
 
-    /// How many more bytes the limit lets this writer take.
-    @inlinable public var room: Int { limit &- used }
+    /// Counts `n` bytes that go into the message outside this writer (a lent string) against
+    /// the limit: the writer takes that many fewer.
+    /// - Throws: `ByteWriterOverflow` when they do not fit.
+    @inlinable
+    public mutating func reserveOutside(_ n: Int) throws(ByteWriterOverflow) {
+        guard n <= limit &- used else { throw ByteWriterOverflow() }
+        limit &-= n
+        capacity = min(capacity, limit)
+    }
 
     /// Calls `body` with the bytes written so far.
     /// - Parameter body: reads the bytes; the pointer is valid only during the call.
@@ -97,13 +109,14 @@ public struct ByteWriter: ~Copyable {
             guard let newBase = realloc(base, newCapacity) else { throw ByteWriterOverflow() }
             base = newBase
         } else {
-            guard let (newBase, allocated) = BufferPool.allocate(newCapacity, from: pool) else { throw ByteWriterOverflow() }
-            newCapacity = allocated
+            guard let (newBase, size) = BufferPool.allocate(newCapacity, from: pool) else { throw ByteWriterOverflow() }
+            newCapacity = size
             newBase.copyMemory(from: base, byteCount: used)
             base = newBase
             owned = true
         }
-        capacity = newCapacity
+        allocated = newCapacity
+        capacity = min(newCapacity, limit)
     }
 
     /// Appends one byte.
@@ -155,15 +168,16 @@ public struct ByteWriter: ~Copyable {
     public mutating func take() -> ByteBlock {
         precondition(owned, "ByteWriter.take: the bytes are in the caller's scratch memory")
         let block: ByteBlock
-        if let pool, capacity >= BufferPool.minimumSize {
-            block = ByteBlock(adopting: base, offset: 0, count: used, capacity: capacity, pool: pool)
+        if let pool, allocated >= BufferPool.minimumSize {
+            block = ByteBlock(adopting: base, offset: 0, count: used, capacity: allocated, pool: pool)
         } else {
-            if capacity - used >= used / 4, used > 0, let trimmed = realloc(base, used) { base = trimmed }
+            if allocated - used >= used / 4, used > 0, let trimmed = realloc(base, used) { base = trimmed }
             block = ByteBlock(adopting: base, offset: 0, count: used)
         }
         owned = false
         used = 0
         capacity = 0
+        allocated = 0
         return block
     }
 

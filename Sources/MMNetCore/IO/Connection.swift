@@ -159,8 +159,8 @@ public final class Connection: Endpoint, @unchecked Sendable {
 
     /// Queues one encoded message frame for sending (Lua thread). `frame` starts with its
     /// header. When nothing is queued ahead of it and it is in one piece, the frame is written
-    /// at once from this thread; whatever the socket does not take is left to the I/O thread. On an encrypted
-    /// connection a large frame is encrypted here (`encryptOnSendSize`).
+    /// at once from this thread; whatever the socket does not take is left to the I/O thread.
+    /// On an encrypted connection a large frame is encrypted here (`encryptOnSendSize`).
     public func send(_ frame: OutgoingFrame, limit: Int) -> SendOutcome {
         context.sentSinceDrain = true
         return enqueue(frame, limit: limit, isMessage: true)
