@@ -480,7 +480,7 @@ describe("network API", function()
       local s = network.Configure()
       assert.are.same({
         MaxMessageSize = 16 * 1024 * 1024, MaxDepth = 64, SendQueueLimit = 64 * 1024 * 1024,
-        EventQueueSize = 2000, HelloTimeout = 5.0, QueueFull = "drop",
+        EventQueueSize = 2000, EventQueueBytes = 64 * 1024 * 1024, HelloTimeout = 5.0, QueueFull = "drop",
         PingInterval = 1.0, PeerTimeout = 5.0, SpinWait = 0.00005,
       }, s)
       assert.are.same(s, network.Configure({}))
@@ -489,11 +489,11 @@ describe("network API", function()
 
     it("sets and returns the new values", function()
       local s = network.Configure({ MaxMessageSize = 4096, MaxDepth = 8, SendQueueLimit = 100000,
-        EventQueueSize = 50, HelloTimeout = 0.5, QueueFull = "wait", PingInterval = 0.5,
-        PeerTimeout = 3, SpinWait = 0 })
+        EventQueueSize = 50, EventQueueBytes = 4096, HelloTimeout = 0.5, QueueFull = "wait",
+        PingInterval = 0.5, PeerTimeout = 3, SpinWait = 0 })
       assert.are.same({ MaxMessageSize = 4096, MaxDepth = 8, SendQueueLimit = 100000,
-        EventQueueSize = 50, HelloTimeout = 0.5, QueueFull = "wait", PingInterval = 0.5,
-        PeerTimeout = 3.0, SpinWait = 0.0 }, s)
+        EventQueueSize = 50, EventQueueBytes = 4096, HelloTimeout = 0.5, QueueFull = "wait",
+        PingInterval = 0.5, PeerTimeout = 3.0, SpinWait = 0.0 }, s)
       assert.are.same(s, network.Configure())
       s = network.Configure({ QueueFull = "drop" })
       assert.are.equal("drop", s.QueueFull)
@@ -509,6 +509,8 @@ describe("network API", function()
         { { MaxDepth = 0 }, "MaxDepth" },
         { { SendQueueLimit = 10 }, "SendQueueLimit" },
         { { EventQueueSize = 0 }, "EventQueueSize" },
+        { { EventQueueBytes = 1000 }, "EventQueueBytes must be at least 1024 bytes" },
+        { { EventQueueBytes = 2048.5 }, "EventQueueBytes must be an integer (bytes)" },
         { { HelloTimeout = 0 }, "HelloTimeout" },
         { { HelloTimeout = "1" }, "HelloTimeout" },
         { { QueueFull = "block" }, "QueueFull" },

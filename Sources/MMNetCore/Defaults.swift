@@ -13,6 +13,10 @@ public enum Defaults {
     public static let sendQueueLimit = 64 * 1024 * 1024
     /// Events the queue of one Lua state holds (the documented 2000).
     public static let eventQueueSize = 2000
+    /// Bytes of received messages the event queue of one Lua state holds before mmnet stops
+    /// reading that state's sockets until the script polls (64 MiB): what a busy script can be
+    /// made to hold, whatever its peers send.
+    public static let eventQueueBytes = 64 * 1024 * 1024
     /// Seconds a new connection has to complete TCP connect, TLS and the hello.
     public static let helloTimeout = 5.0
     /// Seconds between the pings mmnet sends on each connection (they measure the round trip

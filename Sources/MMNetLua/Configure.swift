@@ -60,6 +60,9 @@ private func apply(_ L: OpaquePointer, to settings: inout Settings) -> String? {
     case "EventQueueSize":
         guard let value = integer() else { return "EventQueueSize must be an integer (events)" }
         settings.eventQueueSize = value
+    case "EventQueueBytes":
+        guard let value = integer() else { return "EventQueueBytes must be an integer (bytes)" }
+        settings.eventQueueBytes = value
     case "HelloTimeout":
         guard let value = number() else { return "HelloTimeout must be a number (seconds)" }
         settings.helloTimeout = value
@@ -85,7 +88,7 @@ private func apply(_ L: OpaquePointer, to settings: inout Settings) -> String? {
 
 /// Pushes a table of every setting.
 private func pushSettings(_ L: OpaquePointer, _ settings: Settings) {
-    lua_createtable(L, 0, 9)
+    lua_createtable(L, 0, 10)
     lua_pushinteger(L, lua_Integer(settings.maxMessageSize))
     lua_setfield(L, -2, "MaxMessageSize")
     lua_pushinteger(L, lua_Integer(settings.maxDepth))
@@ -94,6 +97,8 @@ private func pushSettings(_ L: OpaquePointer, _ settings: Settings) {
     lua_setfield(L, -2, "SendQueueLimit")
     lua_pushinteger(L, lua_Integer(settings.eventQueueSize))
     lua_setfield(L, -2, "EventQueueSize")
+    lua_pushinteger(L, lua_Integer(settings.eventQueueBytes))
+    lua_setfield(L, -2, "EventQueueBytes")
     lua_pushnumber(L, settings.helloTimeout)
     lua_setfield(L, -2, "HelloTimeout")
     push(L, settings.queueFull.rawValue)

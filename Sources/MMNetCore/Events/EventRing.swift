@@ -9,7 +9,9 @@ import Glibc
 ///
 /// When full, `QueueFullPolicy.drop` drops the oldest event and counts it (reported to the script
 /// by the binding); in `.wait` mode the I/O thread stops reading instead, until the script drains
-/// the queue (`freeSlots`, `holdBackIfFull`).
+/// the queue (`room`, `holdBackIfFull`). In both modes it also stops reading while the message
+/// bodies queued reach the byte limit (`EventQueueBytes`): a busy script holds that much at most
+/// (and one message more), however fast its peers send.
 public final class EventRing: @unchecked Sendable {
     /// Guards everything below; `condition` waits on it.
     private let lock = Lock()
@@ -18,6 +20,9 @@ public final class EventRing: @unchecked Sendable {
     private var head = 0
     private var count = 0
     private var capacity: Int
+    /// Bytes of the message bodies queued, and the most before reading stops.
+    private var bytes = 0
+    private var byteLimit: Int
     private var waiters = 0
     private var lostSinceReport = 0
     private var lostTotal = 0
@@ -28,9 +33,10 @@ public final class EventRing: @unchecked Sendable {
     /// The eventfd readable while events wait (-1 until a host asks for it).
     private var notifyFD: Int32 = -1
 
-    /// Creates an empty ring holding up to `capacity` events.
-    public init(capacity: Int) {
+    /// Creates an empty ring holding up to `capacity` events and `byteLimit` bytes of bodies.
+    public init(capacity: Int, byteLimit: Int = Defaults.eventQueueBytes) {
         self.capacity = capacity
+        self.byteLimit = byteLimit
         self.slots = Array(repeating: nil, count: capacity)
         self.condition = Condition(lock: lock)
     }
@@ -39,7 +45,7 @@ public final class EventRing: @unchecked Sendable {
     /// nils: no event is copied, so no reference is counted up and down again). When the ring
     /// is full, `.drop` mode drops the oldest events to make room and returns them (counted as
     /// lost); `.wait` mode lets the ring grow past its capacity: the I/O thread checks
-    /// `freeSlots` before queuing messages, so only state changes (connect, close, error) ever
+    /// `room` before queuing messages, so only state changes (connect, close, error) ever
     /// do that, a few slots at most.
     public func push(contentsOf batch: inout [Event?], policy: QueueFullPolicy) -> [Event] {
         let (dropped, wake) = lock.withLock { () -> ([Event], Bool) in
@@ -58,6 +64,7 @@ public final class EventRing: @unchecked Sendable {
                         lostTotal += 1
                     }
                 }
+                bytes += event.payload.count
                 slots[(head + count) % slots.count] = event
                 count += 1
             }
@@ -70,15 +77,20 @@ public final class EventRing: @unchecked Sendable {
         return dropped
     }
 
-    /// How many more events fit before the ring is full (I/O thread, for "wait" mode).
-    public var freeSlots: Int { lock.withLock { max(0, capacity - count) } }
+    /// What the ring takes before the I/O thread must stop reading (I/O thread): how many more
+    /// events (in "wait" mode; unlimited in "drop" mode, which drops the oldest instead) and how
+    /// many more bytes of message bodies. A message is queued while both are above 0, so the
+    /// last one may go past the byte limit (a message larger than the limit still gets in).
+    public func room(policy: QueueFullPolicy) -> (events: Int, bytes: Int) {
+        lock.withLock { (policy == .wait ? max(0, capacity - count) : .max, byteLimit - bytes) }
+    }
 
-    /// When the ring is full, records that the I/O thread holds messages back (so that the next
-    /// drain asks it to resume reading) and returns true; returns false when there is room
-    /// (the script drained it meanwhile). I/O thread, "wait" mode.
-    public func holdBackIfFull() -> Bool {
+    /// When the ring is full by `room`'s measure, records that the I/O thread holds messages
+    /// back (so that the next drain asks it to resume reading) and returns true; returns false
+    /// when there is room (the script drained it meanwhile). I/O thread.
+    public func holdBackIfFull(policy: QueueFullPolicy) -> Bool {
         lock.withLock {
-            guard count >= capacity else { return false }
+            guard (policy == .wait && count >= capacity) || bytes >= byteLimit else { return false }
             refusedSinceDrain = true
             return true
         }
@@ -141,6 +153,12 @@ public final class EventRing: @unchecked Sendable {
         lock.withLock { if waiters > 0 { condition.broadcast() } }
     }
 
+    /// Changes the byte limit (`EventQueueBytes`); a larger one lets reading resume at the next
+    /// drain, a smaller one stops it once the bodies queued reach it (nothing is dropped).
+    public func setByteLimit(_ limit: Int) {
+        lock.withLock { byteLimit = limit }
+    }
+
     /// Changes the capacity; when it shrinks below the events queued, the oldest are dropped
     /// and counted. Returns the dropped events.
     public func resize(to newCapacity: Int) -> [Event] {
@@ -191,6 +209,7 @@ public final class EventRing: @unchecked Sendable {
         let event = slots[head].take()!
         head = (head + 1) % slots.count
         count -= 1
+        bytes -= event.payload.count
         return event
     }
 

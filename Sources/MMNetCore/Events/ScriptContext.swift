@@ -45,6 +45,9 @@ public final class ScriptContext: @unchecked Sendable {
         if old.eventQueueSize != settings.eventQueueSize {
             io.handleDropped(events.resize(to: settings.eventQueueSize))
         }
+        if old.eventQueueBytes != settings.eventQueueBytes {
+            events.setByteLimit(settings.eventQueueBytes)
+        }
         if old.queueFull == .wait && settings.queueFull == .drop {
             io.submit(.resume(self))
         }

@@ -20,6 +20,8 @@ public struct Settings: Sendable, Equatable {
     public var sendQueueLimit = Defaults.sendQueueLimit
     /// Capacity of the event queue.
     public var eventQueueSize = Defaults.eventQueueSize
+    /// Bytes of received messages the event queue holds before reading stops until a poll.
+    public var eventQueueBytes = Defaults.eventQueueBytes
     /// Seconds a new connection has to finish connecting and the hello.
     public var helloTimeout = Defaults.helloTimeout
     /// What a full event queue does.
@@ -51,6 +53,7 @@ public struct Settings: Sendable, Equatable {
         if eventQueueSize < 1 || eventQueueSize > 10_000_000 {
             return "EventQueueSize must be between 1 and 10000000"
         }
+        if eventQueueBytes < 1024 { return "EventQueueBytes must be at least 1024 bytes" }
         if !(helloTimeout >= 0.1 && helloTimeout <= 600) {
             return "HelloTimeout must be between 0.1 and 600 seconds"
         }

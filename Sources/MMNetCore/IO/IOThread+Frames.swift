@@ -22,8 +22,8 @@ extension IOThread {
         }
         let settings = connection.context.settings
         let limits = settings.codecLimits
-        // Messages are queued in one batch per call (one lock, one wake-up of the script); in
-        // "wait" mode no more than the ring has room for, the rest staying in the input.
+        // Messages are queued in one batch per call (one lock, one wake-up of the script), no
+        // more than the ring has room for (`EventRing.room`), the rest staying in the input.
         var batch = MessageBatch(ring: connection.context.events, policy: settings.queueFull, events: takeBatchStorage())
         defer {
             deliver(&batch, from: connection)
@@ -58,8 +58,8 @@ extension IOThread {
             case .message:
                 if batch.isFull {
                     deliver(&batch, from: connection)
-                    if connection.context.events.holdBackIfFull() {
-                        // The ring is full ("wait"): stop reading until the script polls.
+                    if connection.context.events.holdBackIfFull(policy: batch.policy) {
+                        // The ring is full: stop reading until the script polls.
                         connection.readPaused = true
                         updateInterest(connection)
                         return
@@ -100,30 +100,32 @@ struct MessageBatch {
     var events: [Event?]
     /// Where their bodies are copied: one allocation for the many small messages of a read.
     var bodies = ByteSlab()
-    /// How many more the ring takes ("wait" mode); unlimited in "drop" mode.
+    /// How many more events the ring takes ("wait" mode; unlimited in "drop" mode).
     private var room: Int
+    /// How many more bytes of bodies it takes (`EventQueueBytes`).
+    private var byteRoom: Int
 
     /// An empty batch for `ring`, filling `events` (empty; its capacity is reused).
     init(ring: EventRing, policy: QueueFullPolicy, events: [Event?]) {
         self.ring = ring
         self.policy = policy
         self.events = events
-        self.room = 0
-        refill()
+        (room, byteRoom) = ring.room(policy: policy)
     }
 
     /// Whether the ring has no room for another message.
-    var isFull: Bool { room <= 0 }
+    var isFull: Bool { room <= 0 || byteRoom <= 0 }
 
     /// Learns again how much room the ring has.
     mutating func refill() {
-        room = policy == .wait ? ring.freeSlots : .max
+        (room, byteRoom) = ring.room(policy: policy)
     }
 
     /// Adds an EVENT_RECEIVE of `connection` with the message body `payload`.
     mutating func appendMessage(from connection: Connection, payload: ByteBlock) {
         events.append(Event(.receive, source: connection, payload: payload, timestamp: timestamp))
         room -= 1
+        byteRoom -= payload.count
     }
 }
 

@@ -14,7 +14,7 @@ extension IOThread {
             let settings = connection.context.settings
             if settings.pingInterval > 0 { step = min(step, settings.pingInterval) }
             if connection.readPaused {
-                // Not reading (QueueFull = "wait"): silence is ours, not the peer's.
+                // Not reading (the event queue is full): silence is ours, not the peer's.
                 connection.lastReceived = now
             } else if settings.peerTimeout > 0 && now - connection.lastReceived > settings.peerTimeout {
                 let reason = "peer timed out after \(IOThread.seconds(settings.peerTimeout))"

@@ -1,0 +1,69 @@
+// EventRing's room: message bodies count against the byte limit in both QueueFull modes, the
+// event count only in "wait" mode, and whatever leaves the ring (drained, dropped, resized
+// away) gives its bytes back.
+//
+// Thread: the test's own (it plays both the I/O thread and the Lua thread).
+import XCTest
+@testable import MMNetCore
+
+final class EventRingTests: XCTestCase {
+    private var io: IOThread!
+    private var source: Endpoint!
+
+    override func setUpWithError() throws {
+        io = try IOThread.acquire()
+        source = Endpoint(context: ScriptContext(io: io))
+    }
+
+    override func tearDown() {
+        source = nil
+        io = nil
+        IOThread.release()
+    }
+
+    /// Pushes `count` EVENT_RECEIVE with bodies of `size` bytes; returns how many were dropped.
+    @discardableResult
+    private func push(_ ring: EventRing, _ count: Int, size: Int, policy: QueueFullPolicy = .drop) -> Int {
+        var batch: [Event?] = (0..<count).map { _ in
+            Event(.receive, source: source, payload: ByteBlock([UInt8](repeating: 7, count: size)))
+        }
+        return ring.push(contentsOf: &batch, policy: policy).count
+    }
+
+    func testBodiesCountAgainstTheByteLimitInBothModes() {
+        let ring = EventRing(capacity: 10, byteLimit: 100)
+        XCTAssertEqual(ring.room(policy: .drop).bytes, 100)
+        push(ring, 2, size: 40)
+        XCTAssertEqual(ring.room(policy: .drop).bytes, 20)
+        XCTAssertFalse(ring.holdBackIfFull(policy: .drop))
+        push(ring, 1, size: 40)  // room was left: the last one goes past the limit
+        XCTAssertEqual(ring.room(policy: .wait).bytes, -20)
+        XCTAssertTrue(ring.holdBackIfFull(policy: .drop))
+        XCTAssertTrue(ring.holdBackIfFull(policy: .wait))
+        var drained: [Event] = []
+        let (lost, resume) = ring.drain(into: &drained, timeout: 0, spin: 0)
+        XCTAssertEqual(drained.count, 3)
+        XCTAssertEqual(lost, 0)
+        XCTAssertTrue(resume, "a drain after a hold-back lets the I/O thread read again")
+        XCTAssertEqual(ring.room(policy: .drop).bytes, 100)
+    }
+
+    func testTheEventCountHoldsBackInWaitModeOnly() {
+        let ring = EventRing(capacity: 2, byteLimit: 100)
+        push(ring, 2, size: 1, policy: .wait)
+        XCTAssertEqual(ring.room(policy: .wait).events, 0)
+        XCTAssertEqual(ring.room(policy: .drop).events, .max)
+        XCTAssertTrue(ring.holdBackIfFull(policy: .wait))
+        XCTAssertFalse(ring.holdBackIfFull(policy: .drop))
+    }
+
+    func testDroppedAndResizedEventsGiveTheirBytesBack() {
+        let ring = EventRing(capacity: 2, byteLimit: 100)
+        XCTAssertEqual(push(ring, 3, size: 40), 1)  // "drop": the oldest goes
+        XCTAssertEqual(ring.room(policy: .drop).bytes, 20)
+        XCTAssertEqual(ring.resize(to: 1).count, 1)
+        XCTAssertEqual(ring.room(policy: .drop).bytes, 60)
+        ring.setByteLimit(50)
+        XCTAssertEqual(ring.room(policy: .drop).bytes, 10)
+    }
+}
