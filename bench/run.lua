@@ -143,7 +143,19 @@ progress("mode: %s; output in %s", quick and "quick (BENCH_QUICK=1)" or "full", 
 
 -- Workloads 1 to 3 run their contenders round-robin, `reps` rounds, each keeping its best run,
 -- so that a burst of load from elsewhere on the machine does not fall on one contender only.
+-- Workload 4's encrypted runs take their turn in the rounds of workloads 1 and 3, so that the
+-- encrypted / plaintext ratios too compare runs made under the same conditions.
 local IDS = {"mmnet", "luasocket", "luv"}
+
+--- Workload 4's turn in a round of workload 1 or 3: one encrypted mmnet run, kept in
+-- `best.enc` (seconds; `why.enc` says why not, once encryption is known to be unavailable).
+local function encrypted_turn(best, why, kind, count, size)
+  if why.enc then return end
+  local s, w = one_way(contenders.mmnet, kind, count, size, KEY128)
+  if s then best.enc = math.min(best.enc or math.huge, s) else why.enc = enc_why(w) end
+  progress("4 encrypted %s: %s %s", kind, s and string.format("%.0f %s", (kind == "bulk" and count * size / 1e6 or count) / s,
+    kind == "bulk" and "MB/s" or "msgs/s") or "failed", w or "")
+end
 
 -- 1. One-way small tables.
 do
@@ -162,8 +174,10 @@ do
           s and string.format("%.0f", W.small / s) or "failed", w or "")
       end
     end
+    encrypted_turn(best, why, "small", W.small, 0)
   end
   for _, id in ipairs(IDS) do note("small_" .. id, best[id] and W.small / best[id], why[id]) end
+  note("small_enc", best.enc and W.small / best.enc, why.enc)
   if not R.ceiling then R.ceiling_why = "ceiling failed, see " .. errfile end
 end
 
@@ -189,9 +203,10 @@ do
   end
 end
 
--- 3. One-way 1 MiB payloads (the sweep comes after workload 4).
+-- 3. One-way 1 MiB payloads (the sweep comes after).
 do
-  local best, why = {}, {}
+  -- `why.enc` is set at once when workload 1 found encryption unavailable.
+  local best, why = {}, {enc = not encrypted_available and R.small_enc_why or nil}
   local function run(id, s, w)
     if s then best[id] = math.min(best[id] or math.huge, s) elseif not best[id] then why[id] = w end
     progress("3 1 MiB one-way %s: %s MB/s %s", id, s and string.format("%.0f", W.bulk * MiB / s / 1e6) or "failed", w or "")
@@ -199,24 +214,12 @@ do
   for _ = 1, W.reps do
     run("raw", raw_stream(MiB, W.bulk))
     for _, id in ipairs(IDS) do run(id, one_way(contenders[id], "bulk", W.bulk, MiB)) end
+    encrypted_turn(best, why, "bulk", W.bulk, MiB)
   end
   for _, id in ipairs({"raw", "mmnet", "luasocket", "luv"}) do
     note("bulk_" .. id, best[id] and W.bulk * MiB / best[id] / 1e6, why[id])
   end
-end
-
--- 4. Encrypted (128-bit key): small tables and 1 MiB.
-do
-  local s, why = best_one_way(contenders.mmnet, "small", W.small, 0, KEY128, W.reps)
-  note("small_enc", s and W.small / s, enc_why(why))
-  if encrypted_available then
-    s, why = best_one_way(contenders.mmnet, "bulk", W.bulk, MiB, KEY128, W.reps)
-    note("bulk_enc", s and W.bulk * MiB / s / 1e6, why)
-  else
-    note("bulk_enc", nil, R.small_enc_why)
-  end
-  progress("4 encrypted: small %s msgs/s, 1 MiB %s MB/s", tostring(R.small_enc or R.small_enc_why),
-    tostring(R.bulk_enc or R.bulk_enc_why))
+  note("bulk_enc", best.enc and W.bulk * MiB / best.enc / 1e6, why.enc)
 end
 
 -- 3b. The sweep, for the plot.
