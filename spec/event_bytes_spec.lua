@@ -46,7 +46,9 @@ describe("EventQueueBytes", function()
       local pad = 256 * 1024
       local sender = net.spawn_peer("sender", { server:GetPort(), 40, "disconnect", pad }, { timeout = 60 })
       finally(function() sender:close() end)
-      net.socket.sleep(1)  -- the busy script: 10 MiB arrive meanwhile, without the bound
+      -- The busy script: the sender queues all 10 MiB, which would all arrive meanwhile.
+      assert.is_truthy(sender:wait_for("^SENT 40", 20), sender:output())
+      net.socket.sleep(0.3)
       local body = #network.Encode({ seq = 1, pad = string.rep("p", pad) })
       local first = receive_all(40, 20)
       -- Queued while the bodies held stay under the limit: the last one goes past it.
@@ -61,7 +63,8 @@ describe("EventQueueBytes", function()
     local server = assert(network.Server("127.0.0.1", 0))
     local sender = net.spawn_peer("sender", { server:GetPort(), 5, "disconnect", 4096 }, { timeout = 60 })
     finally(function() sender:close() end)
-    net.socket.sleep(0.5)
+    assert.is_truthy(sender:wait_for("^SENT 5", 20), sender:output())
+    net.socket.sleep(0.3)
     local first = receive_all(5, 20)
     assert.are.equal(1, first)
     assert.are.equal(0, sender:wait(10), sender:output())
