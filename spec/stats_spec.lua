@@ -235,15 +235,16 @@ describe("network.GetStats", function()
   before_each(net.reset)
   after_each(net.reset)
 
-  it("has exactly Connections, EventsQueued, EventsDropped and MessagesRefused, all integers", function()
+  it("has exactly Connections, EventsQueued, EventBytesQueued, EventsDropped and MessagesRefused, all integers", function()
     local totals = network.GetStats()
     local n = 0
     for name, value in pairs(totals) do
       n = n + 1
-      assert.is_truthy(({ Connections = 1, EventsQueued = 1, EventsDropped = 1, MessagesRefused = 1 })[name], name)
+      assert.is_truthy(({ Connections = 1, EventsQueued = 1, EventBytesQueued = 1, EventsDropped = 1,
+        MessagesRefused = 1 })[name], name)
       assert.are.equal("integer", math.type(value), name)
     end
-    assert.are.equal(4, n)
+    assert.are.equal(5, n)
   end)
 
   it("counts open connections, both ends of a pair in the same state", function()

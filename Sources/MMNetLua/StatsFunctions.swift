@@ -51,16 +51,17 @@ func serverGetStats(_ L: OpaquePointer?) -> Int32 {
 }
 
 /// `stats = network.GetStats()`: this Lua state's totals: `Connections`, `EventsQueued`,
-/// `EventsDropped`, `MessagesRefused`.
+/// `EventBytesQueued`, `EventsDropped`, `MessagesRefused`.
 func moduleGetStats(_ L: OpaquePointer?) -> Int32 {
     let L = L!
     let (context, problem) = scriptContext(L)
     guard let context else { return raise(L, problem) }
     let totals = context.totals
-    lua_createtable(L, 0, 4)
+    lua_createtable(L, 0, 5)
     let fields: [(String, Int)] = [
         ("Connections", totals.connections), ("EventsQueued", totals.eventsQueued),
-        ("EventsDropped", totals.eventsDropped), ("MessagesRefused", totals.messagesRefused),
+        ("EventBytesQueued", totals.eventBytesQueued), ("EventsDropped", totals.eventsDropped),
+        ("MessagesRefused", totals.messagesRefused),
     ]
     for (name, value) in fields {
         lua_pushinteger(L, lua_Integer(value))

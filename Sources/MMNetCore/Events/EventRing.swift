@@ -190,6 +190,9 @@ public final class EventRing: @unchecked Sendable {
     /// Events queued now.
     public var queued: Int { lock.withLock { count } }
 
+    /// Bytes of the message bodies queued now.
+    public var queuedBytes: Int { lock.withLock { bytes } }
+
     /// Events dropped by overflow since the ring was made.
     public var totalLost: Int { lock.withLock { lostTotal } }
 

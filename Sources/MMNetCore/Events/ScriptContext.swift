@@ -73,6 +73,8 @@ public final class ScriptContext: @unchecked Sendable {
         public var connections: Int
         /// Events waiting in the ring.
         public var eventsQueued: Int
+        /// Bytes of the message bodies waiting in the ring.
+        public var eventBytesQueued: Int
         /// Events dropped by overflow since the state opened mmnet.
         public var eventsDropped: Int
         /// Incoming messages refused as malformed or oversized.
@@ -82,7 +84,8 @@ public final class ScriptContext: @unchecked Sendable {
     /// The totals now (any thread).
     public var totals: Totals {
         let (open, refused) = lock.withLock { (openConnections, refusedMessages) }
-        return Totals(connections: open, eventsQueued: events.queued, eventsDropped: events.totalLost, messagesRefused: refused)
+        return Totals(connections: open, eventsQueued: events.queued, eventBytesQueued: events.queuedBytes,
+                      eventsDropped: events.totalLost, messagesRefused: refused)
     }
 
     /// Counts a connection that opened (+1) or closed after being open (-1) (I/O thread).
