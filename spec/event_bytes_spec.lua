@@ -38,13 +38,17 @@ describe("EventQueueBytes", function()
   before_each(net.reset)
   after_each(net.reset)
 
-  for _, mode in ipairs { "drop", "wait" } do
-    it("bounds what a busy script holds (QueueFull = \"" .. mode .. "\"), and loses nothing", function()
+  -- Both QueueFull modes, and an encrypted connection (whose reads go through TLS first).
+  for _, case in ipairs { { "drop" }, { "wait" }, { "drop", "0C03EA65238DD2C25EB87CE563868098" } } do
+    local mode, key = case[1], case[2]
+    it("bounds what a busy script holds (QueueFull = \"" .. mode .. "\"" .. (key and ", encrypted" or "")
+        .. "), and loses nothing", function()
       local limit = 1024 * 1024
       network.Configure({ QueueFull = mode, EventQueueBytes = limit })
-      local server = assert(network.Server("127.0.0.1", 0))
+      local server = assert(network.Server("127.0.0.1", 0, key))
       local pad = 256 * 1024
-      local sender = net.spawn_peer("sender", { server:GetPort(), 40, "disconnect", pad }, { timeout = 60 })
+      local sender = net.spawn_peer("sender", { server:GetPort(), 40, "disconnect", pad, 0, key or "" },
+        { timeout = 60 })
       finally(function() sender:close() end)
       -- The busy script: the sender queues all 10 MiB, which would all arrive meanwhile.
       assert.is_truthy(sender:wait_for("^SENT 40", 20), sender:output())
