@@ -36,4 +36,28 @@ final class UTF8Tests: XCTestCase {
         XCTAssertFalse(valid(Array(repeating: 0x61, count: 15) + [0xFF]))
         XCTAssertFalse(valid(Array(repeating: 0x61, count: 5) + [0xFF]))
     }
+
+    /// Agrees with Swift's own UTF-8 validation on 20,000 generated strings: ASCII runs of every
+    /// length (the word-at-a-time skip) around well-formed characters of each length and the
+    /// ill-formed sequences above, at every offset.
+    func testAgreesWithSwiftsValidation() {
+        let pieces: [[UInt8]] = [
+            Array("é".utf8), Array("✓".utf8), Array("𝄞".utf8), Array("日本".utf8),
+            [0x80], [0xC0, 0x80], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80],
+            [0xFF], [0xC3], [0xE2, 0x82], [0xF0, 0x9F, 0x98], [0xC3, 0x41],
+        ]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<20_000 {
+            var data: [UInt8] = []
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                data += Array(repeating: 0x61, count: Int.random(in: 0...19, using: &generator))
+                // Mostly well-formed pieces, so that many cases are valid as a whole.
+                let piece = Int.random(in: 0..<pieces.count * 3, using: &generator)
+                data += pieces[piece < pieces.count * 2 ? piece % 4 : piece - pieces.count * 2]
+            }
+            data += Array(repeating: 0x62, count: Int.random(in: 0...9, using: &generator))
+            let expected = String(validating: data, as: UTF8.self) != nil
+            XCTAssertEqual(valid(data), expected, hex(data))
+        }
+    }
 }

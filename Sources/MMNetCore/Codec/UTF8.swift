@@ -5,7 +5,8 @@
 /// UTF-8 validation as the encoder needs it.
 public enum UTF8Validation {
     /// Whether `count` bytes at `start` are well-formed UTF-8 (RFC 3629: no overlong forms, no
-    /// surrogates, nothing above U+10FFFF). ASCII runs are checked eight bytes at a time.
+    /// surrogates, nothing above U+10FFFF). ASCII runs are checked eight bytes at a time, also
+    /// between the multibyte characters of mostly-ASCII text.
     /// - Parameters:
     ///   - start: first byte.
     ///   - count: number of bytes.
@@ -40,7 +41,8 @@ public enum UTF8Validation {
         return bits & 0x80 == 0
     }
 
-    /// The slow path of `isValid`, from the first non-ASCII byte at `from` to the end.
+    /// The slow path of `isValid`: the bytes from `from` to the end, character by character,
+    /// except that eight ASCII bytes in a row are skipped at once.
     @usableFromInline
     static func validateMultibyte(_ start: UnsafeRawPointer, count: Int, from: Int) -> Bool {
         var i = from
@@ -48,7 +50,14 @@ public enum UTF8Validation {
         @inline(__always) func cont(_ j: Int) -> Bool { j < count && byte(j) & 0xC0 == 0x80 }
         while i < count {
             let b0 = byte(i)
-            if b0 < 0x80 { i += 1; continue }
+            if b0 < 0x80 {
+                if i &+ 8 <= count && start.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                    i &+= 8
+                } else {
+                    i &+= 1
+                }
+                continue
+            }
             if b0 < 0xC2 { return false }                       // continuation byte or overlong
             if b0 < 0xE0 {                                      // 2 bytes
                 guard cont(i + 1) else { return false }
