@@ -153,8 +153,9 @@ local function encrypted_turn(best, why, kind, count, size)
   if why.enc then return end
   local s, w = one_way(contenders.mmnet, kind, count, size, KEY128)
   if s then best.enc = math.min(best.enc or math.huge, s) else why.enc = enc_why(w) end
-  progress("4 encrypted %s: %s %s", kind, s and string.format("%.0f %s", (kind == "bulk" and count * size / 1e6 or count) / s,
-    kind == "bulk" and "MB/s" or "msgs/s") or "failed", w or "")
+  local figure = s and (kind == "bulk" and string.format("%.0f MB/s", count * size / s / 1e6)
+    or string.format("%.0f msgs/s", count / s))
+  progress("4 encrypted %s: %s %s", kind, figure or "failed", w or "")
 end
 
 -- 1. One-way small tables.

@@ -8,8 +8,8 @@ local net = require "nethelper"
 local resources = require "resources"
 local network = net.network
 
---- Receives from a sender process until its close, checking order: returns the number of
--- EVENT_RECEIVE the first poll had, and the number received in all.
+--- Receives `expected` messages from a sender process, in order, until its close; returns the
+-- number of EVENT_RECEIVE the first poll had.
 local function receive_all(expected, seconds)
   local first, got, closed = nil, 0, false
   local deadline = net.now() + seconds
@@ -31,7 +31,7 @@ local function receive_all(expected, seconds)
   end
   assert.is_true(closed, "no EVENT_CLIENT_CLOSE after " .. got .. " messages")
   assert.are.equal(expected, got)
-  return first, got
+  return first
 end
 
 describe("EventQueueBytes", function()

@@ -82,7 +82,7 @@ public final class EventRing: @unchecked Sendable {
     /// many more bytes of message bodies. A message is queued while both are above 0, so the
     /// last one may go past the byte limit (a message larger than the limit still gets in).
     public func room(policy: QueueFullPolicy) -> (events: Int, bytes: Int) {
-        lock.withLock { (policy == .wait ? max(0, capacity - count) : .max, byteLimit - bytes) }
+        lock.withLock { roomLocked(policy: policy) }
     }
 
     /// When the ring is full by `room`'s measure, records that the I/O thread holds messages
@@ -90,7 +90,8 @@ public final class EventRing: @unchecked Sendable {
     /// when there is room (the script drained it meanwhile). I/O thread.
     public func holdBackIfFull(policy: QueueFullPolicy) -> Bool {
         lock.withLock {
-            guard (policy == .wait && count >= capacity) || bytes >= byteLimit else { return false }
+            let room = roomLocked(policy: policy)
+            guard room.events <= 0 || room.bytes <= 0 else { return false }
             refusedSinceDrain = true
             return true
         }
@@ -206,6 +207,11 @@ public final class EventRing: @unchecked Sendable {
                 notifyFD = -1
             }
         }
+    }
+
+    /// `room`, under the lock.
+    private func roomLocked(policy: QueueFullPolicy) -> (events: Int, bytes: Int) {
+        (policy == .wait ? max(0, capacity - count) : .max, byteLimit - bytes)
     }
 
     private func removeOldest() -> Event {
