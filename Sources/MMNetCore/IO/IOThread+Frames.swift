@@ -122,10 +122,10 @@ struct MessageBatch {
     }
 
     /// Adds an EVENT_RECEIVE of `connection` with the message body `payload`.
-    mutating func appendMessage(from connection: Connection, payload: ByteBlock) {
-        events.append(Event(.receive, source: connection, payload: payload, timestamp: timestamp))
+    mutating func appendMessage(from connection: Connection, payload: consuming ByteBlock) {
         room -= 1
         byteRoom -= payload.count
+        events.append(Event(.receive, source: connection, payload: payload, timestamp: timestamp))
     }
 }
 
