@@ -83,10 +83,9 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// The I/O thread is writing frames it took from `outQueue`, without the lock: the frames
     /// queued meanwhile must wait their turn, not be written from the Lua thread.
     var writing = false
-    /// When the previous send was queued or written (monotonic seconds).
-    private var lastSend = 0.0
-    /// Sends closer together than this (seconds) are coalesced by the I/O thread.
-    static let burstGap = 10e-6
+    /// Tells the sends of a burst (coalesced by the I/O thread) from isolated ones: sends
+    /// closer together than 10 us form a burst.
+    private var bursts = BurstDetector(gap: 10e-6)
     /// A burst this many bytes long is written without waiting for `IOThread.coalesceTime`.
     static let coalesceBytes = 64 * 1024
     /// Traffic counters and round-trip times.
@@ -184,9 +183,10 @@ public final class Connection: Endpoint, @unchecked Sendable {
             if tls != nil {
                 plainQueue.append(frame)
             } else {
-                burst = isBurst()
+                burst = bursts.isBurst(at: Clock.monotonic())
                 if outQueue.isEmpty && !writing && phase == .open && !burst && frame.isContiguous {
                     offset = frame.withUnsafeBytes { writeNow($0) }
+                    bursts.wroteAtOnce(endingAt: Clock.monotonic())
                     counters.bytesSent += offset
                     if offset == frame.count { return (.sent, nil) }
                 }
@@ -208,15 +208,6 @@ public final class Connection: Endpoint, @unchecked Sendable {
         }
         if let wake { io.submit(wake) }
         return outcome
-    }
-
-    /// Whether this send follows the previous one closely (within `burstGap`): then it is
-    /// queued for the I/O thread, which writes many frames per system call; an isolated send
-    /// is written at once, saving the thread hop (ping-pong latency). Call under `lock`.
-    private func isBurst() -> Bool {
-        let now = Clock.monotonic()
-        defer { lastSend = now }
-        return now - lastSend < Connection.burstGap
     }
 
     /// One non-blocking write from the calling thread; returns the bytes written (0 on any
