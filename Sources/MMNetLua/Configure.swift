@@ -36,77 +36,66 @@ func configure(_ L: OpaquePointer?) -> Int32 {
     return 1
 }
 
+/// The type and field of one setting, as `apply` reads it and `pushSettings` writes it.
+private enum SettingField {
+    /// An integer, in `unit` (said in the error for a value of another type).
+    case integer(WritableKeyPath<Settings, Int>, unit: String?)
+    /// A number of seconds.
+    case seconds(WritableKeyPath<Settings, Double>)
+    /// `QueueFull`: "drop" or "wait".
+    case queueFull
+}
+
+/// Every setting by its name in Lua (the user's document and docs/API.md, "Settings").
+private let settingFields: [(name: String, field: SettingField)] = [
+    ("MaxMessageSize", .integer(\.maxMessageSize, unit: "bytes")),
+    ("MaxDepth", .integer(\.maxDepth, unit: nil)),
+    ("SendQueueLimit", .integer(\.sendQueueLimit, unit: "bytes")),
+    ("EventQueueSize", .integer(\.eventQueueSize, unit: "events")),
+    ("EventQueueBytes", .integer(\.eventQueueBytes, unit: "bytes")),
+    ("HelloTimeout", .seconds(\.helloTimeout)),
+    ("PingInterval", .seconds(\.pingInterval)),
+    ("PeerTimeout", .seconds(\.peerTimeout)),
+    ("SpinWait", .seconds(\.spinWait)),
+    ("QueueFull", .queueFull),
+]
+
 /// Applies the key (at -2) and value (at -1) to `settings`; returns the problem, if any.
+/// Only the type is checked here; `Settings.problem` checks the ranges.
 private func apply(_ L: OpaquePointer, to settings: inout Settings) -> String? {
     guard let name = stringArgument(L, -2) else { return "setting names are strings" }
-    func integer() -> Int? {
+    guard let field = settingFields.first(where: { $0.name == name })?.field else {
+        return "unknown setting '\(name)'"
+    }
+    switch field {
+    case .integer(let path, let unit):
         var isInteger: Int32 = 0
         let value = lua_tointegerx(L, -1, &isInteger)
-        return lua_type(L, -1) == LUA_TNUMBER && isInteger != 0 ? Int(value) : nil
-    }
-    func number() -> Double? {
-        lua_type(L, -1) == LUA_TNUMBER ? lua_tonumberx(L, -1, nil) : nil
-    }
-    switch name {
-    case "MaxMessageSize":
-        guard let value = integer() else { return "MaxMessageSize must be an integer (bytes)" }
-        settings.maxMessageSize = value
-    case "MaxDepth":
-        guard let value = integer() else { return "MaxDepth must be an integer" }
-        settings.maxDepth = value
-    case "SendQueueLimit":
-        guard let value = integer() else { return "SendQueueLimit must be an integer (bytes)" }
-        settings.sendQueueLimit = value
-    case "EventQueueSize":
-        guard let value = integer() else { return "EventQueueSize must be an integer (events)" }
-        settings.eventQueueSize = value
-    case "EventQueueBytes":
-        guard let value = integer() else { return "EventQueueBytes must be an integer (bytes)" }
-        settings.eventQueueBytes = value
-    case "HelloTimeout":
-        guard let value = number() else { return "HelloTimeout must be a number (seconds)" }
-        settings.helloTimeout = value
-    case "PingInterval":
-        guard let value = number() else { return "PingInterval must be a number (seconds)" }
-        settings.pingInterval = value
-    case "PeerTimeout":
-        guard let value = number() else { return "PeerTimeout must be a number (seconds)" }
-        settings.peerTimeout = value
-    case "SpinWait":
-        guard let value = number() else { return "SpinWait must be a number (seconds)" }
-        settings.spinWait = value
-    case "QueueFull":
+        guard lua_type(L, -1) == LUA_TNUMBER && isInteger != 0 else {
+            return "\(name) must be an integer" + (unit.map { " (\($0))" } ?? "")
+        }
+        settings[keyPath: path] = Int(value)
+    case .seconds(let path):
+        guard lua_type(L, -1) == LUA_TNUMBER else { return "\(name) must be a number (seconds)" }
+        settings[keyPath: path] = lua_tonumberx(L, -1, nil)
+    case .queueFull:
         guard let text = stringArgument(L, -1), let policy = QueueFullPolicy(rawValue: text) else {
             return "QueueFull must be \"drop\" or \"wait\""
         }
         settings.queueFull = policy
-    default:
-        return "unknown setting '\(name)'"
     }
     return nil
 }
 
 /// Pushes a table of every setting.
 private func pushSettings(_ L: OpaquePointer, _ settings: Settings) {
-    lua_createtable(L, 0, 10)
-    lua_pushinteger(L, lua_Integer(settings.maxMessageSize))
-    lua_setfield(L, -2, "MaxMessageSize")
-    lua_pushinteger(L, lua_Integer(settings.maxDepth))
-    lua_setfield(L, -2, "MaxDepth")
-    lua_pushinteger(L, lua_Integer(settings.sendQueueLimit))
-    lua_setfield(L, -2, "SendQueueLimit")
-    lua_pushinteger(L, lua_Integer(settings.eventQueueSize))
-    lua_setfield(L, -2, "EventQueueSize")
-    lua_pushinteger(L, lua_Integer(settings.eventQueueBytes))
-    lua_setfield(L, -2, "EventQueueBytes")
-    lua_pushnumber(L, settings.helloTimeout)
-    lua_setfield(L, -2, "HelloTimeout")
-    push(L, settings.queueFull.rawValue)
-    lua_setfield(L, -2, "QueueFull")
-    lua_pushnumber(L, settings.pingInterval)
-    lua_setfield(L, -2, "PingInterval")
-    lua_pushnumber(L, settings.peerTimeout)
-    lua_setfield(L, -2, "PeerTimeout")
-    lua_pushnumber(L, settings.spinWait)
-    lua_setfield(L, -2, "SpinWait")
+    lua_createtable(L, 0, Int32(settingFields.count))
+    for (name, field) in settingFields {
+        switch field {
+        case .integer(let path, _): lua_pushinteger(L, lua_Integer(settings[keyPath: path]))
+        case .seconds(let path): lua_pushnumber(L, settings[keyPath: path])
+        case .queueFull: push(L, settings.queueFull.rawValue)
+        }
+        lua_setfield(L, -2, name)
+    }
 }
