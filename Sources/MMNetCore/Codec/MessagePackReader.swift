@@ -158,6 +158,26 @@ public struct MessagePackReader {
         }
     }
 
+    /// Reads one element of a container: the small integers and short strings that make up
+    /// most messages here, without the call to `readValue` (whose frame is large: it holds
+    /// every kind of value and error), and anything else through it.
+    @inlinable @inline(__always)
+    mutating func readElement<V: MessagePackVisitor>(depth: Int, isKey: Bool, visitor: inout V) throws(CodecError) {
+        if _fastPath(position < end) {
+            let marker = start.load(fromByteOffset: position, as: UInt8.self)
+            if marker < 0x80 {
+                position &+= 1
+                return try visitor.visitInt(Int64(marker))
+            }
+            if marker & 0xE0 == 0xA0 {
+                let at = position
+                position &+= 1
+                return try readBytes(Int(marker & 0x1F), at: at, isKey: isKey, visitor: &visitor)
+            }
+        }
+        try readValue(depth: depth, isKey: isKey, visitor: &visitor)
+    }
+
     /// Reports a float, refusing NaN as a map key.
     @inlinable @inline(__always)
     mutating func visitFloat<V: MessagePackVisitor>(_ value: Double, at: Int, isKey: Bool, visitor: inout V) throws(CodecError) {
@@ -185,7 +205,7 @@ public struct MessagePackReader {
         try visitor.beginArray(count: count)
         var index = 1
         while index <= count {
-            try readValue(depth: depth &+ 1, isKey: false, visitor: &visitor)
+            try readElement(depth: depth &+ 1, isKey: false, visitor: &visitor)
             try visitor.endArrayElement(index: index)
             index &+= 1
         }
@@ -203,8 +223,8 @@ public struct MessagePackReader {
         try visitor.beginMap(count: count)
         var pairs = 0
         while pairs < count {
-            try readValue(depth: depth &+ 1, isKey: true, visitor: &visitor)
-            try readValue(depth: depth &+ 1, isKey: false, visitor: &visitor)
+            try readElement(depth: depth &+ 1, isKey: true, visitor: &visitor)
+            try readElement(depth: depth &+ 1, isKey: false, visitor: &visitor)
             try visitor.endMapEntry()
             pairs &+= 1
         }
