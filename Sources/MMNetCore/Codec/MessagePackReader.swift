@@ -89,10 +89,45 @@ public struct MessagePackReader {
     }
 
     /// Reads one value whose marker is at `position`. `depth` is the depth a container here has.
+    ///
+    /// Nesting recurses through here, `readMap` and `readArray` only: their stack frames are
+    /// small, so a message nested `maxDepth` deep takes a few hundred bytes of the calling
+    /// thread's stack a level. Every other value is read by `readScalar`, whose frame holds
+    /// every kind of value and error (about 1 KiB) and is left before the next level starts.
     @inlinable
     mutating func readValue<V: MessagePackVisitor>(depth: Int, isKey: Bool, visitor: inout V) throws(CodecError) {
         let at = position
         try need(1, markerAt: at)
+        let marker = start.load(fromByteOffset: at, as: UInt8.self)
+        switch marker {
+        case 0x80...0x8F:
+            position &+= 1
+            try readMap(Int(marker & 0x0F), at: at, depth: depth, visitor: &visitor)
+        case 0x90...0x9F:
+            position &+= 1
+            try readArray(Int(marker & 0x0F), at: at, depth: depth, visitor: &visitor)
+        case 0xDC:
+            position &+= 1
+            try readArray(try readLength(UInt16.self, markerAt: at), at: at, depth: depth, visitor: &visitor)
+        case 0xDD:
+            position &+= 1
+            try readArray(try readLength(UInt32.self, markerAt: at), at: at, depth: depth, visitor: &visitor)
+        case 0xDE:
+            position &+= 1
+            try readMap(try readLength(UInt16.self, markerAt: at), at: at, depth: depth, visitor: &visitor)
+        case 0xDF:
+            position &+= 1
+            try readMap(try readLength(UInt32.self, markerAt: at), at: at, depth: depth, visitor: &visitor)
+        default:
+            try readScalar(isKey: isKey, visitor: &visitor)
+        }
+    }
+
+    /// Reads one value that is not a container, whose marker is at `position` (checked to be
+    /// there by `readValue`).
+    @inlinable @inline(never)
+    mutating func readScalar<V: MessagePackVisitor>(isKey: Bool, visitor: inout V) throws(CodecError) {
+        let at = position
         let marker = load(UInt8.self)
         switch marker {
         case 0x00...0x7F:
@@ -101,10 +136,6 @@ public struct MessagePackReader {
             try visitor.visitInt(Int64(Int8(bitPattern: marker)))
         case 0xA0...0xBF:
             try readBytes(Int(marker & 0x1F), at: at, isKey: isKey, visitor: &visitor)
-        case 0x80...0x8F:
-            try readMap(Int(marker & 0x0F), at: at, depth: depth, visitor: &visitor)
-        case 0x90...0x9F:
-            try readArray(Int(marker & 0x0F), at: at, depth: depth, visitor: &visitor)
         case 0xC0:
             if isKey { throw Self.fail(.nilKey(at: at)) }
             try visitor.visitNil()
@@ -143,16 +174,10 @@ public struct MessagePackReader {
             try need(4, markerAt: at); try visitor.visitInt(Int64(load(Int32.self)))
         case 0xD3:
             try need(8, markerAt: at); try visitor.visitInt(load(Int64.self))
-        case 0xDC:
-            try readArray(try readLength(UInt16.self, markerAt: at), at: at, depth: depth, visitor: &visitor)
-        case 0xDD:
-            try readArray(try readLength(UInt32.self, markerAt: at), at: at, depth: depth, visitor: &visitor)
-        case 0xDE:
-            try readMap(try readLength(UInt16.self, markerAt: at), at: at, depth: depth, visitor: &visitor)
-        case 0xDF:
-            try readMap(try readLength(UInt32.self, markerAt: at), at: at, depth: depth, visitor: &visitor)
         case 0xC1:
             throw Self.fail(.neverUsed(at: at))
+        case 0x80...0x9F, 0xDC...0xDF:
+            preconditionFailure("containers are read by readValue")
         default: // 0xC7...0xC9 ext, 0xD4...0xD8 fixext
             throw Self.fail(.ext(at: at, marker: marker))
         }
@@ -195,7 +220,7 @@ public struct MessagePackReader {
     }
 
     /// Reads an array of `count` elements whose header starts at `at`.
-    @inlinable
+    @inlinable @inline(never)
     mutating func readArray<V: MessagePackVisitor>(_ count: Int, at: Int, depth: Int, visitor: inout V) throws(CodecError) {
         if depth > maxDepth { throw Self.fail(.tooDeep(at: at, limit: maxDepth)) }
         // Every element takes at least one byte.
@@ -213,7 +238,7 @@ public struct MessagePackReader {
     }
 
     /// Reads a map of `count` pairs whose header starts at `at`.
-    @inlinable
+    @inlinable @inline(never)
     mutating func readMap<V: MessagePackVisitor>(_ count: Int, at: Int, depth: Int, visitor: inout V) throws(CodecError) {
         if depth > maxDepth { throw Self.fail(.tooDeep(at: at, limit: maxDepth)) }
         // Every key and every value takes at least one byte.
