@@ -20,6 +20,11 @@ end
 
 describe("messages nested MaxDepth deep", function()
   it("1000 levels (the largest MaxDepth): Encode, Decode and PollEvents with a 1 MiB stack", function()
+    if helper.sanitizer then
+      -- Sanitizer builds are unoptimised and pad every frame: the figure is the release build's.
+      pending("stack use per level is measured on the release build, not under " .. helper.sanitizer)
+      return
+    end
     local output, ok = run_deep(1024, 1000, "all")
     assert.is_true(ok, output)
     assert.are.equal("OK\n", output)

@@ -12,8 +12,12 @@ final class Binding {
     let context: ScriptContext?
     /// Why the I/O thread could not be started.
     let startupError: String?
-    /// Reused by PollEvents for the events it drains.
+    /// The events PollEvents drained and has not returned yet (its capacity is reused): they
+    /// leave only once their tables are built, so that a memory error Lua raises meanwhile
+    /// (unwinding past PollEvents) loses none of them.
     var drained: [Event] = []
+    /// Events the ring reported lost that PollEvents has not reported yet (same reason).
+    var unreportedLost = 0
     /// The codec limits in force, as `Configure` last set them (read by Encode, Decode and
     /// PollEvents without the context's lock).
     var codecLimits: CodecLimits

@@ -22,24 +22,21 @@ func pollEvents(_ L: OpaquePointer?) -> Int32 {
         lua_createtable(L, 0, 0)
         return 1
     }
-    // Drained into a local array (the binding keeps its capacity between calls): no access
-    // checks on the binding's property per event.
-    var drained: [Event] = []
-    swap(&drained, &binding.drained)
-    defer {
-        drained.removeAll(keepingCapacity: true)
-        swap(&drained, &binding.drained)
-    }
-    var lost = context.drainEvents(into: &drained, timeout: timeout)
+    // The events stay in the binding's array until their tables are built. Lua raises a memory
+    // error by unwinding past this function (a host that caps the state's memory): the events
+    // are then still there, and the next call returns them first, without waiting.
+    let leftOver = !binding.drained.isEmpty
+    binding.unreportedLost += context.drainEvents(into: &binding.drained, timeout: leftOver ? 0 : timeout)
     context.buffers.releaseIfIdle(now: Clock.monotonic())
     returnLoans(L, book: context.loans)
-    if drained.isEmpty && lost == 0 {
+    if binding.drained.isEmpty && binding.unreportedLost == 0 {
         lua_createtable(L, 0, 0)  // nothing: no field names or key cache to push
         return 1
     }
     let limits = binding.codecLimits
+    var lost = binding.unreportedLost
     // Events are read in place (an unsafe buffer's elements are borrowed, not copied).
-    drained.withUnsafeBufferPointer { events in
+    binding.drained.withUnsafeBufferPointer { events in
         lost += countUnreachable(events)
         lua_createtable(L, Int32(events.count - lost + (lost > 0 ? 1 : 0)), 0)
         // Above the result table: the field names, pushed once per call (rawset with them
@@ -62,6 +59,8 @@ func pollEvents(_ L: OpaquePointer?) -> Int32 {
         }
         lua_settop(L, slots.results)
     }
+    binding.drained.removeAll(keepingCapacity: true)
+    binding.unreportedLost = 0
     return 1
 }
 

@@ -2,7 +2,8 @@
  * unloads from a host cleanly: Lua states that `require "mmnet"` are opened and closed many
  * times, several at once, closed in different orders, and on their own threads.
  *
- *   host [--states N] [--rounds R] [--threads] [--steps S] [--poison] (SCRIPT.lua | -e CHUNK)
+ *   host [--states N] [--rounds R] [--threads] [--steps S] [--poison] [--memory-limit BYTES]
+ *        (SCRIPT.lua | -e CHUNK)
  *
  * Every round opens N states (luaL_openlibs; LUA_PATH / LUA_CPATH from the environment), sets
  * the globals STATE_INDEX (1..N), STATE_COUNT and ROUND (1..R) in each, and runs the chunk in
@@ -16,6 +17,11 @@
  * With --poison, the states' allocator overwrites every block Lua frees (0xDB bytes) before
  * freeing it, as reused memory would be: a library still reading a string Lua has freed reads
  * the poison.
+ *
+ * With --memory-limit, each state's allocator refuses a request that would take the state's
+ * memory past BYTES (Lua then raises "not enough memory"), as a host that caps a script's
+ * memory does; the global MEMORY_LIMIT holds it, and the function MEMORY_USED() returns the
+ * bytes in use.
  *
  * Exit status 0 on success; 1 with a message on stderr on any Lua error; 2 on bad usage.
  *
@@ -46,14 +52,15 @@ struct options {
     const char *script;  /* file name, or the chunk itself when inline */
     int inline_chunk;    /* 1: script is a chunk given with -e */
     int poison;          /* 1: freed blocks are overwritten first */
+    size_t memory_limit; /* bytes a state may hold; 0: no limit */
 };
 
-static struct options opts = { 1, 1, 0, 100000, NULL, 0, 0 };
+static struct options opts = { 1, 1, 0, 100000, NULL, 0, 0, 0 };
 
 /* Prints usage and exits with status 2. */
 static void usage(const char *why) {
     fprintf(stderr, "host: %s\nusage: host [--states N] [--rounds R] [--threads] [--steps S] "
-            "[--poison] (SCRIPT.lua | -e CHUNK)\n", why);
+            "[--poison] [--memory-limit BYTES] (SCRIPT.lua | -e CHUNK)\n", why);
     exit(2);
 }
 
@@ -75,6 +82,7 @@ static void parse(int argc, char **argv) {
         else if (strcmp(a, "--steps") == 0 && has_value) opts.steps = positive(argv[++i]);
         else if (strcmp(a, "--threads") == 0) opts.threads = 1;
         else if (strcmp(a, "--poison") == 0) opts.poison = 1;
+        else if (strcmp(a, "--memory-limit") == 0 && has_value) opts.memory_limit = (size_t)positive(argv[++i]);
         else if (strcmp(a, "-e") == 0 && has_value) { opts.script = argv[++i]; opts.inline_chunk = 1; }
         else if (a[0] != '-' && opts.script == NULL) opts.script = a;
         else usage("bad argument");
@@ -106,24 +114,64 @@ static int call(lua_State *L, int nresults) {
     return status;
 }
 
-/* The allocator of --poison: realloc and free, with every freed block (or the part a
- * shrinking block gives up) overwritten first. */
-static void *poison_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-    (void)ud;
-    if (ptr != NULL && nsize < osize) memset((char *)ptr + nsize, 0xDB, osize - nsize);
+/* The bytes one state's allocator has handed out (its `ud`). */
+struct usage {
+    size_t used;
+};
+
+/* The allocator of --poison and --memory-limit: realloc and free, counting the bytes in use;
+ * a request past the limit fails (NULL; a shrinking one never does), and with --poison every
+ * freed block (or the part a shrinking block gives up) is overwritten first. */
+static void *state_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    struct usage *usage = ud;
+    size_t old = ptr != NULL ? osize : 0;
+    if (nsize > old && opts.memory_limit != 0 && usage->used - old + nsize > opts.memory_limit) return NULL;
+    if (opts.poison && ptr != NULL && nsize < osize) memset((char *)ptr + nsize, 0xDB, osize - nsize);
     if (nsize == 0) {
         free(ptr);
+        usage->used -= old;
         return NULL;
     }
-    return realloc(ptr, nsize);
+    void *block = realloc(ptr, nsize);
+    if (block != NULL) usage->used = usage->used - old + nsize;
+    return block;
+}
+
+/* MEMORY_USED(): the bytes the calling state holds (--memory-limit). */
+static int memory_used(lua_State *L) {
+    void *ud;
+    lua_getallocf(L, &ud);
+    lua_pushinteger(L, (lua_Integer)((struct usage *)ud)->used);
+    return 1;
+}
+
+/* Closes a state opened by open_state, and frees its allocator's count if it has one. */
+static void close_state(lua_State *L) {
+    void *ud = NULL;
+    int counted = lua_getallocf(L, &ud) == state_alloc;
+    lua_close(L);
+    if (counted) free(ud);
 }
 
 /* Opens state `index` of round `round` and runs the chunk in it. Returns it, or NULL after
  * reporting an error (the state is then closed). */
 static lua_State *open_state(int index, int round) {
-    lua_State *L = opts.poison ? lua_newstate(poison_alloc, NULL) : luaL_newstate();
+    lua_State *L;
+    if (opts.poison || opts.memory_limit != 0) {
+        struct usage *usage = calloc(1, sizeof *usage);
+        L = usage != NULL ? lua_newstate(state_alloc, usage) : NULL;
+        if (L == NULL) free(usage);
+    } else {
+        L = luaL_newstate();
+    }
     if (L == NULL) { fprintf(stderr, "host: state %d: out of memory\n", index); return NULL; }
     luaL_openlibs(L);
+    if (opts.memory_limit != 0) {
+        lua_pushinteger(L, (lua_Integer)opts.memory_limit);
+        lua_setglobal(L, "MEMORY_LIMIT");
+        lua_pushcfunction(L, memory_used);
+        lua_setglobal(L, "MEMORY_USED");
+    }
     lua_pushinteger(L, index);
     lua_setglobal(L, "STATE_INDEX");
     lua_pushinteger(L, opts.states);
@@ -132,8 +180,8 @@ static lua_State *open_state(int index, int round) {
     lua_setglobal(L, "ROUND");
     int status = opts.inline_chunk ? luaL_loadbuffer(L, opts.script, strlen(opts.script), "=(-e)")
                                    : luaL_loadfile(L, opts.script);
-    if (status != LUA_OK) { report(L, index, "loading the script"); lua_close(L); return NULL; }
-    if (call(L, 0) != LUA_OK) { report(L, index, "running the script"); lua_close(L); return NULL; }
+    if (status != LUA_OK) { report(L, index, "loading the script"); close_state(L); return NULL; }
+    if (call(L, 0) != LUA_OK) { report(L, index, "running the script"); close_state(L); return NULL; }
     return L;
 }
 
@@ -193,7 +241,7 @@ static int sequential_round(int round) {
     if (result == 0) result = run_steps(states, opts.states);
     for (int k = 0; k < opts.states; k++) {
         int i = close_order(k, opts.states, round);
-        if (states[i] != NULL) lua_close(states[i]);
+        if (states[i] != NULL) close_state(states[i]);
     }
     free(states);
     return result;
@@ -239,7 +287,7 @@ static void *worker_main(void *arg) {
                 w->index, BARRIER_TIMEOUT_SECONDS);
         w->result = -1;
     }
-    if (L != NULL) lua_close(L);
+    if (L != NULL) close_state(L);
     return NULL;
 }
 
