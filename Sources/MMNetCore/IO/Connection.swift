@@ -253,12 +253,25 @@ extension Connection {
         io.submit(.refuse(self, reason: reason))
     }
 
-    /// Moves to `newPhase` (I/O thread), recording `reason` when it is the first failure.
+    /// Moves to `newPhase`, `.closing` or `.closed` (I/O thread), recording `reason` when it is
+    /// the first failure.
     func enter(_ newPhase: Phase, reason: String? = nil) {
         lock.withLock {
             phase = newPhase
-            if newPhase == .open { connectSeconds = Clock.monotonic() - createdAt }
             if failure == nil, let reason { failure = reason }
+        }
+    }
+
+    /// Moves from `expected` to `newPhase` in one step under the lock (I/O thread); returns
+    /// whether it did. The script's Disconnect (`requestClose`) may have made the connection
+    /// `.closing` since the I/O thread last looked: a check then a separate `enter` would undo
+    /// it, and the connection would open and stay open, its close lost.
+    func advance(from expected: Phase, to newPhase: Phase) -> Bool {
+        lock.withLock {
+            guard phase == expected else { return false }
+            phase = newPhase
+            if newPhase == .open { connectSeconds = Clock.monotonic() - createdAt }
+            return true
         }
     }
 }

@@ -72,7 +72,7 @@ extension IOThread {
         connection.tcpConnected = true
         // Not when Disconnect came while connecting: then it stays closing, and the flush below
         // (or the TLS handshake) sends what was queued before the close.
-        if connection.currentPhase == .connecting { connection.enter(.hello) }
+        _ = connection.advance(from: .connecting, to: .hello)
         updateInterest(connection)
         if connection.tls != nil {
             startHandshake(connection)
@@ -325,8 +325,11 @@ extension IOThread {
         }
     }
 
-    /// The hello is done: the connection carries messages from now on.
+    /// The hello is done: the connection carries messages from now on. Unless the script's
+    /// Disconnect came during the hello: it stays closing (the linger and the flush of what
+    /// was sent go on) and reports no opening.
     func open(_ connection: Connection) {
+        guard connection.advance(from: .hello, to: .open) else { return }
         timed.removeValue(forKey: connection.id)
         connection.lastReceived = Clock.monotonic()
         connection.lastPing = connection.lastReceived
@@ -334,7 +337,6 @@ extension IOThread {
         let interval = connection.context.settings.pingInterval
         if interval > 0 { nextSweep = min(nextSweep, connection.lastReceived + interval) }
         connection.deadline = .infinity
-        connection.enter(.open)
         connection.countedOpen = true
         connection.context.countConnection(1)
         let policy = connection.context.settings.queueFull
