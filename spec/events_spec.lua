@@ -78,6 +78,42 @@ describe("the event queue", function()
     assert.is_true(lost >= 1999, events[1].Errors)
   end)
 
+  it("a finalizer calling PollEvents while PollEvents builds its tables: nothing lost, doubled or reordered", function()
+    local server, client, c = net.pair()
+    local total = 2000
+    for i = 1, total do assert.is_true(client:Send({ seq = i })) end
+    local deadline = net.now() + 10
+    while c:GetStats().MessagesReceived < total and net.now() < deadline do net.socket.sleep(0.01) end
+    -- Every seq delivered, by the outer calls or by the finalizers' nested ones, in order.
+    local got, polling, during = {}, false, 0
+    local function take(events)
+      for _, e in ipairs(events) do
+        if e.Event == network.EVENT_RECEIVE then got[#got + 1] = e.Packet.seq end
+      end
+    end
+    local finalizable = { __gc = function()
+      if polling then during = during + 1 end
+      take(network.PollEvents())
+    end }
+    -- Garbage with finalizers, made with the collector stopped, then restarted in incremental
+    -- mode with no allowance: the steps that PollEvents' own allocations trigger run them while
+    -- it builds its tables.
+    local mode = collectgarbage("incremental")
+    finally(function() collectgarbage(mode) end)
+    collectgarbage("stop")
+    for _ = 1, 20000 do setmetatable({}, finalizable) end
+    collectgarbage("restart")
+    while #got < total and net.now() < deadline do
+      polling = true
+      local events = network.PollEvents(0.05)
+      polling = false
+      take(events)
+    end
+    assert.is_true(during > 0, "no finalizer ran during PollEvents")
+    assert.are.equal(total, #got)
+    for i = 1, total do assert.are.equal(i, got[i]) end
+  end)
+
   it("EventQueueSize sets the capacity", function()
     local server, client, c = net.pair()
     network.Configure({ EventQueueSize = 10 })

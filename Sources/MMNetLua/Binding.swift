@@ -18,6 +18,11 @@ final class Binding {
     var drained: [Event] = []
     /// Events the ring reported lost that PollEvents has not reported yet (same reason).
     var unreportedLost = 0
+    /// PollEvents is building its tables (`drained` is in use): a finalizer the garbage
+    /// collector runs meanwhile may call PollEvents again, and that call returns no events.
+    /// The sentinel, a to-be-closed value of the building call, clears it however that call
+    /// ends (`endBuilding`).
+    var building = false
     /// The codec limits in force, as `Configure` last set them (read by Encode, Decode and
     /// PollEvents without the context's lock).
     var codecLimits: CodecLimits
@@ -48,6 +53,8 @@ final class Binding {
         if luaL_newmetatable(L, sentinelType) != 0 {
             mmnet_pushfunction(L, closeState)
             lua_setfield(L, -2, "__gc")
+            mmnet_pushfunction(L, endBuilding)
+            lua_setfield(L, -2, "__close")
         }
         lua_setmetatable(L, -2)
         KeyCache.pushTable(L)
@@ -102,6 +109,13 @@ final class Binding {
     static func pushKeyTable(_ L: OpaquePointer, sentinel index: Int32) {
         lua_getiuservalue(L, index, 1)
     }
+}
+
+/// `__close` of the sentinel, which PollEvents marks to be closed while it builds its tables:
+/// the build is over, whether PollEvents returned or a Lua error (out of memory) unwound it.
+private func endBuilding(_ L: OpaquePointer?) -> Int32 {
+    Binding.held(by: L!, at: 1)?.building = false
+    return 0
 }
 
 /// `__gc` of the sentinel: the state is closing. Its objects were finalized before this (they

@@ -22,6 +22,13 @@ func pollEvents(_ L: OpaquePointer?) -> Int32 {
         lua_createtable(L, 0, 0)
         return 1
     }
+    // A finalizer that the garbage collector runs while this state's PollEvents builds its
+    // tables (any allocation can run one) and that calls PollEvents: no events for it, they
+    // are the building call's.
+    if binding.building {
+        lua_createtable(L, 0, 0)
+        return 1
+    }
     // The events stay in the binding's array until their tables are built. Lua raises a memory
     // error by unwinding past this function (a host that caps the state's memory): the events
     // are then still there, and the next call returns them first, without waiting.
@@ -35,6 +42,11 @@ func pollEvents(_ L: OpaquePointer?) -> Int32 {
     }
     let limits = binding.codecLimits
     var lost = binding.unreportedLost
+    // Building until this call ends, however it ends: the sentinel, to be closed at the
+    // return or when an error unwinds it, clears `building` (its __close).
+    binding.building = true
+    Binding.pushSentinel(L)
+    lua_toclose(L, -1)
     // Events are read in place (an unsafe buffer's elements are borrowed, not copied).
     binding.drained.withUnsafeBufferPointer { events in
         lost += countUnreachable(events)
