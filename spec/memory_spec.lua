@@ -1,23 +1,63 @@
--- A host that caps a state's memory: when PollEvents runs out of it while building the event
--- tables, Lua raises "not enough memory" past mmnet's frames, and no event may be lost for it:
--- the next PollEvents returns them all, in order (spec/peers/memory_pressure.lua, run by the C
--- test host with --memory-limit).
+-- A host that caps a state's memory (the C test host's --memory-limit, running the scripts
+-- spec/peers/memory_*.lua). When PollEvents runs out of it while building the event tables,
+-- Lua raises "not enough memory", and no event may be lost for it: the next PollEvents returns
+-- them all, in order. When Encode runs out of it making its string, the error is raised too.
+-- When Send has no memory to keep a large string for its loan, it copies the string instead.
+-- And nothing may leak (checked under valgrind): Lua's error never unwinds mmnet's frames and
+-- the references and buffers they hold; it comes back to them (protected calls).
 --
 -- Thread: the busted process's Lua thread only.
 local helper = require "helper"
 
+--- Runs a script of spec/peers in the test host with a memory cap.
+-- @param script string its file name
+-- @param limit integer the cap, in bytes
+-- @param valgrind boolean run it under memcheck, failing on any block definitely lost
+-- @return boolean ok, string output
+local function capped(script, limit, valgrind)
+  local tree = helper.tree
+  local command = "env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 LUA_PATH=" ..
+    helper.quote(tree .. "/share/lua/5.4/?.lua;" .. helper.root .. "/spec/peers/?.lua;;") .. " LUA_CPATH=" .. helper.quote(tree .. "/lib/lua/5.4/?.so;;") .. " "
+  if valgrind then
+    command = command .. "valgrind --keep-debuginfo=yes --leak-check=full --errors-for-leak-kinds=definite " ..
+      "--error-exitcode=99 --suppressions=" .. helper.quote(helper.valgrind_supp) .. " "
+  end
+  command = command .. helper.quote(helper.host) .. " --memory-limit " .. limit .. " " ..
+    helper.quote(helper.root .. "/spec/peers/" .. script)
+  local ok, _, output = helper.run(command, valgrind and 300 or 30)
+  return ok, output
+end
+
+--- Asserts that a capped run passed and printed `lines`.
+-- @param lines string what the script prints when all went as it should
+local function assert_printed(lines, ok, output)
+  assert.is_true(ok, output)
+  assert.is_truthy(output:find(lines, 1, true), output)
+end
+
+-- valgrind cannot run a process that has a sanitizer runtime preloaded: under one, the runs
+-- that check for leaks run without valgrind (the sanitizer checks memory instead).
+local valgrind = not helper.sanitizer
+
 describe("PollEvents out of memory", function()
   it("raises Lua's memory error, then returns every event once memory is back", function()
-    local tree = helper.tree
-    local command = "env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 LUA_PATH=" ..
-      helper.quote(tree .. "/share/lua/5.4/?.lua;;") .. " LUA_CPATH=" .. helper.quote(tree .. "/lib/lua/5.4/?.so;;") ..
-      " timeout 30 " .. helper.quote(helper.host) .. " --memory-limit 16000000 " ..
-      helper.quote(helper.root .. "/spec/peers/memory_pressure.lua") .. " 2>&1"
-    local pipe = assert(io.popen(command))
-    local output = pipe:read("a")
-    local ok = pipe:close()
-    assert.is_true(ok, output)
-    assert.is_truthy(output:find("FAILED not enough memory\n", 1, true), output)
-    assert.is_truthy(output:find("RECEIVED 1,2,3\n", 1, true), output)
+    assert_printed("FAILED not enough memory\nRECEIVED 1,2,3,4\n", capped("memory_pressure.lua", 16000000, false))
+  end)
+
+  it("leaks nothing doing so (valgrind)", function()
+    assert_printed("FAILED not enough memory\nRECEIVED 1,2,3,4\n", capped("memory_pressure.lua", 16000000, valgrind))
+  end)
+end)
+
+describe("Encode out of memory", function()
+  it("raises Lua's memory error and leaks its buffer no more (valgrind)", function()
+    assert_printed("FAILED not enough memory\n" .. string.rep("FAILED not enough memory\n", 2) .. "ENCODED\n",
+      capped("memory_encode.lua", 8000000, valgrind))
+  end)
+end)
+
+describe("Send out of memory", function()
+  it("sends a large string it has no memory to lend as a copy, and leaks nothing (valgrind)", function()
+    assert_printed("SENT 40\nRECEIVED 40\n", capped("memory_send.lua", 8000000, valgrind))
   end)
 end)

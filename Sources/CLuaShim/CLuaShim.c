@@ -8,6 +8,7 @@ static int mmnet_trampoline(lua_State *L) {
     mmnet_Function f = (mmnet_Function)lua_touserdata(L, lua_upvalueindex(1));
     int n = f(L);
     if (n >= 0) return n;
+    if (n == MMNET_RETHROW) return lua_error(L);
     if (n == MMNET_RAISE) {
         luaL_where(L, 1);
         lua_insert(L, -2);
@@ -15,6 +16,23 @@ static int mmnet_trampoline(lua_State *L) {
         return lua_error(L);
     }
     return luaL_argerror(L, -1 - n, lua_tostring(L, -1));
+}
+
+/// The function `mmnet_pcall` calls: its arguments, then the Swift code and its context.
+static int mmnet_protected(lua_State *L) {
+    int top = lua_gettop(L);
+    mmnet_Protected f = (mmnet_Protected)lua_touserdata(L, top - 1);
+    void *context = lua_touserdata(L, top);
+    lua_settop(L, top - 2);
+    return f(L, context);
+}
+
+int mmnet_pcall(lua_State *L, int nargs, mmnet_Protected f, void *context, int nresults) {
+    lua_pushcfunction(L, mmnet_protected);
+    lua_insert(L, -1 - nargs);
+    lua_pushlightuserdata(L, (void *)f);
+    lua_pushlightuserdata(L, context);
+    return lua_pcall(L, nargs + 2, nresults, 0);
 }
 
 void mmnet_pushfunction(lua_State *L, mmnet_Function f) {

@@ -14,14 +14,12 @@ final class Binding {
     let startupError: String?
     /// The events PollEvents drained and has not returned yet (its capacity is reused): they
     /// leave only once their tables are built, so that a memory error Lua raises meanwhile
-    /// (unwinding past PollEvents) loses none of them.
+    /// loses none of them.
     var drained: [Event] = []
     /// Events the ring reported lost that PollEvents has not reported yet (same reason).
     var unreportedLost = 0
     /// PollEvents is building its tables (`drained` is in use): a finalizer the garbage
     /// collector runs meanwhile may call PollEvents again, and that call returns no events.
-    /// The sentinel, a to-be-closed value of the building call, clears it however that call
-    /// ends (`endBuilding`).
     var building = false
     /// The codec limits in force, as `Configure` last set them (read by Encode, Decode and
     /// PollEvents without the context's lock).
@@ -29,11 +27,21 @@ final class Binding {
     /// The map keys Decode and PollEvents pushed lately; its Lua table is the sentinel's user
     /// value (`pushKeyTable`).
     let keys = KeyCache()
+    /// The context's buffer pool, not retained (the context is): `withBufferPool`.
+    private let pool: Unmanaged<BufferPool>?
 
     private init(context: ScriptContext?, startupError: String?) {
         self.context = context
         self.startupError = startupError
         self.codecLimits = context?.settings.codecLimits ?? CodecLimits()
+        self.pool = context.map { Unmanaged.passUnretained($0.buffers) }
+    }
+
+    /// Calls `body` with the context's buffer pool (nil without a context), lent: no reference
+    /// is counted for the call, so a Lua error that unwinds `body` leaks none.
+    func withBufferPool<R>(_ body: (BufferPool?) -> R) -> R {
+        guard let pool else { return body(nil) }
+        return pool._withUnsafeGuaranteedRef { body($0) }
     }
 
     /// Metatable name of the sentinel.
@@ -53,8 +61,6 @@ final class Binding {
         if luaL_newmetatable(L, sentinelType) != 0 {
             mmnet_pushfunction(L, closeState)
             lua_setfield(L, -2, "__gc")
-            mmnet_pushfunction(L, endBuilding)
-            lua_setfield(L, -2, "__close")
         }
         lua_setmetatable(L, -2)
         KeyCache.pushTable(L)
@@ -109,13 +115,6 @@ final class Binding {
     static func pushKeyTable(_ L: OpaquePointer, sentinel index: Int32) {
         lua_getiuservalue(L, index, 1)
     }
-}
-
-/// `__close` of the sentinel, which PollEvents marks to be closed while it builds its tables:
-/// the build is over, whether PollEvents returned or a Lua error (out of memory) unwound it.
-private func endBuilding(_ L: OpaquePointer?) -> Int32 {
-    Binding.held(by: L!, at: 1)?.building = false
-    return 0
 }
 
 /// `__gc` of the sentinel: the state is closing. Its objects were finalized before this (they

@@ -23,21 +23,46 @@ private func luaEncode(_ state: OpaquePointer?) -> Int32 {
         return argumentTypeError(L, 1, expected: "table")
     }
     let result = Binding.withHeld(by: L, at: mmnet_upvalueindex(2), closed: { pushEncoded(L, CodecLimits(), nil) }) { binding in
-        pushEncoded(L, binding.codecLimits, binding.context?.buffers)
+        binding.withBufferPool { pool in pushEncoded(L, binding.codecLimits, pool) }
     }
     switch result {
-    case .success: return 1
+    case .success(.string): return 1
+    case .success(.luaError): return MMNET_RETHROW
     case .failure(let error): return failure(L, error.message)
     }
 }
 
-/// Pushes the MessagePack bytes of the table at 1 as a string, under `limits`.
-private func pushEncoded(_ L: OpaquePointer, _ limits: CodecLimits, _ pool: BufferPool?) -> Result<Void, CodecError> {
+/// What `pushEncoded` pushed.
+private enum Pushed {
+    /// The encoded string.
+    case string
+    /// The error Lua raised making it (out of memory).
+    case luaError
+}
+
+/// Pushes the MessagePack bytes of the table at 1 as a string, under `limits`. Bytes that
+/// outgrew the encoder's stack memory are in a heap buffer, which a memory error unwinding
+/// this frame would leak: that string is made in protected mode.
+private func pushEncoded(_ L: OpaquePointer, _ limits: CodecLimits, _ pool: BufferPool?) -> Result<Pushed, CodecError> {
     withEncodedTable(L, at: 1, rootName: "table", limits: limits, headroom: 0, pool: pool) { writer in
-        writer.withBytes { bytes in
-            _ = lua_pushlstring(L, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
+        let inScratch = writer.isInScratch
+        return writer.withBytes { bytes in
+            if inScratch {
+                _ = lua_pushlstring(L, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
+                return .string
+            }
+            var heapBytes = bytes
+            return mmnet_pcall(L, 0, pushString, &heapBytes, 1) == LUA_OK ? .string : .luaError
         }
     }
+}
+
+/// Pushes the bytes of the `UnsafeRawBufferPointer` at `context` as a string (protected, from
+/// `pushEncoded`).
+private let pushString: mmnet_Protected = { state, context in
+    let bytes = context!.load(as: UnsafeRawBufferPointer.self)
+    _ = lua_pushlstring(state, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
+    return 1
 }
 
 /// `network.Decode(string)`: the table the bytes encode, or nil and a message.

@@ -7,15 +7,31 @@ import CLuaShim
 import MMNetCore
 
 /// Lends the string at absolute stack index `index` (its `count` bytes at `bytes`) to `book`
-/// and keeps it reachable under the loan's id. Needs two free stack slots (the encoder's
-/// `encodeTable` makes room for four, and a key and a value take two).
-func lendString(_ L: OpaquePointer, at index: Int32, bytes: UnsafePointer<CChar>, count: Int, book: LoanBook) -> Loan {
+/// and keeps it reachable under the loan's id; nil when Lua has no memory left to keep it (the
+/// caller copies the bytes instead). Needs four free stack slots (the encoder's `encodeTable`
+/// makes room for four, and a key and a value take two: it checks for more).
+func lendString(_ L: OpaquePointer, at index: Int32, bytes: UnsafePointer<CChar>, count: Int, book: LoanBook) -> Loan? {
+    guard lua_checkstack(L, 4) != 0 else { return nil }
     let loan = book.lend(UnsafeRawPointer(bytes), count: count)
-    lua_rawgetp(L, mmnet_registryindex(), mmnet_loans_key())
+    // Storing into the table may have to grow it: a memory error there comes back here, in
+    // the encoder's frames, instead of unwinding them (and a loan nobody would return).
+    var id = lua_Integer(loan.id)
     lua_pushvalue(L, index)
-    lua_rawseti(L, -2, lua_Integer(loan.id))
-    mmnet_pop(L, 1)
+    guard mmnet_pcall(L, 1, keepLent, &id, 0) == LUA_OK else {
+        mmnet_pop(L, 1)  // the error; the loan, dropped, ends at once
+        return nil
+    }
     return loan
+}
+
+/// Stores its argument, a string, in the loans table under the id at `context` (protected,
+/// from `lendString`).
+private let keepLent: mmnet_Protected = { state, context in
+    let L = state!
+    lua_rawgetp(L, mmnet_registryindex(), mmnet_loans_key())
+    lua_pushvalue(L, 1)
+    lua_rawseti(L, -2, context!.load(as: lua_Integer.self))
+    return 0
 }
 
 /// Lets go of the strings whose loans ended (one compare while no loan is out).

@@ -130,12 +130,16 @@ struct LuaTableEncoder: ~Copyable {
         return true
     }
 
-    /// Writes the header of the string at `index` and lends its bytes instead of copying them.
+    /// Writes the header of the string at `index` and lends its bytes instead of copying them
+    /// (copies them when Lua has no memory left to keep the string for the loan).
     mutating func lend(_ bytes: UnsafePointer<CChar>, count: Int, at index: Int32, to book: LoanBook) throws(ByteWriterOverflow) {
         // The bytes first: a string that cannot fit is refused before it is validated.
         try writer.reserveOutside(count)
         try writer.writeStringHeader(bytes, count: count)
-        let loan = lendString(L, at: index, bytes: bytes, count: count, book: book)
+        guard let loan = lendString(L, at: index, bytes: bytes, count: count, book: book) else {
+            writer.cancelReserveOutside(count)
+            return try writer.write(bytes, count: count)
+        }
         splices.append(Splice(offset: writer.count, block: ByteBlock(lent: loan)))
     }
 

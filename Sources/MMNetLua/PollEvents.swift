@@ -18,37 +18,77 @@ func pollEvents(_ L: OpaquePointer?) -> Int32 {
         guard value >= 0 && value.isFinite else { return raise(L, "PollEvents: timeout must be a finite number of seconds >= 0") }
         timeout = value
     }
-    guard let binding = Binding.current(L), let context = binding.context else {
+    // The empty table is made here, once `collectEvents` (and the references it held) is gone:
+    // making it may raise a memory error.
+    switch collectEvents(L, timeout: timeout) {
+    case .none:
         lua_createtable(L, 0, 0)
         return 1
+    case .built:
+        return 1
+    case .failed:
+        return MMNET_RETHROW
     }
+}
+
+/// What `collectEvents` left on the stack.
+private enum Collected {
+    /// Nothing: there are no events.
+    case none
+    /// The array of event tables.
+    case built
+    /// The error that stopped the building (a memory error); the events wait for the next call.
+    case failed
+}
+
+/// Drains this state's events and builds their tables, in protected mode (`buildEventTables`):
+/// a memory error Lua raises meanwhile (a host that caps the state's memory) comes back here
+/// instead of unwinding past these frames, which hold references. The events stay in the
+/// binding's array until their tables are built: after such an error, the next call returns
+/// them first, without waiting.
+private func collectEvents(_ L: OpaquePointer, timeout: Double) -> Collected {
+    guard let binding = Binding.current(L), let context = binding.context else { return .none }
     // A finalizer that the garbage collector runs while this state's PollEvents builds its
     // tables (any allocation can run one) and that calls PollEvents: no events for it, they
     // are the building call's.
-    if binding.building {
-        lua_createtable(L, 0, 0)
-        return 1
-    }
-    // The events stay in the binding's array until their tables are built. Lua raises a memory
-    // error by unwinding past this function (a host that caps the state's memory): the events
-    // are then still there, and the next call returns them first, without waiting.
+    if binding.building { return .none }
     let leftOver = !binding.drained.isEmpty
     binding.unreportedLost += context.drainEvents(into: &binding.drained, timeout: leftOver ? 0 : timeout)
     context.buffers.releaseIfIdle(now: Clock.monotonic())
     returnLoans(L, book: context.loans)
-    if binding.drained.isEmpty && binding.unreportedLost == 0 {
-        lua_createtable(L, 0, 0)  // nothing: no field names or key cache to push
-        return 1
-    }
-    let limits = binding.codecLimits
-    var lost = binding.unreportedLost
-    // Building until this call ends, however it ends: the sentinel, to be closed at the
-    // return or when an error unwinds it, clears `building` (its __close).
+    if binding.drained.isEmpty && binding.unreportedLost == 0 { return .none }
     binding.building = true
-    Binding.pushSentinel(L)
-    lua_toclose(L, -1)
+    defer { binding.building = false }
     // Events are read in place (an unsafe buffer's elements are borrowed, not copied).
-    binding.drained.withUnsafeBufferPointer { events in
+    let status = binding.drained.withUnsafeBufferPointer { events in
+        var tables = EventTables(events: events, lost: binding.unreportedLost, binding: Unmanaged.passUnretained(binding))
+        return mmnet_pcall(L, 0, buildEventTables, &tables, 1)
+    }
+    guard status == LUA_OK else { return .failed }
+    binding.drained.removeAll(keepingCapacity: true)
+    binding.unreportedLost = 0
+    return .built
+}
+
+/// What `buildEventTables` builds from: nothing in it is reference counted (see `mmnet_pcall`).
+private struct EventTables {
+    /// The events, read in place.
+    let events: UnsafeBufferPointer<Event>
+    /// Events lost to overflow, to report first.
+    let lost: Int
+    /// The state's binding (its key cache and codec limits), not retained.
+    let binding: Unmanaged<Binding>
+}
+
+/// Pushes the array of the event tables of the `EventTables` at `context` (in protected mode,
+/// from `collectEvents`).
+private let buildEventTables: mmnet_Protected = { state, context in
+    let L = state!
+    let tables = context!.assumingMemoryBound(to: EventTables.self)
+    let events = tables.pointee.events
+    var lost = tables.pointee.lost
+    return tables.pointee.binding._withUnsafeGuaranteedRef { binding in
+        let limits = binding.codecLimits
         lost += countUnreachable(events)
         lua_createtable(L, Int32(events.count - lost + (lost > 0 ? 1 : 0)), 0)
         // Above the result table: the field names, pushed once per call (rawset with them
@@ -70,10 +110,8 @@ func pollEvents(_ L: OpaquePointer?) -> Int32 {
             lua_rawseti(L, slots.results, count)
         }
         lua_settop(L, slots.results)
+        return 1
     }
-    binding.drained.removeAll(keepingCapacity: true)
-    binding.unreportedLost = 0
-    return 1
 }
 
 /// How many of `events` can never be delivered: those of a client connection whose
@@ -166,7 +204,7 @@ private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits
     slots.set(L, slots.objectKey) { lua_pushvalue(L, slots.object) }
     if kind == .receive {
         lua_pushvalue(L, slots.packetKey)
-        if let error = event.pointee.payload.withUnsafeBytes({ pushDecodedValue(L, $0, limits: limits, keys: keys) }) {
+        if let error = pushPayload(L, of: event, limits: limits, keys: keys) {
             // Validated by the I/O thread under the limits then in force; they have been
             // lowered since: the script gets an EVENT_ERROR instead, then the close event.
             let reason = "malformed message: \(error.message)"
@@ -184,6 +222,19 @@ private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits
         lua_setfield(L, -2, "Result")
     }
     return true
+}
+
+/// Decodes the message body of `event` onto the stack (`pushDecodedValue`), holding no reference
+/// while Lua runs: a memory error unwinds this frame (`buildEventTables`).
+@inline(__always)
+private func pushPayload(_ L: OpaquePointer, of event: UnsafePointer<Event>, limits: CodecLimits,
+                         keys: KeyPusher) -> CodecError? {
+    let payload = UnsafeRawPointer(event).advanced(by: MemoryLayout<Event>.offset(of: \Event.payload)!)
+        .assumingMemoryBound(to: ByteBlock.self)
+    guard let bytes = ByteBlock.unsafeBytes(of: payload) else {
+        return event.pointee.payload.withUnsafeBytes { pushDecodedValue(L, $0, limits: limits, keys: keys) }
+    }
+    return pushDecodedValue(L, bytes, limits: limits, keys: keys)
 }
 
 /// Pushes a new event table with `.Event`, `.Timestamp` and `.Errors`, sized for

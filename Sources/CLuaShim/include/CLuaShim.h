@@ -20,7 +20,8 @@
 /// A Lua function written in Swift. Returns the number of results (>= 0), or a status
 /// that makes the trampoline raise an error:
 /// - `MMNET_RAISE` (-1): raise the string on top of the stack, prefixed with the caller's position;
-/// - `mmnet_argerror_status(arg)`: raise "bad argument #arg to 'fn' (<string on top>)".
+/// - `mmnet_argerror_status(arg)`: raise "bad argument #arg to 'fn' (<string on top>)";
+/// - `MMNET_RETHROW`: raise the value on top as it is.
 typedef int (*mmnet_Function)(lua_State *L);
 
 /// Status for "raise the message on top of the stack".
@@ -28,6 +29,21 @@ typedef int (*mmnet_Function)(lua_State *L);
 
 /// Status for "argument `arg` is wrong; the reason is the string on top of the stack".
 static inline int mmnet_argerror_status(int arg) { return -1 - arg; }
+
+/// Status for "raise the value on top of the stack as it is": an error `mmnet_pcall` caught
+/// (Lua's "not enough memory"), passed on to the caller once Swift has returned.
+#define MMNET_RETHROW (-1000)
+
+/// Swift code that `mmnet_pcall` runs in protected mode: it may call Lua functions that raise
+/// (any that allocates raises a memory error when the host's allocator refuses), because such
+/// an error unwinds only its own frames, to `mmnet_pcall`. It must therefore hold no reference
+/// counted itself: those would never be released. Returns its number of results.
+typedef int (*mmnet_Protected)(lua_State *L, void *context);
+
+/// Runs `f(L, context)` in protected mode, in a call of its own whose arguments are the `nargs`
+/// values on top (popped), and leaves its `nresults` results on the stack. Returns LUA_OK, or
+/// the error status with the error object on top. Needs three free stack slots.
+int mmnet_pcall(lua_State *L, int nargs, mmnet_Protected f, void *context, int nresults);
 
 /// Sets field `name` of the table at the top of the stack to a Lua function calling `f`.
 void mmnet_register(lua_State *L, const char *name, mmnet_Function f);

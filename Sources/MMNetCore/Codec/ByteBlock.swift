@@ -66,6 +66,18 @@ public struct ByteBlock: Sendable {
         return try body(UnsafeRawBufferPointer(start: stableStart, count: count))
     }
 
+    /// The bytes of the block at `block`, for a caller that must not hold a reference to it
+    /// while it reads them (it calls what may not return: code that a Lua error unwinds). Any
+    /// reference counted to find them is let go before this returns; the bytes stay valid while
+    /// that block lives unchanged. Nil for bytes an array holds: only a closure may use those
+    /// (`withUnsafeBytes`). Message bodies the I/O thread queues never are.
+    @inline(never)
+    public static func unsafeBytes(of block: UnsafePointer<ByteBlock>) -> UnsafeRawBufferPointer? {
+        let count = block.pointee.count
+        if let start = block.pointee.stableStart { return UnsafeRawBufferPointer(start: start, count: count) }
+        return count == 0 ? UnsafeRawBufferPointer(start: nil, count: 0) : nil
+    }
+
     /// The first byte of adopted or lent bytes (nil for an array).
     @inlinable
     var stableStart: UnsafeRawPointer? {

@@ -83,6 +83,13 @@ public struct ByteWriter: ~Copyable {
         capacity = min(capacity, limit)
     }
 
+    /// Gives back `n` bytes that `reserveOutside` counted: they go into the writer after all.
+    @inlinable
+    public mutating func cancelReserveOutside(_ n: Int) {
+        limit &+= n
+        capacity = min(allocated, limit)
+    }
+
     /// Calls `body` with the bytes written so far.
     /// - Parameter body: reads the bytes; the pointer is valid only during the call.
     /// - Returns: what `body` returns.

@@ -1,0 +1,26 @@
+-- What the scripts memory_spec runs in the C test host with --memory-limit share: a server and
+-- a client connected to it in the same state, and a deadline for everything they wait for.
+--
+-- Thread: the host's thread of the state that requires it.
+local network = require "mmnet"
+local socket = require "socket"
+
+local capped_pair = {}
+
+--- Makes a server on a free local port and a client connected to it.
+-- @param seconds number the time every later `before_deadline` call allows, from now
+-- @return server, client, and the function `before_deadline(what)`: true until the deadline,
+--   then it raises "timed out waiting for <what>"
+function capped_pair.open(seconds)
+  local deadline = socket.gettime() + seconds
+  local function before_deadline(what)
+    if socket.gettime() > deadline then error("timed out waiting for " .. what) end
+    return true
+  end
+  local server = assert(network.Server("127.0.0.1", 0))
+  local client = assert(network.Client("127.0.0.1", server:GetPort()))
+  assert(client:WaitForConnect(5))
+  return server, client, before_deadline
+end
+
+return capped_pair
