@@ -58,6 +58,6 @@ end)
 
 describe("Send out of memory", function()
   it("sends a large string it has no memory to lend as a copy, and leaks nothing (valgrind)", function()
-    assert_printed("SENT 40\nRECEIVED 40\n", capped("memory_send.lua", 8000000, valgrind))
+    assert_printed("SENT 40\nRECEIVED 40\n", capped("memory_send.lua", 16000000, valgrind))
   end)
 end)

@@ -5,6 +5,9 @@
 -- instead of raising "not enough memory" (and leaving a loan nobody returns). Every message
 -- must then arrive intact.
 --
+-- The cap must leave room, once the ballast is gone, for the 40 strings received as well as the
+-- 40 sent (4 MiB each): one PollEvents may return all 40 at once. memory_spec gives it 16 MB.
+--
 -- Prints "SENT 40" and then "RECEIVED 40" when all went as it should; raises otherwise (the
 -- host then exits 1). Everything is time-limited (10 s in all).
 -- Thread: the host's thread of this state.
