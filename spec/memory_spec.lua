@@ -4,7 +4,10 @@
 -- them all, in order. When Encode runs out of it making its string, the error is raised too.
 -- When Send has no memory to keep a large string for its loan, it copies the string instead.
 -- And nothing may leak (checked under valgrind): Lua's error never unwinds mmnet's frames and
--- the references and buffers they hold; it comes back to them (protected calls).
+-- the references and buffers they hold; it comes back to them (protected calls). A sweep makes
+-- every call fail at each of its allocations in turn (the host's SET_MEMORY_LIMIT) and checks
+-- that no server or client is left open without a Lua value, and that a connection whose
+-- EVENT_CONNECT was being built stays open.
 --
 -- Thread: the busted process's Lua thread only.
 local helper = require "helper"
@@ -53,6 +56,18 @@ describe("Encode out of memory", function()
   it("raises Lua's memory error and leaks its buffer no more (valgrind)", function()
     assert_printed("FAILED not enough memory\n" .. string.rep("FAILED not enough memory\n", 2) .. "ENCODED\n",
       capped("memory_encode.lua", 8000000, valgrind))
+  end)
+end)
+
+describe("Every call out of memory at each of its allocations in turn", function()
+  it("leaves no server or client open that the script cannot close, keeps a new connection, and leaks nothing (valgrind)", function()
+    local ok, output = capped("memory_sweep.lua", 64000000, valgrind)
+    assert_printed("SWEPT\n", ok, output)
+    -- Each call did fail somewhere before it succeeded: the sweep reached its allocations.
+    for _, call in ipairs({ "Server", "Client", "PollEvents", "Encode", "Decode", "GetStats" }) do
+      local failures = tonumber(output:match("\n" .. call .. ": (%d+) failures") or output:match("^" .. call .. ": (%d+) failures"))
+      assert.is_truthy(failures and failures > 0, call .. " never failed:\n" .. output)
+    end
   end)
 end)
 

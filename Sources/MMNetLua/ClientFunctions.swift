@@ -27,15 +27,14 @@ func clientSend(_ L: OpaquePointer?) -> Int32 {
             switch sent {
             case .failure(let error):
                 lua_pushboolean(L, 0)
-                push(L, error.message)
-                return 2
+                return pushResult(L, error.message, results: 2)
             case .success(.sent):
                 lua_pushboolean(L, 1)
                 return 1
             case .success(let outcome):
                 lua_pushboolean(L, 0)
-                push(L, connection.failureReason.map { "not connected: \($0)" } ?? describe(outcome, limit: settings.sendQueueLimit))
-                return 2
+                return pushResult(L, connection.failureReason.map { "not connected: \($0)" }
+                                      ?? describe(outcome, limit: settings.sendQueueLimit), results: 2)
             }
         }
     }
@@ -53,6 +52,7 @@ func clientDisconnect(_ L: OpaquePointer?) -> Int32 {
 func connectionGetSocket(_ L: OpaquePointer?) -> Int32 {
     connectionGetter(L!) { L, connection in
         if connection.currentPhase == .closed { lua_pushnil(L) } else { lua_pushinteger(L, lua_Integer(connection.fd)) }
+        return 1
     }
 }
 
@@ -66,7 +66,7 @@ func clientGetPort(_ L: OpaquePointer?) -> Int32 {
 
 /// `address = client:GetAddress()` / `connection:GetAddress()`: the other side's IP address.
 func connectionGetAddress(_ L: OpaquePointer?) -> Int32 {
-    connectionGetter(L!) { L, connection in push(L, connection.peer.ip) }
+    connectionGetter(L!) { L, connection in pushResult(L, connection.peer.ip, results: 1) }
 }
 
 /// `port = connection:GetPort()`: the client's port, as the server sees it.
@@ -77,14 +77,13 @@ func clientConnectionGetPort(_ L: OpaquePointer?) -> Int32 {
     }
 }
 
-/// Runs a one-result getter on argument 1, a client or a client connection.
-private func connectionGetter(_ L: OpaquePointer, _ body: (OpaquePointer, Connection) -> Void) -> Int32 {
+/// Runs a getter on argument 1, a client or a client connection, and returns its status.
+private func connectionGetter(_ L: OpaquePointer, _ body: (OpaquePointer, Connection) -> Int32) -> Int32 {
     guard let connection = selfObject(L, .client, as: Connection.self)
             ?? object(L, 1, .clientConnection, as: Connection.self) else {
         return argumentTypeError(L, 1, expected: "mmnet.Client or mmnet.ClientConnection")
     }
-    body(L, connection)
-    return 1
+    return body(L, connection)
 }
 
 /// Shortest and longest wait `WaitForConnect` accepts, and its default, in seconds.
@@ -118,8 +117,7 @@ func clientWaitForConnect(_ L: OpaquePointer?) -> Int32 {
         }
         lua_pushboolean(L, 0)
         lua_pushnumber(L, waited)
-        push(L, done ? (connection.failureReason ?? "not connected") : "timed out after \(timeout) s")
-        return 3
+        return pushResult(L, done ? (connection.failureReason ?? "not connected") : "timed out after \(timeout) s", results: 3)
     }
 }
 

@@ -51,18 +51,9 @@ private func pushEncoded(_ L: OpaquePointer, _ limits: CodecLimits, _ pool: Buff
                 _ = lua_pushlstring(L, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
                 return .string
             }
-            var heapBytes = bytes
-            return mmnet_pcall(L, 0, pushString, &heapBytes, 1) == LUA_OK ? .string : .luaError
+            return pushProtected(L, bytes: bytes) ? .string : .luaError
         }
     }
-}
-
-/// Pushes the bytes of the `UnsafeRawBufferPointer` at `context` as a string (protected, from
-/// `pushEncoded`).
-private let pushString: mmnet_Protected = { state, context in
-    let bytes = context!.load(as: UnsafeRawBufferPointer.self)
-    _ = lua_pushlstring(state, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
-    return 1
 }
 
 /// `network.Decode(string)`: the table the bytes encode, or nil and a message.

@@ -70,18 +70,71 @@ func newEndpoint(_ L: OpaquePointer, serverSide: Bool, type: ObjectType, action:
     case .invalid(let message): return failure(L, message)
     case .valid(let parsed, let parsedKey): (address, key) = (parsed, parsedKey)
     }
+    // The refusal is pushed here, once `makeEndpoint` and the references it held are gone:
+    // pushing it may raise a memory error.
+    switch makeEndpoint(L, address: address, key: key, type: type, action: action, make: make) {
+    case .pushed: return 2
+    case .raised: return MMNET_RETHROW
+    case .refused(let message): return failure(L, message)
+    }
+}
+
+/// What `makeEndpoint` came to.
+private enum MadeEndpoint {
+    /// The object and the result string are on the stack.
+    case pushed
+    /// Lua raised a memory error making its value (on the stack); the object is closed.
+    case raised
+    /// It could not be made, for this reason.
+    case refused(String)
+}
+
+/// Makes the object and pushes its Lua value and the result string. The value and the string
+/// are made in protected mode: a memory error there closes the object at once (its socket, a
+/// server's port) instead of leaving it open with no value a script could close, and comes
+/// back here instead of unwinding these frames, which hold references.
+private func makeEndpoint(_ L: OpaquePointer, address: SocketAddress, key: PresharedKey?, type: ObjectType, action: String,
+                          make: (SocketAddress, PresharedKey?, ScriptContext) throws -> (Endpoint, String)) -> MadeEndpoint {
     let (context, problem) = scriptContext(L)
-    guard let context else { return failure(L, problem) }
+    guard let context else { return .refused(problem) }
     do {
         let (endpoint, result) = try make(address, key, context)
-        pushNewObject(L, endpoint, type)
-        push(L, result)
-        return 2
+        var made = MadeObject(id: endpoint.id)
+        let status = result.withCString { text in
+            made.result = text
+            return mmnet_pcall(L, 0, pushMadeObject, &made, 2)
+        }
+        guard status == LUA_OK, let block = made.block else {
+            close(endpoint)
+            return .raised
+        }
+        fillObject(L, at: lua_gettop(L) - 1, block, endpoint, type)
+        return .pushed
     } catch let error as TLSError {
-        return failure(L, error.message)
+        return .refused(error.message)
     } catch let error as SystemError {
-        return failure(L, "cannot \(action) \(address.description): \(error.reason)")
+        return .refused("cannot \(action) \(address.description): \(error.reason)")
     } catch {
-        return failure(L, "cannot \(action) \(address.description): \(error)")
+        return .refused("cannot \(action) \(address.description): \(error)")
     }
+}
+
+/// What `pushMadeObject` works from and gives back.
+private struct MadeObject {
+    /// The object's id.
+    let id: Int64
+    /// The result string (valid during the protected call).
+    var result: UnsafePointer<CChar>? = nil
+    /// The block of the userdata pushed for the object.
+    var block: UnsafeMutableRawPointer? = nil
+}
+
+/// Pushes a userdata for the object (`pushObjectSlot`) and the result string of the
+/// `MadeObject` at `context` (protected, from `newEndpoint`).
+private let pushMadeObject: mmnet_Protected = { state, context in
+    let L = state!
+    let made = context!.assumingMemoryBound(to: MadeObject.self)
+    made.pointee.block = pushObjectSlot(L, id: made.pointee.id)
+    lua_pushstring(L, made.pointee.result)
+    return 2
 }

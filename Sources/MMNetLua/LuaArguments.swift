@@ -10,24 +10,27 @@ func typeName(_ L: OpaquePointer, _ index: Int32) -> String {
 }
 
 /// Pushes "<expected> expected, got <actual>" and returns the status that raises
-/// "bad argument #index to 'fn' (...)".
+/// "bad argument #index to 'fn' (...)" (`MMNET_RETHROW` when Lua has no memory for it).
 func argumentTypeError(_ L: OpaquePointer, _ index: Int32, expected: String) -> Int32 {
     let message = "\(expected) expected, got \(lua_type(L, index) == LUA_TNONE ? "no value" : typeName(L, index))"
-    lua_pushstring(L, message)
-    return mmnet_argerror_status(index)
+    return pushProtected(L, message) ? mmnet_argerror_status(index) : MMNET_RETHROW
 }
 
 /// Pushes `message` and returns the status that raises it as a Lua error.
 func raise(_ L: OpaquePointer, _ message: String) -> Int32 {
-    lua_pushstring(L, message)
-    return MMNET_RAISE
+    pushProtected(L, message) ? MMNET_RAISE : MMNET_RETHROW
 }
 
 /// Pushes nil and `message`: the document's "nil on failure, and a result string".
 func failure(_ L: OpaquePointer, _ message: String) -> Int32 {
     lua_pushnil(L)
-    lua_pushstring(L, message)
-    return 2
+    return pushResult(L, message, results: 2)
+}
+
+/// Pushes `message`, the last of `results` results, and returns `results`; or returns
+/// `MMNET_RETHROW` when Lua has no memory for it (`pushProtected`).
+func pushResult(_ L: OpaquePointer, _ message: String, results: Int32) -> Int32 {
+    pushProtected(L, message) ? results : MMNET_RETHROW
 }
 
 /// The string at `index` (nil when it is not a string; numbers are not converted).
@@ -60,11 +63,34 @@ func numberArgument(_ L: OpaquePointer, _ index: Int32) -> NumberArgument {
     }
 }
 
-/// Pushes a Swift string.
+/// Pushes a Swift string. A memory error Lua raises making it unwinds the caller: for code
+/// that holds nothing a skipped cleanup would leak (or runs in protected mode); elsewhere
+/// `pushProtected`.
 @inline(__always)
 func push(_ L: OpaquePointer, _ string: String) {
     var string = string
     string.withUTF8 { bytes in
         bytes.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(L, $0.baseAddress, $0.count) }
     }
+}
+
+/// Pushes a Swift string in protected mode: false, with Lua's memory error on top instead,
+/// when Lua has no memory for it, so that the error does not unwind the caller's frames (and
+/// the string and references they hold); the caller then returns `MMNET_RETHROW`.
+func pushProtected(_ L: OpaquePointer, _ string: String) -> Bool {
+    var string = string
+    return string.withUTF8 { pushProtected(L, bytes: UnsafeRawBufferPointer($0)) }
+}
+
+/// Pushes `bytes` as a string in protected mode (see `pushProtected(_:_:)`).
+func pushProtected(_ L: OpaquePointer, bytes: UnsafeRawBufferPointer) -> Bool {
+    var bytes = bytes
+    return mmnet_pcall(L, 0, pushBytes, &bytes, 1) == LUA_OK
+}
+
+/// Pushes the bytes of the `UnsafeRawBufferPointer` at `context` as a string (protected).
+private let pushBytes: mmnet_Protected = { state, context in
+    let bytes = context!.load(as: UnsafeRawBufferPointer.self)
+    _ = lua_pushlstring(state, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
+    return 1
 }

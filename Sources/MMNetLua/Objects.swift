@@ -13,18 +13,29 @@ enum ObjectType: String {
     case clientConnection = "mmnet.ClientConnection"
 }
 
-/// Pushes a new userdata for `endpoint` with the metatable of `type`, and records it in the
-/// identity table.
-func pushNewObject(_ L: OpaquePointer, _ endpoint: Endpoint, _ type: ObjectType) {
-    endpoint.surfaced = true
+/// Pushes a new userdata for the object `id`, holding nothing yet, and records it in the
+/// identity table: the part of making an object's Lua value that allocates, and so may raise a
+/// memory error. Until `fillObject` gives it its object, it has no metatable: collected, it
+/// closes nothing. Returns its block.
+func pushObjectSlot(_ L: OpaquePointer, id: Int64) -> UnsafeMutableRawPointer {
     let block = lua_newuserdatauv(L, MemoryLayout<UnsafeMutableRawPointer>.size, 0)!
-    block.storeBytes(of: Unmanaged.passRetained(endpoint).toOpaque(), as: UnsafeMutableRawPointer.self)
-    _ = mmnet_getmetatable(L, type.rawValue)
-    lua_setmetatable(L, -2)
+    block.storeBytes(of: nil, as: UnsafeMutableRawPointer?.self)
     lua_rawgetp(L, mmnet_registryindex(), mmnet_identity_key())
     lua_pushvalue(L, -2)
-    lua_rawseti(L, -2, endpoint.id)
+    lua_rawseti(L, -2, id)
     mmnet_pop(L, 1)
+    return block
+}
+
+/// Makes the userdata at absolute stack index `index`, pushed by `pushObjectSlot` as `block`,
+/// the Lua value of `endpoint`: it takes a reference and the metatable of `type`, whose `__gc`
+/// closes the object. Allocates nothing, so raises nothing.
+func fillObject(_ L: OpaquePointer, at index: Int32, _ block: UnsafeMutableRawPointer, _ endpoint: Endpoint,
+                _ type: ObjectType) {
+    endpoint.surfaced = true
+    block.storeBytes(of: Unmanaged.passRetained(endpoint).toOpaque(), as: UnsafeMutableRawPointer.self)
+    _ = mmnet_getmetatable(L, type.rawValue)
+    lua_setmetatable(L, index)
 }
 
 /// Pushes the userdata of the object with `id` if the script can still reach it; otherwise
@@ -84,13 +95,17 @@ func collectObject(_ L: OpaquePointer?) -> Int32 {
     guard let block = lua_touserdata(L, 1),
           let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return 0 }
     block.storeBytes(of: nil, as: UnsafeMutableRawPointer?.self)
-    let endpoint = Unmanaged<Endpoint>.fromOpaque(pointer).takeRetainedValue()
+    close(Unmanaged<Endpoint>.fromOpaque(pointer).takeRetainedValue())
+    return 0
+}
+
+/// Closes a server (at once) or a connection (after flushing what was sent).
+func close(_ endpoint: Endpoint) {
     if let listener = endpoint as? Listener {
         listener.close()
     } else if let connection = endpoint as? Connection {
         connection.requestClose()
     }
-    return 0
 }
 
 /// Creates the metatable of `type` with `__gc`, `__index` = a table of `methods`, and `__name`.

@@ -60,11 +60,17 @@ private func collectEvents(_ L: OpaquePointer, timeout: Double) -> Collected {
     binding.building = true
     defer { binding.building = false }
     // Events are read in place (an unsafe buffer's elements are borrowed, not copied).
+    var newObjects: [Endpoint] = []
     let status = binding.drained.withUnsafeBufferPointer { events in
-        var tables = EventTables(events: events, lost: binding.unreportedLost, binding: Unmanaged.passUnretained(binding))
-        return mmnet_pcall(L, 0, buildEventTables, &tables, 1)
+        withUnsafeMutablePointer(to: &newObjects) { newObjects in
+            var tables = EventTables(events: events, lost: binding.unreportedLost,
+                                     binding: Unmanaged.passUnretained(binding), newObjects: newObjects)
+            let status = mmnet_pcall(L, 0, buildEventTables, &tables, 1)
+            return tables.failed ? LUA_ERRMEM : status
+        }
     }
     guard status == LUA_OK else { return .failed }
+    fillNewObjects(L, newObjects)
     binding.drained.removeAll(keepingCapacity: true)
     binding.unreportedLost = 0
     return .built
@@ -78,6 +84,26 @@ private struct EventTables {
     let lost: Int
     /// The state's binding (its key cache and codec limits), not retained.
     let binding: Unmanaged<Binding>
+    /// The client connections whose userdata the build pushed empty (`pushObjectSlot`), for
+    /// `fillNewObjects`: made whole only once every table is built, a userdata a memory error
+    /// left behind has no `__gc` to close its connection when collected.
+    let newObjects: UnsafeMutablePointer<[Endpoint]>
+    /// The build stopped at a memory error that came back to it (a message's `.Errors`
+    /// string, made in protected mode): its one result is that error, not the array.
+    var failed = false
+}
+
+/// Makes the empty userdata of `objects` (in the identity table) their Lua values, after a
+/// build that succeeded. Allocates nothing, so raises nothing.
+private func fillNewObjects(_ L: OpaquePointer, _ objects: [Endpoint]) {
+    guard !objects.isEmpty else { return }
+    lua_rawgetp(L, mmnet_registryindex(), mmnet_identity_key())
+    for endpoint in objects {
+        lua_rawgeti(L, -1, endpoint.id)
+        fillObject(L, at: lua_gettop(L), lua_touserdata(L, -1)!, endpoint, .clientConnection)
+        mmnet_pop(L, 1)
+    }
+    mmnet_pop(L, 1)
 }
 
 /// Pushes the array of the event tables of the `EventTables` at `context` (in protected mode,
@@ -98,20 +124,36 @@ private let buildEventTables: mmnet_Protected = { state, context in
         let keys = binding.keys.pusher(table: slots.keyTable)
         var count: lua_Integer = 0
         if lost > 0 {
-            pushEventTable(L, kind: .error, timestamp: Clock.wall(), message: "event queue overflow: \(lost) events lost",
-                           extraFields: 0, slots: slots)
+            pushEventTable(L, kind: .error, timestamp: Clock.wall(), fields: 3, slots: slots)
+            guard setErrors(L, "event queue overflow: \(lost) events lost", slots: slots) else {
+                return stopBuilding(L, slots: slots, tables: tables)
+            }
             count += 1
             lua_rawseti(L, slots.results, count)
         }
-        // `pushEvent` skips the unreachable events counted above: their object has no Lua value.
-        for index in events.indices
-        where pushEvent(L, events.baseAddress! + index, limits: limits, keys: keys, slots: &slots) {
-            count += 1
-            lua_rawseti(L, slots.results, count)
+        for index in events.indices {
+            switch pushEvent(L, events.baseAddress! + index, limits: limits, keys: keys, slots: &slots,
+                             newObjects: tables.pointee.newObjects) {
+            case .pushed:
+                count += 1
+                lua_rawseti(L, slots.results, count)
+            case .skipped:
+                continue  // an unreachable event counted above: its object has no Lua value
+            case .failed:
+                return stopBuilding(L, slots: slots, tables: tables)
+            }
         }
         lua_settop(L, slots.results)
         return 1
     }
+}
+
+/// Ends a build at the memory error on top: it becomes the one result, and `failed` says so.
+private func stopBuilding(_ L: OpaquePointer, slots: EventSlots, tables: UnsafeMutablePointer<EventTables>) -> Int32 {
+    lua_copy(L, -1, slots.results)
+    lua_settop(L, slots.results)
+    tables.pointee.failed = true
+    return 1
 }
 
 /// How many of `events` can never be delivered: those of a client connection whose
@@ -148,6 +190,10 @@ private struct EventSlots {
     let objectKey: Int32
     /// The string `"Packet"`.
     let packetKey: Int32
+    /// The string `"Errors"`.
+    let errorsKey: Int32
+    /// The string `"Result"`.
+    let resultKey: Int32
     /// The table of the state's key cache (`Binding.keys`).
     let keyTable: Int32
     /// The object of the previous event (nil at first).
@@ -167,6 +213,10 @@ private struct EventSlots {
         objectKey = lua_gettop(L)
         lua_pushstring(L, "Packet")
         packetKey = lua_gettop(L)
+        lua_pushstring(L, "Errors")
+        errorsKey = lua_gettop(L)
+        lua_pushstring(L, "Result")
+        resultKey = lua_gettop(L)
         Binding.pushSentinel(L)
         Binding.pushKeyTable(L, sentinel: -1)
         mmnet_remove(L, -2)
@@ -184,43 +234,71 @@ private struct EventSlots {
     }
 }
 
-/// Pushes the table of one event (read in place); returns false (pushing nothing) when its
-/// object was collected or never reached the script.
+/// What `pushEvent` did.
+private enum PushedEvent {
+    /// It pushed the event's table.
+    case pushed
+    /// It pushed nothing: the event's object was collected or never reached the script.
+    case skipped
+    /// Lua had no memory for a string (`setErrors`): the error is on top.
+    case failed
+}
+
+/// Pushes the table of one event (read in place). The object of an EVENT_CONNECT is pushed
+/// empty and listed in `newObjects` (also when an earlier build that failed left it empty).
+/// Holds no reference while Lua may raise a memory error: its strings are pushed in protected
+/// mode, and everything else it makes leaves nothing behind when unwound.
 private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits: CodecLimits, keys: KeyPusher,
-                       slots: inout EventSlots) -> Bool {
+                       slots: inout EventSlots, newObjects: UnsafeMutablePointer<[Endpoint]>) -> PushedEvent {
     let id = event.pointee.source.id
     if id != slots.objectID {
+        let isConnect = event.pointee.kind == .connect
         if !pushExistingObject(L, id: id) {
-            guard event.pointee.kind == .connect, let connection = event.pointee.source as? Connection else { return false }
-            pushNewObject(L, connection, .clientConnection)
+            guard isConnect, event.pointee.source is Connection else { return .skipped }
+            _ = pushObjectSlot(L, id: id)
+            newObjects.pointee.append(event.pointee.source)
+        } else if isConnect && lua_touserdata(L, -1)!.load(as: UnsafeMutableRawPointer?.self) == nil {
+            newObjects.pointee.append(event.pointee.source)
         }
         lua_copy(L, -1, slots.object)
         mmnet_pop(L, 1)
         slots.objectID = id
     }
     let kind = event.pointee.kind
-    pushEventTable(L, kind: kind, timestamp: event.pointee.timestamp, message: event.pointee.message,
-                   extraFields: kind == .receive || kind == .connected ? 2 : 1, slots: slots)
+    let hasMessage = event.pointee.message != nil
+    // Event, Timestamp, Object, and Errors, Packet or Result (a malformed Packet becomes Errors).
+    pushEventTable(L, kind: kind, timestamp: event.pointee.timestamp,
+                   fields: 3 + (hasMessage ? 1 : 0) + (kind == .receive || kind == .connected ? 1 : 0), slots: slots)
     slots.set(L, slots.objectKey) { lua_pushvalue(L, slots.object) }
+    if hasMessage {
+        guard setErrors(L, event.pointee.message!, slots: slots) else { return .failed }
+    }
     if kind == .receive {
         lua_pushvalue(L, slots.packetKey)
         if let error = pushPayload(L, of: event, limits: limits, keys: keys) {
             // Validated by the I/O thread under the limits then in force; they have been
             // lowered since: the script gets an EVENT_ERROR instead, then the close event.
-            let reason = "malformed message: \(error.message)"
             mmnet_pop(L, 1)
             slots.set(L, slots.eventKey) { lua_pushinteger(L, lua_Integer(EventKind.error.rawValue)) }
-            push(L, reason)
-            lua_setfield(L, -2, "Errors")
+            let reason = "malformed message: \(error.message)"
+            guard setErrors(L, reason, slots: slots) else { return .failed }
             (event.pointee.source as? Connection)?.refuseQueuedMessage(reason: reason)
         } else {
             lua_rawset(L, -3)
         }
     }
     if kind == .connected {
-        lua_pushboolean(L, event.pointee.result ? 1 : 0)
-        lua_setfield(L, -2, "Result")
+        slots.set(L, slots.resultKey) { lua_pushboolean(L, event.pointee.result ? 1 : 0) }
     }
+    return .pushed
+}
+
+/// Sets `.Errors` of the event table on top to `message`, made in protected mode; false, with
+/// the memory error on top, when Lua has no memory for it.
+private func setErrors(_ L: OpaquePointer, _ message: String, slots: EventSlots) -> Bool {
+    lua_pushvalue(L, slots.errorsKey)
+    guard pushProtected(L, message) else { return false }
+    lua_rawset(L, -3)
     return true
 }
 
@@ -237,15 +315,10 @@ private func pushPayload(_ L: OpaquePointer, of event: UnsafePointer<Event>, lim
     return pushDecodedValue(L, bytes, limits: limits, keys: keys)
 }
 
-/// Pushes a new event table with `.Event`, `.Timestamp` and `.Errors`, sized for
-/// `extraFields` more (Object, Packet, Result).
-private func pushEventTable(_ L: OpaquePointer, kind: EventKind, timestamp: Double, message: String?,
-                            extraFields: Int32, slots: EventSlots) {
-    lua_createtable(L, 0, 2 + (message == nil ? 0 : 1) + extraFields)
+/// Pushes a new event table with `.Event` and `.Timestamp`, sized for `fields` in all (its
+/// fields are then set without growing it, so without allocating).
+private func pushEventTable(_ L: OpaquePointer, kind: EventKind, timestamp: Double, fields: Int32, slots: EventSlots) {
+    lua_createtable(L, 0, fields)
     slots.set(L, slots.eventKey) { lua_pushinteger(L, lua_Integer(kind.rawValue)) }
     slots.set(L, slots.timestampKey) { lua_pushnumber(L, timestamp) }
-    if let message {
-        push(L, message)
-        lua_setfield(L, -2, "Errors")
-    }
 }

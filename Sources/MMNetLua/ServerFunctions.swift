@@ -92,15 +92,13 @@ private func sendToConnections<Targets: Collection<Connection>>(_ L: OpaquePoint
     switch sent {
     case .failure(let error):
         lua_pushinteger(L, 0)
-        push(L, error.message)
-        return 2
+        return pushResult(L, error.message, results: 2)
     case .success(let result):
         (count, firstProblem) = result
     }
     lua_pushinteger(L, count)
     guard let firstProblem else { return 1 }
-    push(L, firstProblem)
-    return 2
+    return pushResult(L, firstProblem, results: 2)
 }
 
 /// `count = server:Disconnect(connection...)`: closes each after flushing what was sent to it.
@@ -147,8 +145,7 @@ func serverGetPort(_ L: OpaquePointer?) -> Int32 {
 /// `address = server:GetAddress()`: the address it listens on.
 func serverGetAddress(_ L: OpaquePointer?) -> Int32 {
     withSelf(L!, .server) { (L, listener: Listener) in
-        push(L, listener.address.ip)
-        return 1
+        pushResult(L, listener.address.ip, results: 1)
     }
 }
 

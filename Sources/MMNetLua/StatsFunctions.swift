@@ -5,18 +5,18 @@
 import CLuaShim
 import MMNetCore
 
+// The tables are built with literal field names (no String to convert, so nothing to leak)
+// and from values taken out of the core objects first: the frames that build them hold no
+// reference, so a memory error Lua raises meanwhile leaks nothing.
+
 /// Pushes a table of connection statistics in the document's naming style.
 private func pushStats(_ L: OpaquePointer, _ stats: ConnectionStats) {
     lua_createtable(L, 0, 8)
-    let counts: [(String, Int)] = [
-        ("BytesSent", stats.bytesSent), ("BytesReceived", stats.bytesReceived),
-        ("MessagesSent", stats.messagesSent), ("MessagesReceived", stats.messagesReceived),
-        ("SendQueueBytes", stats.sendQueueBytes),
-    ]
-    for (name, value) in counts {
-        lua_pushinteger(L, lua_Integer(value))
-        lua_setfield(L, -2, name)
-    }
+    setField(L, "BytesSent", stats.bytesSent)
+    setField(L, "BytesReceived", stats.bytesReceived)
+    setField(L, "MessagesSent", stats.messagesSent)
+    setField(L, "MessagesReceived", stats.messagesReceived)
+    setField(L, "SendQueueBytes", stats.sendQueueBytes)
     lua_pushnumber(L, stats.connectedTime)
     lua_setfield(L, -2, "ConnectedTime")
     if let rtt = stats.rtt {
@@ -29,45 +29,61 @@ private func pushStats(_ L: OpaquePointer, _ stats: ConnectionStats) {
     }
 }
 
+/// Sets the integer field `name` of the table on top.
+private func setField(_ L: OpaquePointer, _ name: UnsafePointer<CChar>, _ value: Int) {
+    lua_pushinteger(L, lua_Integer(value))
+    lua_setfield(L, -2, name)
+}
+
 /// `stats = client:GetStats()` / `connection:GetStats()`: this connection's figures
 /// (RTT and SmoothedRTT are absent until the first pong).
 func connectionGetStats(_ L: OpaquePointer?) -> Int32 {
     let L = L!
-    guard let connection = selfObject(L, .client, as: Connection.self)
-            ?? object(L, 1, .clientConnection, as: Connection.self) else {
+    guard let stats = selfStats(L) else {
         return argumentTypeError(L, 1, expected: "mmnet.Client or mmnet.ClientConnection")
     }
-    pushStats(L, connection.stats)
+    pushStats(L, stats)
     return 1
+}
+
+/// The statistics of argument 1, a client or a client connection (nil for anything else).
+private func selfStats(_ L: OpaquePointer) -> ConnectionStats? {
+    (selfObject(L, .client, as: Connection.self) ?? object(L, 1, .clientConnection, as: Connection.self))?.stats
 }
 
 /// `stats = server:GetStats()`: the sums over its open connections (connected time: the
 /// longest; round trips: the mean of those measured).
 func serverGetStats(_ L: OpaquePointer?) -> Int32 {
-    withSelf(L!, .server) { (L, listener: Listener) in
-        pushStats(L, ConnectionStats.total(listener.connections.map(\.stats)))
-        return 1
+    let L = L!
+    var stats: ConnectionStats?
+    let status = withSelf(L, .server) { (_, listener: Listener) in
+        stats = ConnectionStats.total(listener.connections.map(\.stats))
+        return 0
     }
+    guard let stats else { return status }
+    pushStats(L, stats)
+    return 1
 }
 
 /// `stats = network.GetStats()`: this Lua state's totals: `Connections`, `EventsQueued`,
 /// `EventBytesQueued`, `EventsDropped`, `MessagesRefused`.
 func moduleGetStats(_ L: OpaquePointer?) -> Int32 {
     let L = L!
-    let (context, problem) = scriptContext(L)
-    guard let context else { return raise(L, problem) }
-    let totals = context.totals
+    let (found, problem) = stateTotals(L)
+    guard let totals = found else { return raise(L, problem) }
     lua_createtable(L, 0, 5)
-    let fields: [(String, Int)] = [
-        ("Connections", totals.connections), ("EventsQueued", totals.eventsQueued),
-        ("EventBytesQueued", totals.eventBytesQueued), ("EventsDropped", totals.eventsDropped),
-        ("MessagesRefused", totals.messagesRefused),
-    ]
-    for (name, value) in fields {
-        lua_pushinteger(L, lua_Integer(value))
-        lua_setfield(L, -2, name)
-    }
+    setField(L, "Connections", totals.connections)
+    setField(L, "EventsQueued", totals.eventsQueued)
+    setField(L, "EventBytesQueued", totals.eventBytesQueued)
+    setField(L, "EventsDropped", totals.eventsDropped)
+    setField(L, "MessagesRefused", totals.messagesRefused)
     return 1
+}
+
+/// The totals of the calling state's context, or nil and why it has none.
+private func stateTotals(_ L: OpaquePointer) -> (ScriptContext.Totals?, String) {
+    let (context, problem) = scriptContext(L)
+    return (context?.totals, problem)
 }
 
 /// `fd = network.GetEventDescriptor()`: a descriptor that is readable whenever events wait

@@ -20,8 +20,9 @@
  *
  * With --memory-limit, each state's allocator refuses a request that would take the state's
  * memory past BYTES (Lua then raises "not enough memory"), as a host that caps a script's
- * memory does; the global MEMORY_LIMIT holds it, and the function MEMORY_USED() returns the
- * bytes in use.
+ * memory does; the global MEMORY_LIMIT holds it, the function MEMORY_USED() returns the
+ * bytes in use, and SET_MEMORY_LIMIT(bytes) changes the state's cap (a script makes the next
+ * allocations fail with it, one after another, by setting it just above what it uses).
  *
  * Exit status 0 on success; 1 with a message on stderr on any Lua error; 2 on bad usage.
  *
@@ -114,9 +115,10 @@ static int call(lua_State *L, int nresults) {
     return status;
 }
 
-/* The bytes one state's allocator has handed out (its `ud`). */
+/* The bytes one state's allocator has handed out (its `ud`), and the most it may. */
 struct usage {
     size_t used;
+    size_t limit; /* 0: no limit */
 };
 
 /* The allocator of --poison and --memory-limit: realloc and free, counting the bytes in use;
@@ -125,7 +127,7 @@ struct usage {
 static void *state_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     struct usage *usage = ud;
     size_t old = ptr != NULL ? osize : 0;
-    if (nsize > old && opts.memory_limit != 0 && usage->used - old + nsize > opts.memory_limit) return NULL;
+    if (nsize > old && usage->limit != 0 && usage->used - old + nsize > usage->limit) return NULL;
     if (opts.poison && ptr != NULL && nsize < osize) memset((char *)ptr + nsize, 0xDB, osize - nsize);
     if (nsize == 0) {
         free(ptr);
@@ -145,6 +147,14 @@ static int memory_used(lua_State *L) {
     return 1;
 }
 
+/* SET_MEMORY_LIMIT(bytes): the calling state's cap from now on (--memory-limit). */
+static int set_memory_limit(lua_State *L) {
+    void *ud;
+    lua_getallocf(L, &ud);
+    ((struct usage *)ud)->limit = (size_t)luaL_checkinteger(L, 1);
+    return 0;
+}
+
 /* Closes a state opened by open_state, and frees its allocator's count if it has one. */
 static void close_state(lua_State *L) {
     void *ud = NULL;
@@ -159,6 +169,7 @@ static lua_State *open_state(int index, int round) {
     lua_State *L;
     if (opts.poison || opts.memory_limit != 0) {
         struct usage *usage = calloc(1, sizeof *usage);
+        if (usage != NULL) usage->limit = opts.memory_limit;
         L = usage != NULL ? lua_newstate(state_alloc, usage) : NULL;
         if (L == NULL) free(usage);
     } else {
@@ -171,6 +182,8 @@ static lua_State *open_state(int index, int round) {
         lua_setglobal(L, "MEMORY_LIMIT");
         lua_pushcfunction(L, memory_used);
         lua_setglobal(L, "MEMORY_USED");
+        lua_pushcfunction(L, set_memory_limit);
+        lua_setglobal(L, "SET_MEMORY_LIMIT");
     }
     lua_pushinteger(L, index);
     lua_setglobal(L, "STATE_INDEX");
