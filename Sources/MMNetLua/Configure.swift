@@ -9,8 +9,34 @@ import MMNetCore
 /// table of every setting in force.
 func configure(_ L: OpaquePointer?) -> Int32 {
     let L = L!
+    // The table and the error are made here, once `configureSettings` (and the references it
+    // held) is gone: making them may raise a memory error.
+    switch configureSettings(L) {
+    case .inForce(let settings):
+        pushSettings(L, settings)
+        return 1
+    case .refused(let problem):
+        return raise(L, problem)
+    case .status(let status):
+        return status
+    }
+}
+
+/// What `configureSettings` came to.
+private enum Configured {
+    /// The settings now in force.
+    case inForce(Settings)
+    /// The error to raise.
+    case refused(String)
+    /// The status of an argument error (pushed).
+    case status(Int32)
+}
+
+/// Applies the table at 1, if any, to this state's settings. Reads the table without
+/// allocating (`lua_next`, numbers and strings as they are), so Lua raises nothing here.
+private func configureSettings(_ L: OpaquePointer) -> Configured {
     guard let binding = Binding.current(L), let context = binding.context else {
-        return raise(L, Binding.current(L)?.startupError ?? "mmnet is not open in this state")
+        return .refused(Binding.current(L)?.startupError ?? "mmnet is not open in this state")
     }
     var settings = context.settings
     switch lua_type(L, 1) {
@@ -21,19 +47,18 @@ func configure(_ L: OpaquePointer?) -> Int32 {
         while lua_next(L, 1) != 0 {
             if let problem = apply(L, to: &settings) {
                 mmnet_pop(L, 2)
-                return raise(L, "Configure: \(problem)")
+                return .refused("Configure: \(problem)")
             }
             mmnet_pop(L, 1)
         }
         if let problem = context.configure(settings) {
-            return raise(L, "Configure: \(problem)")
+            return .refused("Configure: \(problem)")
         }
         binding.codecLimits = settings.codecLimits
     default:
-        return argumentTypeError(L, 1, expected: "table")
+        return .status(argumentTypeError(L, 1, expected: "table"))
     }
-    pushSettings(L, context.settings)
-    return 1
+    return .inForce(context.settings)
 }
 
 /// The type and field of one setting, as `apply` reads it and `pushSettings` writes it.
@@ -46,8 +71,9 @@ private enum SettingField {
     case queueFull
 }
 
-/// Every setting by its name in Lua (the user's document and docs/API.md, "Settings").
-private let settingFields: [(name: String, field: SettingField)] = [
+/// Every setting by its name in Lua (the user's document and docs/API.md, "Settings"); the
+/// names are static (`pushSettings` sets fields with them without making a string).
+private let settingFields: [(name: StaticString, field: SettingField)] = [
     ("MaxMessageSize", .integer(\.maxMessageSize, unit: "bytes")),
     ("MaxDepth", .integer(\.maxDepth, unit: nil)),
     ("SendQueueLimit", .integer(\.sendQueueLimit, unit: "bytes")),
@@ -64,7 +90,7 @@ private let settingFields: [(name: String, field: SettingField)] = [
 /// Only the type is checked here; `Settings.problem` checks the ranges.
 private func apply(_ L: OpaquePointer, to settings: inout Settings) -> String? {
     guard let name = stringArgument(L, -2) else { return "setting names are strings" }
-    guard let field = settingFields.first(where: { $0.name == name })?.field else {
+    guard let field = settingFields.first(where: { $0.name.description == name })?.field else {
         return "unknown setting '\(name)'"
     }
     switch field {
@@ -94,8 +120,8 @@ private func pushSettings(_ L: OpaquePointer, _ settings: Settings) {
         switch field {
         case .integer(let path, _): lua_pushinteger(L, lua_Integer(settings[keyPath: path]))
         case .seconds(let path): lua_pushnumber(L, settings[keyPath: path])
-        case .queueFull: push(L, settings.queueFull.rawValue)
+        case .queueFull: push(L, settings.queueFull.rawValue)  // "drop" or "wait": no string storage
         }
-        lua_setfield(L, -2, name)
+        lua_setfield(L, -2, UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self))
     }
 }

@@ -6,8 +6,8 @@
 -- - network.Client: the connection it opened is closed (no client the script cannot close);
 -- - PollEvents with an EVENT_CONNECT queued: the new connection stays open, and once the call
 --   succeeds it delivers the event and carries a message;
--- - Send, Encode, Decode, GetStats, GetAddress, and calls that return a refusal: the state
---   goes on working.
+-- - the other calls, those that return a refusal and one that raises on a bad argument: the
+--   state goes on working.
 -- memory_spec runs it under valgrind: nothing may leak either.
 --
 -- Prints one "<call>: N failures" line per call and "SWEPT" at the end; raises otherwise (the
@@ -134,6 +134,13 @@ sweep("connection GetStats", function() assert(client:GetStats()) end)
 sweep("GetAddress", function() assert(client:GetAddress()) end)
 sweep("a refused Send", function() assert(select(2, client:Send({ f = print })):find("function")) end)
 sweep("Server with a bad port", function() assert(select(2, network.Server("127.0.0.1", 1))) end)
+sweep("server:Send", function() assert(server:Send(packet, connection) == 1) end)
+sweep("Broadcast", function() assert(server:Broadcast(packet) == 1) end)
+sweep("Configure", function() assert(network.Configure({ MaxDepth = 64 }).MaxDepth == 64) end)
+sweep("WaitForConnect", function() assert(client:WaitForConnect(1)) end)
+sweep("GetEventDescriptor", function() assert(network.GetEventDescriptor()) end)
+sweep("server GetAddress", function() assert(server:GetAddress()) end)
+sweep("a bad argument", function() assert(not pcall(network.PollEvents, "soon")) end)
 assert(network.Decode(network.Encode(packet)).List[4].four == true)
 
 client:Disconnect()
