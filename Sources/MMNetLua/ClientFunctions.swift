@@ -79,8 +79,7 @@ func clientConnectionGetPort(_ L: OpaquePointer?) -> Int32 {
 
 /// Runs a getter on argument 1, a client or a client connection, and returns its status.
 private func connectionGetter(_ L: OpaquePointer, _ body: (OpaquePointer, Connection) -> Int32) -> Int32 {
-    guard let connection = selfObject(L, .client, as: Connection.self)
-            ?? object(L, 1, .clientConnection, as: Connection.self) else {
+    guard let connection = selfConnection(L) else {
         return argumentTypeError(L, 1, expected: "mmnet.Client or mmnet.ClientConnection")
     }
     return body(L, connection)

@@ -62,6 +62,12 @@ func selfObject<T: Endpoint>(_ L: OpaquePointer, _ type: ObjectType, as: T.Type)
     endpoint(in: selfBlock(L, type), as: T.self)
 }
 
+/// The connection of argument 1 of a method both clients and client connections have; nil
+/// for anything else, or once finalized.
+func selfConnection(_ L: OpaquePointer) -> Connection? {
+    selfObject(L, .client, as: Connection.self) ?? object(L, 1, .clientConnection, as: Connection.self)
+}
+
 /// The userdata block of argument 1 of the running method when it is an object of the type
 /// the method was registered for, or else of `type` (a method borrowed from another type's
 /// table); nil otherwise.

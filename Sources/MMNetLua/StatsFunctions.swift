@@ -39,16 +39,11 @@ private func setField(_ L: OpaquePointer, _ name: UnsafePointer<CChar>, _ value:
 /// (RTT and SmoothedRTT are absent until the first pong).
 func connectionGetStats(_ L: OpaquePointer?) -> Int32 {
     let L = L!
-    guard let stats = selfStats(L) else {
+    guard let stats = selfConnection(L)?.stats else {
         return argumentTypeError(L, 1, expected: "mmnet.Client or mmnet.ClientConnection")
     }
     pushStats(L, stats)
     return 1
-}
-
-/// The statistics of argument 1, a client or a client connection (nil for anything else).
-private func selfStats(_ L: OpaquePointer) -> ConnectionStats? {
-    (selfObject(L, .client, as: Connection.self) ?? object(L, 1, .clientConnection, as: Connection.self))?.stats
 }
 
 /// `stats = server:GetStats()`: the sums over its open connections (connected time: the
