@@ -117,12 +117,12 @@ test-swift:
 	$(SWIFT) test -Xcc -I$(LUA_INCDIR)
 
 # The codec benchmark (figures only, not a timed test), against a tree installed as for the tests.
-bench-codec: build
+bench-codec: deps build
 	rm -rf $(TEST_TREE)
 	$(MAKE) --no-print-directory install PREFIX=$(TEST_TREE)
 	$(TREE_ENV) $(LUA) bench/codec.lua $(BENCH_ARGS)
 # Prints figures; asserts nothing about speed.
-bench-tls:
+bench-tls: deps
 	$(SWIFT) run -c release TLSBench
 
 demo: deps build

@@ -44,6 +44,43 @@ final class BufferPoolTests: XCTestCase {
         XCTAssertEqual(pool2.keptByteCount, 0)
     }
 
+    func testAFullPoolKeepsTheNewestBuffersAndFollowsTheSizesInUse() {
+        let pool = BufferPool()
+        for _ in 0..<BufferPool.maxBuffers { pool.giveBack(malloc(large)!, capacity: large) }
+        let newer = malloc(4 * large)!
+        pool.giveBack(newer, capacity: 4 * large)
+        XCTAssertEqual(pool.keptByteCount, (BufferPool.maxBuffers - 1) * large + 4 * large, "the oldest went")
+        XCTAssertEqual(pool.take(minimum: 3 * large)?.memory, newer, "the newest was kept")
+        free(newer)
+        // Over the byte limit: as many of the oldest go as it takes.
+        let huge = BufferPool.maxBytes - 2 * large
+        pool.giveBack(malloc(huge)!, capacity: huge)
+        XCTAssertLessThanOrEqual(pool.keptByteCount, BufferPool.maxBytes)
+        XCTAssertEqual(pool.take(minimum: huge)?.capacity, huge)
+        pool.releaseIfIdle(now: Clock.monotonic() + BufferPool.idleTime + 0.1)
+    }
+
+    func testFreshBuffersAreASizeClassLargeSoThatNearbySizesShareThem() {
+        XCTAssertEqual(BufferPool.capacity(for: large - 1), large - 1, "not pooled: exact")
+        XCTAssertEqual(BufferPool.capacity(for: large), large)
+        XCTAssertEqual(BufferPool.capacity(for: large + 1), large + large / 8)
+        XCTAssertEqual(BufferPool.capacity(for: 1 << 20), 1 << 20)
+        XCTAssertEqual(BufferPool.capacity(for: (1 << 20) + 31), (1 << 20) + (1 << 17))
+        for size in [large, large + 5, 100_000, (1 << 20) - 1, 3 << 20, 5_000_000] {
+            let capacity = BufferPool.capacity(for: size)
+            XCTAssertGreaterThanOrEqual(capacity, size)
+            XCTAssertLessThanOrEqual(capacity, size + size / 8)
+        }
+        // Messages a few bytes apart (a sequence number growing by a byte) reuse one buffer:
+        // with exact sizes, the buffer of the smaller one was too small for the next.
+        let pool = BufferPool()
+        guard let first = BufferPool.allocate((1 << 20) + 29, from: pool) else { return XCTFail("malloc") }
+        BufferPool.release(first.memory, capacity: first.capacity, to: pool)
+        guard let second = BufferPool.allocate((1 << 20) + 31, from: pool) else { return XCTFail("malloc") }
+        XCTAssertEqual(second.memory, first.memory)
+        free(second.memory)
+    }
+
     func testIdleBuffersAreFreed() {
         let pool = BufferPool()
         pool.giveBack(malloc(large)!, capacity: large)
