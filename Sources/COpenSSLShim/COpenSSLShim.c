@@ -199,13 +199,23 @@ int mmnet_pipe_bio_feed(BIO *bio, const void *bytes, size_t length) {
     return 1;
 }
 
-const unsigned char *mmnet_pipe_bio_output(BIO *bio, size_t *length) {
+int mmnet_pipe_bio_give_output(BIO *bio, unsigned char *buffer, size_t capacity) {
     pipe_state *state = BIO_get_data(bio);
-    *length = state->out_length;
-    return state->out;
+    if (state->out_length > 0 || state->out_capacity >= capacity) return 0;
+    free(state->out);
+    state->out = buffer;
+    state->out_capacity = capacity;
+    return 1;
 }
 
-void mmnet_pipe_bio_clear_output(BIO *bio) {
+unsigned char *mmnet_pipe_bio_take_output(BIO *bio, size_t *length, size_t *capacity) {
     pipe_state *state = BIO_get_data(bio);
+    if (state->out_length == 0) return NULL;
+    unsigned char *taken = state->out;
+    *length = state->out_length;
+    *capacity = state->out_capacity;
+    state->out = NULL;
     state->out_length = 0;
+    state->out_capacity = 0;
+    return taken;
 }

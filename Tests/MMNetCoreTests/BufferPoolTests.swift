@@ -131,4 +131,17 @@ final class BufferPoolTests: XCTestCase {
         buffer.release()
         XCTAssertGreaterThanOrEqual(pool.keptByteCount, 2 * large)
     }
+
+    func testALargeBodyCopiedIntoThePoolGoesBackToIt() {
+        let pool = BufferPool()
+        let bytes = [UInt8](repeating: 0x5A, count: 3 * large)
+        var block: ByteBlock? = bytes.withUnsafeBytes { ByteBlock(copying: $0, pool: pool) }
+        XCTAssertEqual(block?.withUnsafeBytes { Array($0) }, bytes)
+        let memory = block?.withUnsafeBytes { $0.baseAddress }
+        block = nil
+        XCTAssertGreaterThanOrEqual(pool.keptByteCount, bytes.count)
+        let again = bytes.withUnsafeBytes { ByteBlock(copying: $0, pool: pool) }
+        XCTAssertEqual(again.withUnsafeBytes { $0.baseAddress }, memory, "the next large copy reuses it")
+        XCTAssertEqual(pool.keptByteCount, 0)
+    }
 }

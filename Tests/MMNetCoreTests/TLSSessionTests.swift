@@ -212,4 +212,37 @@ final class TLSSessionTests: XCTestCase {
             XCTAssertEqual(try readAvailable(server), Array([[UInt8]](repeating: marker, count: 5).joined()))
         }
     }
+
+    func testCiphertextIsEncryptedIntoAPoolBufferAndHandedOnWithoutACopy() throws {
+        let (client, server) = try sessionPair(key128)
+        try handshake(client, server)
+        let pool = BufferPool()
+        var generator = SystemRandomNumberGenerator()
+        let plaintext = (0..<(256 * 1024)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        var received: [UInt8] = []
+        var buffers: [UnsafeRawPointer] = []
+        for round in 0..<3 {
+            client.reserveCiphertext(for: plaintext.count, pool: pool)
+            try write(plaintext, to: client)
+            guard let block = client.takeCiphertext(pool: pool) else { return XCTFail("no ciphertext") }
+            XCTAssertNil(client.takeCiphertext(pool: pool), "taken whole, once")
+            // 16 records of 16 KiB, 22 bytes each added: all in the reserved buffer.
+            XCTAssertEqual(block.count, plaintext.count + 16 * 22)
+            block.withUnsafeBytes { bytes in
+                buffers.append(bytes.baseAddress!)
+                server.feed(bytes)
+            }
+            received += try readAvailable(server)
+            XCTAssertEqual(pool.keptByteCount, 0, "round \(round): the buffer is out with the block")
+            _ = consume block
+            XCTAssertGreaterThan(pool.keptByteCount, plaintext.count, "round \(round): back in the pool")
+        }
+        XCTAssertEqual(received, Array([[UInt8]](repeating: plaintext, count: 3).joined()))
+        XCTAssertEqual(Set(buffers).count, 1, "every round encrypted into the same pooled buffer")
+        // Without a reservation the engine grows a buffer of its own, handed on the same way.
+        try write(Array("small".utf8), to: client)
+        let small = try XCTUnwrap(client.takeCiphertext(pool: pool))
+        small.withUnsafeBytes { server.feed($0) }
+        XCTAssertEqual(try readAvailable(server), Array("small".utf8))
+    }
 }

@@ -63,10 +63,15 @@ unsigned char *mmnet_pipe_bio_input_space(BIO *bio, size_t minimum, size_t *avai
 /// Records that `length` bytes were written into the space `mmnet_pipe_bio_input_space` gave.
 void mmnet_pipe_bio_commit_input(BIO *bio, size_t length);
 
-/// The output SSL has written so far; `*length` gets its size. Valid until the next call.
-const unsigned char *mmnet_pipe_bio_output(BIO *bio, size_t *length);
+/// Makes `buffer` (from malloc, `capacity` bytes) the pipe's output buffer, so that SSL writes
+/// its next records straight into it. Returns 1 when taken (the pipe owns it now and frees
+/// its old, empty one); 0 when output is waiting or the pipe's own buffer is as large (the
+/// caller keeps `buffer`).
+int mmnet_pipe_bio_give_output(BIO *bio, unsigned char *buffer, size_t capacity);
 
-/// Forgets the output (the caller has copied it).
-void mmnet_pipe_bio_clear_output(BIO *bio);
+/// Hands the caller the output SSL has written so far, in the pipe's own buffer (from malloc:
+/// the caller frees it): `*length` bytes used of `*capacity`. The pipe starts a new buffer at
+/// its next write. NULL when no output is waiting.
+unsigned char *mmnet_pipe_bio_take_output(BIO *bio, size_t *length, size_t *capacity);
 
 #endif

@@ -1,12 +1,13 @@
-// Large buffers kept for reuse: the encoder's buffer of a large frame going out, and the read
-// buffer of a large message coming in.
+// Large buffers kept for reuse: the encoder's buffer of a large frame going out, the read
+// buffer of a large message coming in, and the ciphertext of encrypted connections.
 //
 // Thread: any (its own lock). Buffers are taken on one thread (the Lua thread encoding, the
 // I/O thread reading) and often given back on the other (after the write, after the decode).
 import Glibc
 
 /// A few large malloc'd buffers (`minimumSize` and up) given back instead of freed, for the
-/// next large message of the same Lua state.
+/// next large message of the same Lua state: the encoder's frames, the read buffers of large
+/// messages coming in, and the ciphertext of encrypted connections.
 ///
 /// Why: malloc gives a buffer of a megabyte either as fresh pages (mmap, or a heap it has
 /// just grown again after trimming), and the first write to each 4 KiB page of it then costs
@@ -26,8 +27,9 @@ import Glibc
 public final class BufferPool: @unchecked Sendable {
     /// The smallest buffer worth keeping (smaller ones are cheap for malloc to reuse).
     public static let minimumSize = 64 * 1024
-    /// How many buffers are kept at most.
-    static let maxBuffers = 16
+    /// How many buffers are kept at most (the ciphertext of an encrypted stream comes in
+    /// blocks of up to `Connection.encryptBatch`, many of them freed by one socket write).
+    static let maxBuffers = 64
     /// How many bytes are kept at most, all buffers together.
     static let maxBytes = 32 * 1024 * 1024
     /// Seconds without use after which the kept buffers are freed.

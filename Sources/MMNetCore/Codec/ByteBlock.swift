@@ -41,6 +41,14 @@ public struct ByteBlock: Sendable {
         self.init(sharing: AdoptedMemory(memory, capacity: capacity, pool: pool), offset: offset, count: count)
     }
 
+    /// A copy of `bytes` in a buffer from `pool`, which it goes back to: for a large body, where
+    /// fresh memory would cost a page fault per 4 KiB written.
+    init(copying bytes: UnsafeRawBufferPointer, pool: BufferPool) {
+        let (memory, capacity) = BufferPool.allocate(bytes.count, from: pool)!
+        if let source = bytes.baseAddress { memory.copyMemory(from: source, byteCount: bytes.count) }
+        self.init(adopting: memory, offset: 0, count: bytes.count, capacity: capacity, pool: pool)
+    }
+
     /// The bytes of `loan`, read where the script keeps them.
     public init(lent loan: Loan) {
         storage = .lent(loan)

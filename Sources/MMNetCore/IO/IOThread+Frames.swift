@@ -73,15 +73,20 @@ extension IOThread {
                     return
                 }
                 // A large body alone in the buffer (the read asked for exactly the rest of its
-                // frame) is handed over as it is; others are copied into the batch's slab.
+                // frame) is handed over as it is; another large one (decrypted with what
+                // follows it) is copied into a buffer of the pool, and small ones into the
+                // batch's slab.
                 connection.largeFrames = total >= IOThread.adoptSize
-                if total >= IOThread.adoptSize,
-                   let whole = connection.input.takeAll(count: total, droppingPrefix: FrameHeader.size) {
-                    batch.appendMessage(from: connection, payload: whole)
-                    continue  // the input is empty now
+                if total >= IOThread.adoptSize {
+                    if let whole = connection.input.takeAll(count: total, droppingPrefix: FrameHeader.size) {
+                        batch.appendMessage(from: connection, payload: whole)
+                        continue  // the input is empty now
+                    }
+                    batch.appendMessage(from: connection, payload: ByteBlock(copying: body, pool: connection.context.buffers))
+                } else {
+                    let payload = batch.bodies.copy(body, expected: connection.input.count - FrameHeader.size)
+                    batch.appendMessage(from: connection, payload: payload)
                 }
-                let payload = batch.bodies.copy(body, expected: connection.input.count - FrameHeader.size)
-                batch.appendMessage(from: connection, payload: payload)
             }
             connection.input.consume(total)
         }

@@ -176,11 +176,30 @@ public final class TLSSession: @unchecked Sendable {
     /// data, alerts, close_notify.
     /// - Returns: the bytes, or nil when there are none.
     public func takeCiphertext() -> [UInt8]? {
+        takeCiphertext(pool: nil)?.withUnsafeBytes { [UInt8]($0) }
+    }
+
+    /// Takes the ciphertext waiting, as a block that owns the engine's output buffer (no copy);
+    /// the buffer goes back to `pool` when the last copy of the block goes.
+    /// - Returns: the bytes, or nil when there are none.
+    public func takeCiphertext(pool: BufferPool?) -> ByteBlock? {
         var length = 0
-        guard let bytes = mmnet_pipe_bio_output(pipe, &length), length > 0 else { return nil }
-        let copy = [UInt8](UnsafeBufferPointer(start: bytes, count: length))
-        mmnet_pipe_bio_clear_output(pipe)
-        return copy
+        var capacity = 0
+        guard let bytes = mmnet_pipe_bio_take_output(pipe, &length, &capacity) else { return nil }
+        return ByteBlock(adopting: bytes, offset: 0, count: length, capacity: capacity, pool: pool)
+    }
+
+    /// Makes room for the ciphertext of `plaintext` bytes before they are written, in a buffer
+    /// from `pool` (one that went out to the socket before): the records are encrypted into it
+    /// and `takeCiphertext(pool:)` hands it on, where the engine's own buffer would take fresh
+    /// memory for each write. Nothing happens while ciphertext is waiting.
+    public func reserveCiphertext(for plaintext: Int, pool: BufferPool) {
+        // A TLS 1.3 record adds 22 bytes (header, content type, tag) to at most 16 KiB.
+        let size = plaintext + 22 * (plaintext / 16_384 + 1)
+        guard let (memory, capacity) = BufferPool.allocate(size, from: pool) else { return }
+        if mmnet_pipe_bio_give_output(pipe, memory.assumingMemoryBound(to: UInt8.self), capacity) == 0 {
+            BufferPool.release(memory, capacity: capacity, to: pool)
+        }
     }
 
     /// Queues close_notify (when the handshake has completed), for `takeCiphertext`. Later
