@@ -2,6 +2,7 @@
 // message validated and queued as an EVENT_RECEIVE, each control frame answered.
 //
 // Thread: I/O thread only.
+import Glibc
 
 extension IOThread {
     /// Consumes what it can of the connection's input: the hello, then whole frames, until the
@@ -151,5 +152,14 @@ extension IOThread {
         handleDropped(batch.ring.push(contentsOf: &batch.events, policy: batch.policy))
         batch.events.removeAll(keepingCapacity: true)
         connection.lock.withLock { connection.counters.messagesReceived += count }
+        if !yieldedSincePoll {
+            // Let the script run now, once per poll(2): on two cores a script waiting for a
+            // reply often waits on this very core (Linux wakes a thread beside its waker, and
+            // a spinning `PollEvents` yields), and would otherwise run only once this thread
+            // is back in poll(2). Loopback ping-pong p50, eight interleaved runs each: 37 us
+            // without, 34 with (raw C 21); small one-way throughput unchanged.
+            yieldedSincePoll = true
+            sched_yield()
+        }
     }
 }

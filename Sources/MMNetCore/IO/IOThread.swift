@@ -66,6 +66,8 @@ public final class IOThread: @unchecked Sendable {
     /// The events array `processInput` batches messages in, kept empty between calls so that
     /// its capacity is not grown again for every read.
     var batchStorage: [Event?] = []
+    /// The CPU was handed to the scripts once since the last poll(2) (`deliver`).
+    var yieldedSincePoll = false
     /// Connections to flush once their time comes (`flushSoon`), soonest first.
     private var soonFlushes: [(connection: Connection, due: Double)] = []
     /// When the next liveness sweep is due (monotonic seconds).
@@ -148,6 +150,7 @@ public final class IOThread: @unchecked Sendable {
         while true {
             let now = Clock.monotonic()
             let timeout = pollTimeout(now: now)
+            yieldedSincePoll = false
             do {
                 _ = try pollSet.poll(timeout: timeout)
             } catch {
