@@ -5,12 +5,16 @@
 -- Thread: Lua thread only (a plain lua5.4 script).
 --
 -- Usage: lua5.4 bench/codec.lua [iterations [rounds]]   (defaults 200000 and 9)
+-- CODEC_FLOOR=path/to/codec_floor.so (bench/codec_floor.c, built by `make bench-codec`) adds
+-- the floor of any C codec: the same Lua API calls with nothing else around them.
 -- The candidates run interleaved, round after round, and each keeps its fastest round, so a
 -- busy machine slows them alike and noise is mostly filtered out.
 
 assert(_VERSION == "Lua 5.4", "run with lua5.4, not " .. _VERSION)
 local network = require "mmnet"
 local has_cjson, cjson = pcall(require, "cjson")
+local floor_path = os.getenv("CODEC_FLOOR")
+local floor = floor_path and assert(package.loadlib(floor_path, "luaopen_codec_floor"))()
 
 local N = tonumber(arg and arg[1]) or 200000
 local ROUNDS = tonumber(arg and arg[2]) or 9
@@ -35,6 +39,15 @@ if has_cjson then
   small[#small + 1] = {"cjson: build + encode + decode", N, function(n)
     for i = 1, n do sink = dec(enc({OpCode = 10, Data = "From server", Seq = i})) end
   end}
+end
+local FLOOR = #small + 1
+if floor then
+  local enc, dec = floor.encode, floor.decode
+  small[FLOOR] = {"C floor: build + encode + decode", N, function(n)
+    for i = 1, n do sink = dec(enc({OpCode = 10, Data = "From server", Seq = i})) end
+  end}
+  local t = {OpCode = 10, Data = "From server", Seq = 70000}
+  assert(enc(t) == encode(t), "the floor writes the bytes mmnet writes")
 end
 
 local MiB = 1024 * 1024
@@ -79,6 +92,15 @@ else
   print("  lua-cjson not installed: no comparison")
 end
 print(string.format("  mmnet build+Encode+Decode / bare building: %.2fx   (aim <= 3x)", s[3] / s[1]))
+if floor then
+  print(string.format("  C floor encode+decode alone (minus building) %7.0f ns/op", (s[FLOOR] - s[1]) * 1e9))
+  print(string.format("  mmnet Encode+Decode / C floor: %.2fx   (what mmnet's checks, UTF-8 and key cache cost)",
+    (s[3] - s[1]) / (s[FLOOR] - s[1])))
+  if has_cjson then
+    print(string.format("  C floor vs cjson, with building: %.2fx   without: %.2fx   (the most any C codec reaches)",
+      s[4] / s[FLOOR], (s[4] - s[1]) / (s[FLOOR] - s[1])))
+  end
+end
 
 local b = run(big)
 print(string.format("1 MiB string payload: %d iterations, best of %d rounds", R, ROUNDS))
