@@ -76,15 +76,18 @@ public final class BufferPool: @unchecked Sendable {
             free(memory)
             return
         }
-        let evicted: ArraySlice<(memory: UnsafeMutableRawPointer, capacity: Int)> = lock.withLock {
+        let evicted: [(memory: UnsafeMutableRawPointer, capacity: Int)] = lock.withLock {
             var count = 0
             var bytes = keptBytes + capacity
             while buffers.count - count >= BufferPool.maxBuffers || bytes > BufferPool.maxBytes {
                 bytes -= buffers[count].capacity
                 count += 1
             }
-            let evicted = buffers[..<count]
-            buffers.removeFirst(count)
+            var evicted: [(memory: UnsafeMutableRawPointer, capacity: Int)] = []
+            if count > 0 {
+                evicted = Array(buffers[..<count])
+                buffers.removeFirst(count)
+            }
             buffers.append((memory, capacity))
             keptBytes = bytes
             lastUse = Clock.monotonic()
