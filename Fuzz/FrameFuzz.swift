@@ -79,7 +79,7 @@ func parseChunked(_ stream: UnsafeRawBufferPointer) -> StreamOutcome {
     var offset = 0
     while offset < stream.count && outcome.refusal.isEmpty {
         let chunk = min(stream.count - offset, Int(stream[offset] & 63) + 1)
-        let space = buffer.writableSpace(minimum: chunk)
+        let space = buffer.writableSpace(minimum: chunk)!  // at most 64 bytes
         space.copyMemory(from: UnsafeRawBufferPointer(rebasing: stream[offset..<offset + chunk]))
         buffer.didWrite(chunk)
         offset += chunk

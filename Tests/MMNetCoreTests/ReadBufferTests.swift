@@ -7,7 +7,7 @@ import XCTest
 final class ReadBufferTests: XCTestCase {
     /// Appends `bytes` as a read would.
     private func fill(_ buffer: inout ReadBuffer, _ bytes: [UInt8]) {
-        let space = buffer.writableSpace(minimum: bytes.count)
+        let space = buffer.writableSpace(minimum: bytes.count)!
         space.copyBytes(from: bytes)
         buffer.didWrite(bytes.count)
     }
@@ -41,6 +41,15 @@ final class ReadBufferTests: XCTestCase {
         XCTAssertEqual(contents(body), [3, 4])
         var empty = ReadBuffer()
         XCTAssertNil(empty.takeAll(count: 0, droppingPrefix: 0))
+    }
+
+    func testRoomThereIsNoMemoryForIsRefusedAndTheWaitingBytesAreKept() {
+        var buffer = ReadBuffer(pool: BufferPool())
+        fill(&buffer, [1, 2, 3])
+        XCTAssertNil(buffer.writableSpace(minimum: Int.max / 4), "malloc cannot give 2^61 bytes")
+        XCTAssertEqual(Array(buffer.bytes), [1, 2, 3])
+        fill(&buffer, [4])
+        XCTAssertEqual(Array(buffer.bytes), [1, 2, 3, 4])
     }
 
     func testArrayBodyKeepsItsBytes() {

@@ -42,9 +42,9 @@ public struct ByteBlock: Sendable {
     }
 
     /// A copy of `bytes` in a buffer from `pool`, which it goes back to: for a large body, where
-    /// fresh memory would cost a page fault per 4 KiB written.
-    init(copying bytes: UnsafeRawBufferPointer, pool: BufferPool) {
-        let (memory, capacity) = BufferPool.allocate(bytes.count, from: pool)!
+    /// fresh memory would cost a page fault per 4 KiB written. Nil when there is no memory.
+    init?(copying bytes: UnsafeRawBufferPointer, pool: BufferPool) {
+        guard let (memory, capacity) = BufferPool.allocate(bytes.count, from: pool) else { return nil }
         if let source = bytes.baseAddress { memory.copyMemory(from: source, byteCount: bytes.count) }
         self.init(adopting: memory, offset: 0, count: bytes.count, capacity: capacity, pool: pool)
     }

@@ -113,9 +113,10 @@ public final class Connection: Endpoint, @unchecked Sendable {
     var pendingEnd: StreamEnd?
     /// Reading stopped because the event ring refused an event (`QueueFull = "wait"`).
     var readPaused = false
-    /// The last message was large (`IOThread.adoptSize` or more): the next read takes its
-    /// header alone (`IOThread.readSpace`).
-    var largeFrames = false
+    /// The size of the last message frame received whole, header included: when it was large
+    /// (`IOThread.adoptSize` or more) the next read takes its header alone, and it is what the
+    /// peer has earned for the next one (`IOThread.readAllowance`).
+    var lastFrameSize = 0
 
     /// Creates a connection over an already connecting or accepted socket, with our hello queued.
     init(fd: Int32, peer: SocketAddress, role: Role, listener: Listener?, context: ScriptContext, io: IOThread,

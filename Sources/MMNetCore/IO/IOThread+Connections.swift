@@ -210,10 +210,28 @@ extension IOThread {
         return (total, done, offset, nil)
     }
 
-    /// Bytes the next read should make room for: a whole frame once its header is known.
+    /// Bytes the next read should make room for: the rest of the frame once its header is
+    /// known, as far as `readAllowance` lets it.
     func readSize(_ connection: Connection) -> Int {
         guard let total = waitingFrameSize(connection) else { return IOThread.readChunk }
-        return max(IOThread.readChunk, total - connection.input.count)
+        return max(IOThread.readChunk, min(total - connection.input.count, readAllowance(connection)))
+    }
+
+    /// The most memory a read may set aside for a frame beyond the bytes already in. A declared
+    /// length alone earns nothing: a peer gets room for as many bytes as it has sent of the
+    /// frame (so a new large frame's buffer doubles as it fills) or for twice its last whole
+    /// frame (so a stream of large frames, even growing ones, has each made at its full size
+    /// at once), and at least `readChunk`. Without this, 300 peers each sending a header
+    /// declaring 16 MiB and one byte set aside 5 GB, which a process with an address-space
+    /// limit does not have.
+    func readAllowance(_ connection: Connection) -> Int {
+        max(IOThread.readChunk, connection.input.count, 2 * connection.lastFrameSize)
+    }
+
+    /// Fails `connection` because there was no memory to read into.
+    func failForMemory(_ connection: Connection) {
+        let frame = waitingFrameSize(connection).map { " for a message of \($0 - FrameHeader.size) bytes" } ?? ""
+        fail(connection, "out of memory\(frame)")
     }
 
     /// The size (header included) of the frame the input starts with, once its header is in.
@@ -226,16 +244,17 @@ extension IOThread {
     /// Where the next plain read goes: room for `readSize` bytes, but no more than the rest of a
     /// large frame (so that it ends alone in the buffer and becomes its event's body without a
     /// copy), and only a header while the connection is sending large frames (then the frame's
-    /// buffer is made at its full size at once, not grown from `readChunk` by a copy).
-    private func readSpace(_ connection: Connection) -> UnsafeMutableRawBufferPointer {
+    /// buffer is made at its full size at once, not grown from `readChunk` by a copy, as far as
+    /// `readAllowance` lets it). Nil when there is no memory for it.
+    private func readSpace(_ connection: Connection) -> UnsafeMutableRawBufferPointer? {
         let waiting = connection.input.count
         var exact: Int?
         if let total = waitingFrameSize(connection) {
-            if total >= IOThread.adoptSize { exact = total - waiting }
-        } else if connection.helloReceived && connection.largeFrames {
+            if total >= IOThread.adoptSize { exact = min(total - waiting, readAllowance(connection)) }
+        } else if connection.helloReceived && connection.lastFrameSize >= IOThread.adoptSize {
             exact = FrameHeader.size - waiting
         }
-        let space = connection.input.writableSpace(minimum: exact ?? readSize(connection))
+        guard let space = connection.input.writableSpace(minimum: exact ?? readSize(connection)) else { return nil }
         guard let exact else { return space }
         return UnsafeMutableRawBufferPointer(rebasing: space[..<exact])
     }
@@ -252,7 +271,8 @@ extension IOThread {
                     }
                 }
             } else {
-                n = try Posix.read(connection.fd, into: readSpace(connection))
+                guard let space = readSpace(connection) else { return failForMemory(connection) }
+                n = try Posix.read(connection.fd, into: space)
             }
         } catch let error as SystemError {
             if connection.currentPhase == .closing {

@@ -77,13 +77,18 @@ extension IOThread {
                 // frame) is handed over as it is; another large one (decrypted with what
                 // follows it) is copied into a buffer of the pool, and small ones into the
                 // batch's slab.
-                connection.largeFrames = total >= IOThread.adoptSize
+                connection.lastFrameSize = total
                 if total >= IOThread.adoptSize {
                     if let whole = connection.input.takeAll(count: total, droppingPrefix: FrameHeader.size) {
                         batch.appendMessage(from: connection, payload: whole)
                         continue  // the input is empty now
                     }
-                    batch.appendMessage(from: connection, payload: ByteBlock(copying: body, pool: connection.context.buffers))
+                    guard let copy = ByteBlock(copying: body, pool: connection.context.buffers) else {
+                        deliver(&batch, from: connection)
+                        failForMemory(connection)
+                        return
+                    }
+                    batch.appendMessage(from: connection, payload: copy)
                 } else {
                     let payload = batch.bodies.copy(body, expected: connection.input.count - FrameHeader.size)
                     batch.appendMessage(from: connection, payload: payload)

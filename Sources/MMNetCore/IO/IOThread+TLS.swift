@@ -33,12 +33,16 @@ extension IOThread {
     func decrypt(_ connection: Connection) -> Bool {
         guard let tls = connection.tls else { return true }
         var endOfTLS = false
+        var outOfMemory = false
         let (wasComplete, problem) = connection.lock.withLock { () -> (Bool, TLSError?) in
             let wasComplete = tls.isHandshakeComplete
             defer { connection.collectCiphertext() }
             do {
                 while true {
-                    let space = connection.input.writableSpace(minimum: readSize(connection))
+                    guard let space = connection.input.writableSpace(minimum: readSize(connection)) else {
+                        outOfMemory = true
+                        break
+                    }
                     guard let n = try tls.readPlaintext(into: space) else { break }
                     if n == 0 {
                         endOfTLS = true
@@ -55,6 +59,10 @@ extension IOThread {
         }
         if let problem {
             tlsFailed(connection, problem)
+            return false
+        }
+        if outOfMemory {
+            failForMemory(connection)
             return false
         }
         if !wasComplete || connection.lock.withLock({ !connection.outQueue.isEmpty }) {

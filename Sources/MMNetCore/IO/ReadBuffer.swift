@@ -27,13 +27,16 @@ struct ReadBuffer {
         UnsafeRawBufferPointer(start: storage.map { $0 + start }, count: count)
     }
 
-    /// Makes room for at least `minimum` more bytes after the waiting ones and returns it.
-    mutating func writableSpace(minimum: Int) -> UnsafeMutableRawBufferPointer {
+    /// Makes room for at least `minimum` more bytes after the waiting ones and returns it; nil
+    /// when there is no memory for it (the waiting bytes are kept).
+    mutating func writableSpace(minimum: Int) -> UnsafeMutableRawBufferPointer? {
         if capacity - end < minimum {
             if start > 0 && capacity - count >= minimum {
                 memmove(storage!, storage! + start, count)
             } else {
-                let (fresh, newCapacity) = BufferPool.allocate(max(count + minimum, capacity * 2), from: pool)!
+                guard let (fresh, newCapacity) = BufferPool.allocate(max(count + minimum, capacity * 2), from: pool) else {
+                    return nil
+                }
                 if let storage {
                     memcpy(fresh, storage + start, count)
                     BufferPool.release(storage, capacity: capacity, to: pool)
