@@ -1,6 +1,7 @@
 -- More hostile peers (issue 8), beyond spec/hostile_spec.lua: a 4 GiB length prefix, a frame
 -- and a hello trickled over seconds (slowloris), a peer that stops mid-frame, silent peers
--- whose slots must be freed, 10,000 tiny frames in one burst, a close mid-frame, a nesting
+-- whose slots must be freed, a ping flood from a peer that reads no pong, 10,000 tiny frames
+-- in one burst, a close mid-frame, a nesting
 -- bomb and a map declaring 2^32-1 pairs sent over the wire, a plain hello to an encrypted
 -- server; then all of them over and over with the server's RSS and descriptors measured. In
 -- every case the server stays up and a well-behaved client keeps exchanging messages.
@@ -8,6 +9,7 @@
 -- Thread: the busted process's Lua thread only.
 local net = require "nethelper"
 local resources = require "resources"
+local helper = require "helper"
 local network = net.network
 
 --- Asserts the server and its good client still exchange messages both ways.
@@ -138,6 +140,31 @@ describe("a hostile peer (more)", function()
     assert.are.equal(fds, resources.wait_fd_count(fds, 5))
     assert.are.equal(1, server:ConnectionCount())
     assert_still_working(server, client, c)
+  end)
+
+  it("64 MiB of pings from a peer that reads no pong leave memory put; pings are answered again once it reads", function()
+    local server, client, c = net.pair()
+    local raw, flooder = accepted_raw_peer(server)
+    finally(function() raw:close() end)
+    local ping = net.frame("12345678", 1)
+    local chunk = ping:rep((64 * 1024) // #ping)
+    local rounds = (64 * 1024 * 1024) // #chunk
+    local before = resources.rss_kb()
+    for _ = 1, rounds do assert(raw:send(chunk)) end
+    local flood = #net.HELLO + rounds * #chunk
+    assert.is_truthy(helper.wait_until(function() return flooder:GetStats().BytesReceived >= flood end, 20),
+      "the server did not read the flood")
+    -- 5 million pongs would be 64 MiB; only those that fit under 64 KiB of send queue wait.
+    resources.assert_rss_growth(resources.rss_kb() - before, 8 * 1024, "for 5 million pings")
+    assert_still_working(server, client, c)
+    -- Read what was answered (socket buffers and the queue's 64 KiB), then a new ping's pong.
+    raw:settimeout(0.5)
+    repeat local got = raw:receive(65536) until not got
+    raw:settimeout(5)
+    assert(raw:send(net.frame("ABCDEFGH", 1)))
+    local reply = ""
+    repeat reply = reply .. assert(raw:receive(#ping)) until reply:find(net.frame("ABCDEFGH", 2), 1, true)
+    assert.are.equal(2, server:ConnectionCount())
   end)
 
   it("10,000 tiny frames in one burst all arrive, in order (QueueFull = \"wait\")", function()

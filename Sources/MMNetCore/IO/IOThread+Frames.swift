@@ -52,7 +52,7 @@ extension IOThread {
             let body = UnsafeRawBufferPointer(rebasing: connection.input.bytes[FrameHeader.size..<total])
             switch type {
             case .ping:
-                connection.sendControl(Ping.frame(.pong, echoing: body))
+                connection.sendControl(Ping.frame(.pong, echoing: body), limit: Ping.answerQueueLimit)
             case .pong:
                 let sample = Ping.roundTrip(of: body, now: Clock.monotonic())
                 connection.lock.withLock { connection.counters.record(rtt: sample) }

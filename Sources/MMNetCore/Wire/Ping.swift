@@ -7,6 +7,11 @@
 public enum Ping {
     /// Bytes of a ping or pong body.
     public static let bodySize = 8
+    /// A ping is answered only while fewer bytes than this wait to be written to its peer: a
+    /// peer that sends pings and does not read the pongs would otherwise grow our send queue
+    /// by 13 bytes a ping without end (the "ping flood" of HTTP/2 servers, CVE-2019-9512).
+    /// Liveness does not need the pongs: any bytes count as a sign of life.
+    public static let answerQueueLimit = 64 * 1024
 
     /// A ping frame stamped with `now` (monotonic seconds).
     public static func frame(now: Double) -> [UInt8] {
