@@ -5,6 +5,7 @@
 #   make test                  Debian packages (as root), build, Lua specs, Swift tests
 #   make demo                  a server and a client in two lua5.4 processes, printing events
 #   make host                  out/host, the C test host that embeds Lua (tests/host/host.c)
+#   make tls-peer              out/tls_peer, the hostile encrypted client of the specs (tests/tls)
 #   make bench-codec           Encode/Decode speed against lua-cjson, bare Lua and string.rep
 #   make bench-tls             in-memory speed of the TLS engine (handshakes, 40 B and 1 MiB writes)
 #   make bench                 the benchmark suite (bench/): out/bench/results.txt, throughput.png
@@ -50,6 +51,8 @@ HOST_CFLAGS ?= -O2 -g -Wall -Wextra -std=c11 -D_POSIX_C_SOURCE=200809L -I$(LUA_I
 HOST_LUA_LIBS ?= -Wl,-E -Wl,-Bstatic -llua5.4 -Wl,-Bdynamic -lm -ldl -pthread
 # The test host, built by `make host`.
 HOST = $(CURDIR)/out/host
+# The hostile TLS client of spec/hostile_tls_spec.lua, built by `make tls-peer`.
+TLS_PEER = $(CURDIR)/out/tls_peer
 # Scratch tree the tests install into and load from, as a user would.
 TEST_TREE ?= $(CURDIR)/out/tree
 # Debian packages the tests, the demo and the benchmarks need.
@@ -60,13 +63,13 @@ BENCH_ARGS ?= 200000 9
 # The Lua search paths that load mmnet from TEST_TREE.
 TREE_ENV = LUA_PATH="$(TEST_TREE)/share/lua/5.4/?.lua;$(CURDIR)/spec/?.lua;;" \
 	LUA_CPATH="$(TEST_TREE)/lib/lua/5.4/?.so;;" MMNET_TREE="$(TEST_TREE)" MMNET_ROOT="$(CURDIR)" \
-	MMNET_HOST="$(HOST)"
+	MMNET_HOST="$(HOST)" MMNET_TLS_PEER="$(TLS_PEER)"
 
 # LuaRocks passes CC, CFLAGS, ... for a C build; SwiftPM would hand them to its own clang, so
 # they must not reach the swift driver.
 unexport CC CXX CFLAGS CXXFLAGS CPPFLAGS LDFLAGS LIBFLAG
 
-.PHONY: all build install uninstall deps host test test-lua test-swift bench bench-profile bench-codec bench-tls demo clean \
+.PHONY: all build install uninstall deps host tls-peer test test-lua test-swift bench bench-profile bench-codec bench-tls demo clean \
 	fuzz fuzz-smoke fuzz-build test-asan test-tsan test-lua-only soak
 
 all: build
@@ -100,6 +103,13 @@ $(HOST): tests/host/host.c
 	mkdir -p $(dir $@)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LUA_LIBS)
 
+# The encrypted client that misbehaves for spec/hostile_tls_spec.lua (OpenSSL, as mmnet uses).
+tls-peer: $(TLS_PEER)
+
+$(TLS_PEER): tests/tls/tls_peer.c
+	mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< -lssl -lcrypto
+
 # Runs both suites even if the first fails (-k), then prints one summary line.
 test: deps
 	@$(MAKE) --no-print-directory -k test-lua test-swift fuzz-smoke; status=$$?; \
@@ -107,7 +117,7 @@ test: deps
 	else echo "make test: FAILED"; fi; exit $$status
 
 # The busted specs, through stock lua5.4, against a tree installed as a user would.
-test-lua: build host
+test-lua: build host tls-peer
 	rm -rf $(TEST_TREE)
 	$(MAKE) --no-print-directory install PREFIX=$(TEST_TREE)
 	$(TREE_ENV) $(LUA) /usr/bin/busted --lpath="$(CURDIR)/spec/?.lua" spec
@@ -247,10 +257,10 @@ endef
 test-lua-only:
 	$(SANITIZER_ENV) $(TREE_ENV) $(LUA) /usr/bin/busted --lpath="$(CURDIR)/spec/?.lua" spec
 
-test-asan: build host
+test-asan: build host tls-peer
 	$(call sanitized_tests,address,asan,ASAN_OPTIONS=$(ASAN_OPTIONS_TEST))
 
-test-tsan: build host
+test-tsan: build host tls-peer
 	$(call sanitized_tests,thread,tsan,TSAN_OPTIONS=$(TSAN_OPTIONS_TEST))
 
 # ---- Soak (tests/soak/soak.lua): two processes, mixed traffic, every message sequence-checked -

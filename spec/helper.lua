@@ -14,6 +14,8 @@ helper.tree = assert(os.getenv("MMNET_TREE"), "MMNET_TREE is not set: run the sp
 helper.library = helper.root .. "/.build/release/libmmnet.so"
 --- The C test host that embeds Lua (tests/host/host.c, built by `make host`).
 helper.host = os.getenv("MMNET_HOST") or (helper.root .. "/out/host")
+--- The hostile encrypted client (tests/tls/tls_peer.c, built by `make tls-peer`).
+helper.tls_peer = os.getenv("MMNET_TLS_PEER") or (helper.root .. "/out/tls_peer")
 --- The valgrind suppressions for the Swift runtime's own tables (tests/host/valgrind.supp).
 helper.valgrind_supp = helper.root .. "/tests/host/valgrind.supp"
 --- The interpreter the subprocesses run (stock Debian lua5.4).

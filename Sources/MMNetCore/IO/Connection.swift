@@ -76,6 +76,9 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// Encrypting failed (`encryptPending`): the I/O thread fails the connection with it.
     var encryptionFailure: TLSError?
     var queuedBytes = 0
+    /// Bytes of TLS records the engine wrote in reply to the peer's (a KeyUpdate that asks for
+    /// one) since the send queue was last empty (`IOThread.decrypt` bounds them).
+    var repliesQueued = 0
     /// The I/O thread has been asked to write the queue (and has not done it yet).
     var flushScheduled = false
     /// That request is a `flushSoon`: the burst may still grow (see `enqueue`).

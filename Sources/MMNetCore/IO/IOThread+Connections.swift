@@ -134,6 +134,7 @@ extension IOThread {
                 if connection.outQueue.isEmpty {
                     connection.flushScheduled = false
                     connection.flushDeferred = false
+                    connection.repliesQueued = 0
                 } else if progress && connection.tls == nil && connection.phase == .open
                             && connection.queuedBytes < Connection.coalesceBytes {
                     connection.flushDeferred = true  // `enqueue` escalates once the burst is long
@@ -260,15 +261,25 @@ extension IOThread {
     }
 
     /// Reads what is waiting and acts on it. Plain connections read straight into their input;
-    /// encrypted ones straight into their TLS engine, which decrypts into the input.
+    /// encrypted ones straight into their TLS engine, which decrypts into the input, except
+    /// once they are closing after their handshake: then what the peer still sends is read
+    /// into the input and dropped, as on a plain connection (the engine would keep it all: a
+    /// peer writing on took 5 GB in the 10 s a close may wait).
     private func read(_ connection: Connection) {
         let n: Int?
         do {
-            if let tls = connection.tls {
+            if let tls = connection.tls,
+               connection.currentPhase != .closing || !connection.lock.withLock({ tls.isHandshakeComplete }) {
                 n = try connection.lock.withLock {
                     try tls.receive(minimum: IOThread.readChunk) { space in
                         try Posix.read(connection.fd, into: space)
                     }
+                }
+                if n == nil && connection.lock.withLock({ tls.hasFailed }) {
+                    // The engine reads no more (it had no memory): fail the connection now,
+                    // rather than be woken for the same waiting bytes until it times out.
+                    _ = decrypt(connection)
+                    return
                 }
             } else {
                 guard let space = readSpace(connection) else { return failForMemory(connection) }

@@ -27,6 +27,12 @@ extension IOThread {
         }
     }
 
+    /// Most bytes of TLS records the engine may write in reply to the peer's (each KeyUpdate
+    /// that asks for one gets one) while the send queue has not been empty: a peer that sends
+    /// such requests and reads nothing would otherwise grow it without end. mmnet's peers
+    /// send none; a peer that asks now and then never comes near it.
+    static let unreadRepliesLimit = 64 * 1024
+
     /// Appends the plaintext the session yields from the ciphertext it received to the
     /// connection's input. Returns false when the connection failed or the peer ended the
     /// stream (both handled here); true when the input is ready to be processed.
@@ -34,9 +40,17 @@ extension IOThread {
         guard let tls = connection.tls else { return true }
         var endOfTLS = false
         var outOfMemory = false
+        var unreadReplies = false
         let (wasComplete, problem) = connection.lock.withLock { () -> (Bool, TLSError?) in
             let wasComplete = tls.isHandshakeComplete
-            defer { connection.collectCiphertext() }
+            let queuedBefore = connection.queuedBytes
+            defer {
+                connection.collectCiphertext()
+                if wasComplete {
+                    connection.repliesQueued += connection.queuedBytes - queuedBefore
+                    unreadReplies = connection.repliesQueued > IOThread.unreadRepliesLimit
+                }
+            }
             do {
                 while true {
                     guard let space = connection.input.writableSpace(minimum: readSize(connection)) else {
@@ -63,6 +77,10 @@ extension IOThread {
         }
         if outOfMemory {
             failForMemory(connection)
+            return false
+        }
+        if unreadReplies {
+            fail(connection, "the peer asks for TLS replies (KeyUpdate) and does not read them")
             return false
         }
         if !wasComplete || connection.lock.withLock({ !connection.outQueue.isEmpty }) {

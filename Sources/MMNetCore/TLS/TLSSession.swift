@@ -67,6 +67,10 @@ public final class TLSSession: @unchecked Sendable {
     /// The role of this session.
     public var role: Role { context.role }
 
+    /// The session has failed (out of memory for the peer's bytes, or a TLS error): it takes no
+    /// more input, and the next `readPlaintext` or `advanceHandshake` throws why.
+    public var hasFailed: Bool { failure != nil }
+
     /// Hands the engine bytes read from the socket. Never fails: problems in them surface from
     /// the next `advanceHandshake` / `readPlaintext`.
     /// - Parameter ciphertext: the bytes, in the order received.

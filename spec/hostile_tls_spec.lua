@@ -1,0 +1,77 @@
+-- Hostile encrypted peers: a client that completes mmnet's TLS handshake with the right key
+-- (tests/tls/tls_peer.c, with OpenSSL) and then misbehaves without reading anything: it asks
+-- for TLS replies over and over (KeyUpdate), or writes on at full speed after the script has
+-- disconnected it. Neither may grow the server's memory with what it sends; the server and a
+-- well-behaved encrypted client go on.
+--
+-- Thread: the busted process's Lua thread only.
+local net = require "nethelper"
+local helper = require "helper"
+local resources = require "resources"
+local network = net.network
+
+local KEY = "0C03EA65238DD2C25EB87CE563868098"
+
+--- An encrypted server and a good client connected to it; returns both and the server's side.
+local function encrypted_pair()
+  local server = assert(network.Server("127.0.0.1", 0, KEY))
+  local client = assert(network.Client("127.0.0.1", server:GetPort(), KEY))
+  assert(client:WaitForConnect(5))
+  local c = assert(net.wait_kind(network.EVENT_CONNECT, nil, 5)).Object
+  return server, client, c
+end
+
+--- Starts tls_peer against `server` in `mode` with `amount`; returns the process once it has
+-- made its handshake, and the server's EVENT_CONNECT for it.
+local function hostile_peer(server, mode, amount)
+  local command = helper.quote(helper.tls_peer) .. " " .. server:GetPort() .. " " .. KEY .. " " .. mode .. " " .. amount
+  local peer = helper.spawn(command, { timeout = 60 })
+  assert(peer:wait_for("^READY", 10), "no handshake: " .. peer:output())
+  local connect = assert(net.wait_kind(network.EVENT_CONNECT, nil, 5), "no EVENT_CONNECT: " .. peer:output())
+  return peer, connect.Object
+end
+
+--- Asserts the server and its good client still exchange messages both ways.
+local function assert_still_working(server, client, c)
+  assert.is_true(client:Send({ "still here" }))
+  assert.are.same({ "still here" }, assert(net.wait_kind(network.EVENT_RECEIVE, c, 5)).Packet)
+  assert.are.equal(1, server:Send({ "you too" }, c))
+  assert.are.same({ "you too" }, assert(net.wait_kind(network.EVENT_RECEIVE, client, 5)).Packet)
+end
+
+describe("a hostile encrypted peer", function()
+  before_each(net.reset)
+  after_each(net.reset)
+
+  it("asking for KeyUpdate replies it never reads gets EVENT_ERROR and its close; the queue stays small", function()
+    local server, client, c = encrypted_pair()
+    local peer, bad = hostile_peer(server, "keyupdate", 200000)
+    finally(function() peer:close() end)
+    local e = assert(net.wait({ Object = bad }, 20), "no event: " .. peer:output())
+    assert.are.equal(network.EVENT_ERROR, e.Event, net.describe(e))
+    assert.are.equal("the peer asks for TLS replies (KeyUpdate) and does not read them", e.Errors)
+    local close = assert(net.wait({ Object = bad }, 5))
+    assert.are.equal(network.EVENT_CLIENT_CLOSE, close.Event, net.describe(close))
+    -- Failed after about 64 KiB of replies (2,400 KeyUpdates of the 200,000).
+    assert.is_true(bad:GetStats().BytesSent < 1024 * 1024, "sent " .. bad:GetStats().BytesSent)
+    assert.is_truthy(peer:wait_for("^SENT %d+ closed", 20), peer:output())
+    assert.are.equal(1, server:ConnectionCount())
+    assert_still_working(server, client, c)
+  end)
+
+  it("writing on after the script disconnected it is read and dropped, not kept", function()
+    local server, client, c = encrypted_pair()
+    local peer, bad = hostile_peer(server, "closeflood", 3)
+    finally(function() peer:close() end)
+    assert.are.equal(network.EVENT_RECEIVE, assert(net.wait({ Object = bad }, 5)).Event)
+    local before = resources.rss_kb()
+    assert.are.equal(1, server:Disconnect(bad))
+    local line = assert(peer:wait_for("^SENT %d+", 20), peer:output())
+    local sent = tonumber(line:match("%d+"))
+    -- The flood ran 3 s at loopback speed: hundreds of MB, which the engine used to keep.
+    assert.is_true(sent > 64 * 1024 * 1024, "the peer sent only " .. sent .. " bytes")
+    resources.assert_rss_growth(resources.rss_kb() - before, 32 * 1024,
+      "while a disconnected peer sent " .. sent .. " bytes")
+    assert_still_working(server, client, c)
+  end)
+end)

@@ -1,0 +1,145 @@
+/* tls_peer: a hostile encrypted mmnet client for the specs (spec/hostile_tls_spec.lua). It
+ * makes mmnet's TLS 1.3 handshake with the external pre-shared key (PROTOCOL.md, "Encryption":
+ * identity "mmnet", TLS_AES_128_GCM_SHA256 for a 128-bit key, X25519), sends mmnet's
+ * encrypted hello, then misbehaves in one of two ways, never reading what the server sends:
+ *
+ *   tls_peer PORT HEXKEY keyupdate COUNT
+ *       sends COUNT TLS KeyUpdate messages that each ask the server for one in reply
+ *   tls_peer PORT HEXKEY closeflood SECONDS
+ *       sends one message ({}) and then pings, as fast as the socket takes them, for SECONDS
+ *       or until the server closes the connection (the spec's script disconnects it on the
+ *       message)
+ *
+ * Prints "READY" after the handshake, then "SENT <bytes of TLS plaintext> <how it ended>" where
+ * the ending is "done" (all sent) or "closed" (the server ended the connection). Exit status 0
+ * in both cases; 1 with a message on stderr when the connection or handshake fails.
+ *
+ * Thread: its own process's main thread.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The session the PSK callback offers: the key as the master key of a TLS 1.3 session. */
+static SSL_SESSION *psk_session;
+
+/* Stops with a message (and OpenSSL's error queue) on stderr. */
+static void fail(const char *what) {
+    fprintf(stderr, "tls_peer: %s\n", what);
+    ERR_print_errors_fp(stderr);
+    exit(1);
+}
+
+/* OpenSSL's client PSK callback: offers psk_session under mmnet's identity when its hash is
+ * the one asked for. */
+static int use_psk(SSL *ssl, const EVP_MD *md, const unsigned char **id, size_t *id_length,
+                   SSL_SESSION **session) {
+    (void)ssl;
+    if (md != NULL && SSL_CIPHER_get_handshake_digest(SSL_SESSION_get0_cipher(psk_session)) != md) {
+        *session = NULL;
+        *id = NULL;
+        *id_length = 0;
+        return 1;
+    }
+    SSL_SESSION_up_ref(psk_session);
+    *session = psk_session;
+    *id = (const unsigned char *)"mmnet";
+    *id_length = 5;
+    return 1;
+}
+
+/* Monotonic seconds. */
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* A TLS client connected to 127.0.0.1:port with the handshake done, for a 16-byte key. */
+static SSL *connect_tls(int port, const unsigned char key[16]) {
+    SSL_CTX *context = SSL_CTX_new(TLS_client_method());
+    if (context == NULL) fail("SSL_CTX_new");
+    SSL_CTX_set_min_proto_version(context, TLS1_3_VERSION);
+    SSL_CTX_set_ciphersuites(context, "TLS_AES_128_GCM_SHA256");
+    SSL_CTX_set1_groups_list(context, "X25519");
+    SSL_CTX_set_options(context, SSL_OP_NO_TICKET);
+    SSL_CTX_clear_options(context, SSL_OP_ENABLE_MIDDLEBOX_COMPAT);
+    SSL_CTX_set_psk_use_session_callback(context, use_psk);
+    SSL *probe = SSL_new(context);
+    const unsigned char suite[2] = { 0x13, 0x01 };
+    psk_session = SSL_SESSION_new();
+    if (probe == NULL || psk_session == NULL) fail("SSL_new");
+    SSL_SESSION_set1_master_key(psk_session, key, 16);
+    SSL_SESSION_set_cipher(psk_session, SSL_CIPHER_find(probe, suite));
+    SSL_SESSION_set_protocol_version(psk_session, TLS1_3_VERSION);
+    SSL_free(probe);
+
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                                   .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof address) != 0) fail("connect");
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    SSL *ssl = SSL_new(context);
+    if (ssl == NULL) fail("SSL_new");
+    SSL_set_fd(ssl, fd);
+    if (SSL_connect(ssl) != 1) fail("handshake");
+    return ssl;
+}
+
+/* Writes all of bytes; false once the server has ended the connection. */
+static int write_all(SSL *ssl, const void *bytes, int count) {
+    return SSL_write(ssl, bytes, count) == count;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 5 || strlen(argv[2]) != 32) {
+        fprintf(stderr, "usage: tls_peer PORT HEXKEY(32 digits) keyupdate COUNT | closeflood SECONDS\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    unsigned char key[16];
+    for (int i = 0; i < 16; i++) {
+        if (sscanf(argv[2] + 2 * i, "%2hhx", &key[i]) != 1) fail("bad key");
+    }
+    const char *mode = argv[3];
+    long amount = atol(argv[4]);
+    SSL *ssl = connect_tls(atoi(argv[1]), key);
+    printf("READY\n");
+    fflush(stdout);
+
+    static const unsigned char hello[8] = { 'M', 'M', 'N', 'T', 1, 1, 0, 0 };
+    static const unsigned char message[6] = { 0, 0, 0, 1, 0, 0x80 };  /* {} */
+    static const unsigned char ping[13] = { 0, 0, 0, 8, 1, 1, 2, 3, 4, 5, 6, 7, 8 };
+    long sent = 0;
+    int open = write_all(ssl, hello, sizeof hello);
+    if (open) sent += sizeof hello;
+    if (open && strcmp(mode, "keyupdate") == 0) {
+        for (long i = 0; i < amount && open; i++) {
+            open = SSL_key_update(ssl, SSL_KEY_UPDATE_REQUESTED) == 1 && SSL_do_handshake(ssl) == 1;
+        }
+    } else if (open && strcmp(mode, "closeflood") == 0) {
+        open = write_all(ssl, message, sizeof message);
+        if (open) sent += sizeof message;
+        unsigned char pings[1000 * sizeof ping];
+        for (size_t i = 0; i < 1000; i++) memcpy(pings + i * sizeof ping, ping, sizeof ping);
+        double end = now() + (double)amount;
+        while (open && now() < end) {
+            open = write_all(ssl, pings, (int)sizeof pings);
+            if (open) sent += (long)sizeof pings;
+        }
+    } else if (open) {
+        fail("unknown mode");
+    }
+    printf("SENT %ld %s\n", sent, open ? "done" : "closed");
+    return 0;
+}
