@@ -375,6 +375,23 @@ describe("network.Encode / network.Decode", function()
       malformed("\x91\xc1", "invalid byte 0xc1")
     end)
 
+    it("refuses number keys chosen to collide in Lua's tables, and takes the usual ones", function()
+      -- 20,000 keys make a hash part of 32,768 nodes; Lua 5.4.4+ puts key % 32767 together,
+      -- 5.4.0 to 5.4.3 key % 32768, and floats by l_hashfloat. Each took Lua 0.5 s to insert.
+      local function keys(make)
+        local t = {}
+        for j = 1, 20000 do t[make(j)] = true end
+        return assert(network.Encode(t))
+      end
+      local pattern = "its number keys collide in Lua's tables (more than 16777216 extra probes"
+      malformed(keys(function(j) return j * 32767 end), pattern)
+      malformed(keys(function(j) return j * 32768 end), pattern)
+      malformed(keys(function(j) return (2^30 + j * 32767) / 2^30 end), pattern)
+      assert.are.equal(20000, #network.Decode(keys(function(j) return j end)))
+      local strided = network.Decode(keys(function(j) return j * 1000 end))
+      assert.is_true(strided[20000000])
+    end)
+
     it("refuses input over the size limit before reading it", function()
       malformed("\x91\xdb\x01\0\0\0" .. string.rep("x", 16 * MiB), "larger than the limit of 16777216 bytes")
     end)

@@ -221,6 +221,20 @@ describe("a hostile peer (more)", function()
     end)
   end
 
+  it("a map of keys chosen to collide in Lua's tables over the wire is refused with EVENT_ERROR, not decoded for seconds", function()
+    local server, client, c = net.pair()
+    local raw, bad = accepted_raw_peer(server)
+    finally(function() raw:close() end)
+    -- 100,000 integer keys in one bucket of Lua 5.4.4's hash part (key % 131071): inserting
+    -- them would take the script about 12 s.
+    local parts = { "\xdf", string.pack(">I4", 100000) }
+    for j = 1, 100000 do parts[#parts + 1] = "\xd3" .. string.pack(">i8", j * 131071) .. "\x01" end
+    assert(raw:send(net.frame(table.concat(parts), 0)))
+    local why = assert_error_then_close(bad)
+    assert.is_truthy(why:find("its number keys collide in Lua's tables", 1, true), why)
+    assert_still_working(server, client, c)
+  end)
+
   it("a plain mmnet hello to an encrypted server is refused with EVENT_ERROR", function()
     local server, why = network.Server("127.0.0.1", 0, ("ab"):rep(16))
     if not server then

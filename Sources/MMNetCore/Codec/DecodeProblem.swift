@@ -29,6 +29,8 @@ public enum DecodeProblem: Sendable, Equatable {
     case uintOutOfRange(at: Int)
     /// Bytes left after the value.
     case trailing(at: Int, count: Int)
+    /// Number keys that would collide in Lua's tables past `limit` probes (`LuaKeyChains`).
+    case collidingKeys(at: Int, limit: Int)
     /// The visitor could not grow the Lua stack.
     case stackExhausted
 
@@ -62,6 +64,9 @@ public enum DecodeProblem: Sendable, Equatable {
             return "malformed message: unsigned integer above 9223372036854775807 at byte \(at)"
         case let .trailing(at, count):
             return "malformed message: \(count) trailing bytes after the message (at byte \(at))"
+        case let .collidingKeys(at, limit):
+            return "message refused: its number keys collide in Lua's tables (more than \(limit) "
+                + "extra probes to insert them, at byte \(at))"
         case .stackExhausted:
             return "message nested too deep for the Lua stack"
         }

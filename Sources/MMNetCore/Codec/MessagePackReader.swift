@@ -8,7 +8,8 @@
 /// Rules: the root must be a map or array; containers nest at most `limits.maxDepth` deep (the
 /// root is depth 1); the input is at most `limits.maxSize` bytes and holds exactly one value;
 /// declared counts and lengths are checked against the remaining bytes before the visitor sees
-/// them; nil and NaN map keys, extension types, 0xc1 and uint64 above Int64.max are refused.
+/// them; nil and NaN map keys, extension types, 0xc1 and uint64 above Int64.max are refused, and
+/// so are number keys that would collide in Lua's tables past `LuaKeyChains.probeBudget`.
 /// Strings are not checked for UTF-8 (Lua strings are bytes). `@inlinable` so that each visitor
 /// gets a specialised copy in the module that uses it.
 @frozen
@@ -21,6 +22,9 @@ public struct MessagePackReader {
     @usableFromInline let end: Int
     /// Deepest nesting accepted.
     @usableFromInline let maxDepth: Int
+    /// Probes past the first that the number keys read so far cost Lua, in each of its
+    /// placements (`LuaKeyChains`).
+    @usableFromInline var keyProbes: (modulo: Int, powerOfTwo: Int) = (0, 0)
 
     /// A reader at the first of `count` bytes at `start`.
     @inlinable
@@ -246,13 +250,59 @@ public struct MessagePackReader {
             throw Self.fail(.countTooLarge(at: at, isMap: true, count: count, remaining: remaining))
         }
         try visitor.beginMap(count: count)
+        var chains = LuaKeyChains(count: count)
+        defer { chains.release() }
         var pairs = 0
         while pairs < count {
+            if chains.size != 0 { try followKey(&chains) }
             try readElement(depth: depth &+ 1, isKey: true, visitor: &visitor)
             try readElement(depth: depth &+ 1, isKey: false, visitor: &visitor)
             try visitor.endMapEntry()
             pairs &+= 1
         }
         visitor.endMap()
+    }
+
+    /// Counts the key at `position`, when it is a number, in its map's `chains`; throws once
+    /// the message's keys cost more than `LuaKeyChains.probeBudget`. Reads nothing: a key cut
+    /// short or refused is left to `readElement`.
+    @inlinable @inline(never)
+    mutating func followKey(_ chains: inout LuaKeyChains) throws(CodecError) {
+        let at = position
+        guard at < end else { return }
+        let marker = start.load(fromByteOffset: at, as: UInt8.self)
+        /// The big-endian T after the marker, if the input holds it.
+        func operand<T: FixedWidthInteger>(_: T.Type) -> T? {
+            guard MemoryLayout<T>.size < end &- at else { return nil }
+            return T(bigEndian: start.loadUnaligned(fromByteOffset: at &+ 1, as: T.self))
+        }
+        let probes: (modulo: Int, powerOfTwo: Int)
+        switch marker {
+        case 0x00...0x7F: probes = chains.insert(integer: Int64(marker))
+        case 0xE0...0xFF: probes = chains.insert(integer: Int64(Int8(bitPattern: marker)))
+        case 0xCC: guard let v = operand(UInt8.self) else { return }; probes = chains.insert(integer: Int64(v))
+        case 0xCD: guard let v = operand(UInt16.self) else { return }; probes = chains.insert(integer: Int64(v))
+        case 0xCE: guard let v = operand(UInt32.self) else { return }; probes = chains.insert(integer: Int64(v))
+        case 0xCF:
+            guard let v = operand(UInt64.self), v <= UInt64(Int64.max) else { return }
+            probes = chains.insert(integer: Int64(v))
+        case 0xD0: guard let v = operand(Int8.self) else { return }; probes = chains.insert(integer: Int64(v))
+        case 0xD1: guard let v = operand(Int16.self) else { return }; probes = chains.insert(integer: Int64(v))
+        case 0xD2: guard let v = operand(Int32.self) else { return }; probes = chains.insert(integer: Int64(v))
+        case 0xD3: guard let v = operand(Int64.self) else { return }; probes = chains.insert(integer: v)
+        case 0xCA:
+            guard let v = operand(UInt32.self), !Float(bitPattern: v).isNaN else { return }
+            probes = chains.insert(float: Double(Float(bitPattern: v)))
+        case 0xCB:
+            guard let v = operand(UInt64.self), !Double(bitPattern: v).isNaN else { return }
+            probes = chains.insert(float: Double(bitPattern: v))
+        default:
+            return
+        }
+        keyProbes.modulo &+= probes.modulo
+        keyProbes.powerOfTwo &+= probes.powerOfTwo
+        if max(keyProbes.modulo, keyProbes.powerOfTwo) > LuaKeyChains.probeBudget {
+            throw Self.fail(.collidingKeys(at: at, limit: LuaKeyChains.probeBudget))
+        }
     }
 }
