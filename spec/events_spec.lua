@@ -1,5 +1,5 @@
 -- The event queue and the waits: 2000 events, overflow keeping the newest and reporting the
--- loss, QueueFull = "wait" losing nothing between a fast sender process and a slow receiver,
+-- loss (dropping messages before any connect event), QueueFull = "wait" losing nothing between a fast sender process and a slow receiver,
 -- PollEvents(timeout) waiting without a busy loop, the send queue bound, nothing lost by
 -- closing, and a peer killed in the middle of a message.
 --
@@ -54,28 +54,94 @@ describe("the event queue", function()
     for _, p in ipairs(net.pending) do assert.are_not.equal(network.EVENT_ERROR, p.Event) end
   end)
 
-  -- When the EVENT_CONNECT of a connection is among the dropped events, the connection is
-  -- closed (no script can hold it), and its events still in the ring can never be delivered:
-  -- they count as lost too, so the script is told how many events it really missed.
-  it("counts the events of a connection whose EVENT_CONNECT overflowed as lost", function()
+  --- A raw peer that has said hello and been answered (its EVENT_CONNECT is queued, not polled).
+  local function raw_peer(port)
+    local raw = net.raw_connect(port)
+    raw:setoption("tcp-nodelay", true)
+    assert(raw:send(net.HELLO))
+    assert.are.equal(net.HELLO, raw:receive(#net.HELLO))
+    return raw
+  end
+
+  -- In "drop" mode a full queue drops its oldest message, not the connect, close and error
+  -- events queued before it: one peer's flood must not cost the others their EVENT_CONNECT
+  -- (and with it their connections, which no script could hold).
+  it("drops the oldest messages of a flood, never another peer's EVENT_CONNECT", function()
+    network.Configure({ EventQueueSize = 50 })
     local server = assert(network.Server("127.0.0.1", 0))
-    local client = assert(network.Client("127.0.0.1", server:GetPort()))
-    assert.is_true(client:WaitForConnect(5))
-    -- Some of these may be refused: the server closes the connection once its CONNECT is lost.
-    for i = 1, 2500 do client:Send({ seq = i }) end
-    net.socket.sleep(1)  -- nothing to await without draining the queue
+    local peers = {}
+    finally(function() for _, raw in ipairs(peers) do raw:close() end end)
+    for i = 1, 6 do peers[i] = raw_peer(server:GetPort()) end
+    local total = 10000
+    local frames = {}
+    for i = 1, total do frames[i] = net.frame(network.Encode({ seq = i }), 0) end
+    assert(peers[6]:send(table.concat(frames)))
+    -- 6 connects and 44 messages fit: the other 9,956 messages are dropped.
+    assert.is_truthy(helper.wait_until(function() return network.GetStats().EventsDropped >= total - 44 end, 10),
+      "dropped " .. network.GetStats().EventsDropped)
     local events = network.PollEvents()
-    -- Dropped: CONNECT (server side) and the oldest events; every message behind the lost
-    -- CONNECT is lost too. What remains: the overflow report, and the client's close event
-    -- once the server closed the connection nobody can hold.
     assert.are.equal(network.EVENT_ERROR, events[1].Event)
-    local lost = tonumber(events[1].Errors:match("^event queue overflow: (%d+) events lost$"))
-    assert.is_not_nil(lost, events[1].Errors)
-    for i = 2, #events do assert.are_not.equal(network.EVENT_RECEIVE, events[i].Event) end
-    assert.are.equal(network.EVENT_SERVER_CLOSE, events[#events].Event)
-    -- The ring was full of that connection's messages: all of them are reported lost (before
-    -- the fix, only the few events dropped to make room were).
-    assert.is_true(lost >= 1999, events[1].Errors)
+    assert.are.equal("event queue overflow: " .. (total - 44) .. " events lost", events[1].Errors)
+    local connects, seqs = 0, {}
+    for i = 2, #events do
+      if events[i].Event == network.EVENT_CONNECT then connects = connects + 1
+      else
+        assert.are.equal(network.EVENT_RECEIVE, events[i].Event, net.describe(events[i]))
+        seqs[#seqs + 1] = events[i].Packet.seq
+      end
+    end
+    assert.are.equal(6, connects)
+    assert.are.equal(44, #seqs)
+    for i, seq in ipairs(seqs) do assert.are.equal(total - 44 + i, seq) end
+    assert.are.equal(6, server:ConnectionCount())
+  end)
+
+  -- In "wait" mode a full queue also stops the accepting of new connections, whose connect or
+  -- error events it would otherwise have to take past its capacity, until the script polls.
+  it("in QueueFull = \"wait\" mode accepts no connection while the queue is full, then every one", function()
+    network.Configure({ QueueFull = "wait", EventQueueSize = 5 })
+    local server = assert(network.Server("127.0.0.1", 0))
+    local peers = {}
+    finally(function() for _, raw in ipairs(peers) do raw:close() end end)
+    for i = 1, 200 do
+      peers[i] = net.raw_connect(server:GetPort())
+      assert(peers[i]:send(net.HELLO))
+    end
+    net.socket.sleep(0.5)  -- nothing to await without polling: let the I/O thread accept
+    local queued = network.GetStats().EventsQueued
+    -- At most one accept round (64) past the 5 the queue holds.
+    assert.is_true(queued <= 5 + 64, "queued " .. queued)
+    local connections = {}  -- held: a collected connection is closed
+    local deadline = net.now() + 20
+    while #connections < 200 and net.now() < deadline do
+      for _, e in ipairs(network.PollEvents(0.05)) do
+        assert.are.equal(network.EVENT_CONNECT, e.Event, net.describe(e))
+        connections[#connections + 1] = e.Object
+      end
+    end
+    assert.are.equal(200, #connections)
+    assert.are.equal(200, server:ConnectionCount())
+  end)
+
+  -- When the queue holds no message, its oldest event goes, EVENT_CONNECT included: then the
+  -- connection is closed (no script can hold it), and counted lost.
+  it("closes a connection whose EVENT_CONNECT overflowed a queue of connects", function()
+    network.Configure({ EventQueueSize = 2 })
+    local server = assert(network.Server("127.0.0.1", 0))
+    local peers = {}
+    finally(function() for _, raw in ipairs(peers) do raw:close() end end)
+    for i = 1, 3 do peers[i] = raw_peer(server:GetPort()) end
+    -- The first peer's EVENT_CONNECT made room for the third's: its connection is closed.
+    peers[1]:settimeout(5)
+    local got, why = peers[1]:receive(1)
+    assert.is_nil(got)
+    assert.are.equal("closed", why)
+    local events = network.PollEvents()
+    assert.are.equal(3, #events)
+    assert.are.equal("event queue overflow: 1 events lost", events[1].Errors)
+    assert.are.equal(network.EVENT_CONNECT, events[2].Event)
+    assert.are.equal(network.EVENT_CONNECT, events[3].Event)
+    assert.are.equal(2, server:ConnectionCount())
   end)
 
   it("a finalizer calling PollEvents while PollEvents builds its tables: nothing lost, doubled or reordered", function()

@@ -57,6 +57,27 @@ final class EventRingTests: XCTestCase {
         XCTAssertFalse(ring.holdBackIfFull(policy: .drop))
     }
 
+    func testDropModeDropsTheOldestMessageBeforeAnyStateEvent() {
+        let ring = EventRing(capacity: 4, byteLimit: 1 << 20)
+        /// Pushes one event: a message of `size` bytes, or a state event named `name`.
+        func push(_ kind: EventKind, _ name: String = "", size: Int = 0) -> [String] {
+            var batch: [Event?] = [Event(kind, source: source, message: kind == .receive ? nil : name,
+                                         payload: ByteBlock([UInt8](repeating: 1, count: size)))]
+            return ring.push(contentsOf: &batch, policy: .drop).map { $0.message ?? "m\($0.payload.count)" }
+        }
+        XCTAssertEqual(push(.connect, "A") + push(.error, "B"), [])
+        XCTAssertEqual(push(.receive, size: 1) + push(.receive, size: 2), [])
+        XCTAssertEqual(push(.receive, size: 3), ["m1"], "the oldest message, not the connect before it")
+        XCTAssertEqual(push(.clientClose, "C"), ["m2"])
+        XCTAssertEqual(push(.connect, "D"), ["m3"])
+        XCTAssertEqual(push(.connect, "E"), ["A"], "no message left: the oldest event")
+        var drained: [Event] = []
+        let (lost, _) = ring.drain(into: &drained, timeout: 0, spin: 0)
+        XCTAssertEqual(lost, 4)
+        XCTAssertEqual(drained.map { $0.message ?? "m" }, ["B", "C", "D", "E"])
+        XCTAssertEqual(ring.room(policy: .drop).bytes, 1 << 20, "the dropped messages gave their bytes back")
+    }
+
     func testDroppedAndResizedEventsGiveTheirBytesBack() {
         let ring = EventRing(capacity: 2, byteLimit: 100)
         XCTAssertEqual(push(ring, 3, size: 40), 1)  // "drop": the oldest goes

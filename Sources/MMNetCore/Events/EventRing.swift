@@ -7,7 +7,8 @@ import Glibc
 
 /// A bounded FIFO of events between the I/O thread and one Lua state.
 ///
-/// When full, `QueueFullPolicy.drop` drops the oldest event and counts it (reported to the script
+/// When full, `QueueFullPolicy.drop` drops the oldest message (the oldest event when only
+/// connect, close and error events are queued) and counts it (reported to the script
 /// by the binding); in `.wait` mode the I/O thread stops reading instead, until the script drains
 /// the queue (`room`, `holdBackIfFull`). In both modes it also stops reading while the message
 /// bodies queued reach the byte limit (`EventQueueBytes`): a busy script holds that much at most
@@ -43,7 +44,7 @@ public final class EventRing: @unchecked Sendable {
 
     /// Adds events in one go (I/O thread), moving them out of `batch` (which is left holding
     /// nils: no event is copied, so no reference is counted up and down again). When the ring
-    /// is full, `.drop` mode drops the oldest events to make room and returns them (counted as
+    /// is full, `.drop` mode drops the oldest messages to make room and returns them (counted as
     /// lost); `.wait` mode lets the ring grow past its capacity: the I/O thread checks
     /// `room` before queuing messages, so only state changes (connect, close, error) ever
     /// do that, a few slots at most.
@@ -59,7 +60,7 @@ public final class EventRing: @unchecked Sendable {
                     if policy == .wait {
                         if count == slots.count { relayout(slotCount: slots.count * 2) }
                     } else {
-                        dropped.append(removeOldest())
+                        dropped.append(removeOldestMessage())
                         lostSinceReport += 1
                         lostTotal += 1
                     }
@@ -212,6 +213,25 @@ public final class EventRing: @unchecked Sendable {
     /// `room`, under the lock.
     private func roomLocked(policy: QueueFullPolicy) -> (events: Int, bytes: Int) {
         (policy == .wait ? max(0, capacity - count) : .max, byteLimit - bytes)
+    }
+
+    /// Removes the oldest message (`EVENT_RECEIVE`) for `.drop` mode, keeping the connect, close
+    /// and error events queued before it in their order: one peer's flood of messages must not
+    /// cost another peer its EVENT_CONNECT (and so its connection, `IOThread.handleDropped`).
+    /// Removes the oldest event when no message is queued.
+    private func removeOldestMessage() -> Event {
+        var offset = 0
+        while offset < count && slots[(head + offset) % slots.count]?.kind != .receive { offset += 1 }
+        guard offset > 0 && offset < count else { return removeOldest() }
+        let event = slots[(head + offset) % slots.count].take()!
+        while offset > 0 {
+            slots[(head + offset) % slots.count] = slots[(head + offset - 1) % slots.count].take()
+            offset -= 1
+        }
+        head = (head + 1) % slots.count
+        count -= 1
+        bytes -= event.payload.count
+        return event
     }
 
     private func removeOldest() -> Event {

@@ -457,8 +457,13 @@ extension IOThread {
         connection.context.events.poke()
     }
 
-    /// Reads again from a state's connections that a full ring had paused.
+    /// Reads again from a state's connections that a full ring had paused, and accepts again
+    /// on its listeners.
     func resumeReading(_ context: ScriptContext) {
+        for listener in listeners.values where listener.context === context && listener.acceptHeld {
+            listener.acceptHeld = false
+            if pausedListeners[listener.id] == nil { pollSet.setEvents(Int16(POLLIN), at: listener.pollIndex) }
+        }
         for connection in connections.values where connection.context === context && connection.readPaused {
             connection.readPaused = false
             processInput(connection)

@@ -24,6 +24,9 @@ public final class Listener: Endpoint, @unchecked Sendable {
     var pollIndex = -1
     /// Accepting paused until this time after running out of descriptors (monotonic seconds).
     var pausedUntil = 0.0
+    /// Accepting stopped because the state's event ring is full in `QueueFull = "wait"` mode,
+    /// until the script polls (`IOThread.resumeReading`).
+    var acceptHeld = false
 
     /// Opens a listening socket on `address` (Lua thread), encrypting its connections with
     /// `key` when given; throws what the system or OpenSSL refused.
