@@ -230,8 +230,10 @@ SANITIZER_LIBDIR = $(abspath $(dir $(shell command -v swiftc))/../lib/swift/clan
 # unmapped code when that thread exits: seen with the C host's --threads). A preloaded library
 # is never unloaded. (The shipping build links the runtime statically and is not affected.)
 SANITIZER_PRELOAD_EXTRA = $(abspath $(dir $(shell command -v swiftc))/../lib/swift/linux/libdispatch.so)
-ASAN_OPTIONS_TEST = detect_leaks=0:halt_on_error=1:log_path=$(CURDIR)/out/sanitizer/address/report
-TSAN_OPTIONS_TEST = halt_on_error=0:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/sanitizer/tsan.supp:log_path=$(CURDIR)/out/sanitizer/thread/report
+# allocator_may_return_null: a request malloc cannot meet returns NULL, as glibc's does, instead
+# of a report: mmnet's handling of that is under test (ReadBufferTests, BufferPoolTests).
+ASAN_OPTIONS_TEST = detect_leaks=0:halt_on_error=1:allocator_may_return_null=1:log_path=$(CURDIR)/out/sanitizer/address/report
+TSAN_OPTIONS_TEST = halt_on_error=0:second_deadlock_stack=1:allocator_may_return_null=1:suppressions=$(CURDIR)/tests/sanitizer/tsan.supp:log_path=$(CURDIR)/out/sanitizer/thread/report
 
 # $(1): address | thread; $(2): the runtime's short name (asan | tsan); $(3): its options variable.
 define sanitized_tests
