@@ -392,6 +392,23 @@ describe("network.Encode / network.Decode", function()
       assert.is_true(strided[20000000])
     end)
 
+    it("refuses 64 levels of arrays declaring as many elements as bytes remain before Lua sizes a table by them", function()
+      local resources = require "resources"
+      local size, parts, used = 1 << 20, {}, 0
+      for _ = 1, 63 do
+        parts[#parts + 1] = "\xdd" .. string.pack(">I4", size - used - 5)
+        used = used + 5
+      end
+      parts[#parts + 1] = ("\x80"):rep(size - used)  -- ends long before the declared counts
+      local bytes = table.concat(parts)
+      collectgarbage()
+      resources.reset_peak_rss()
+      local before = resources.rss_kb()
+      malformed(bytes, "truncated at byte 1048576")
+      -- Decoded level by level, each table made at its declared size: 1 GB at the peak.
+      resources.assert_rss_growth(resources.peak_rss_kb() - before, 32 * 1024, "at the peak")
+    end)
+
     it("refuses input over the size limit before reading it", function()
       malformed("\x91\xdb\x01\0\0\0" .. string.rep("x", 16 * MiB), "larger than the limit of 16777216 bytes")
     end)

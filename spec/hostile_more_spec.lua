@@ -235,6 +235,28 @@ describe("a hostile peer (more)", function()
     assert_still_working(server, client, c)
   end)
 
+  it("64 nested maps each declaring as many pairs as bytes remain, with number keys, are refused without memory to match", function()
+    local server, client, c = net.pair()
+    local raw, bad = accepted_raw_peer(server)
+    finally(function() raw:close() end)
+    -- 1 MiB: each level declares about 512 Ki pairs; following their keys used to set aside
+    -- counters for every level's declared size (267 MB of peak RSS) before the fault at byte 385.
+    local size, parts, used = 1 << 20, {}, 0
+    for _ = 1, 64 do
+      parts[#parts + 1] = "\xdf" .. string.pack(">I4", (size - used - 5) // 2 - 1) .. "\x01"
+      used = used + 6
+    end
+    parts[#parts + 1] = ("\xc0"):rep(size - used)
+    collectgarbage()
+    resources.reset_peak_rss()
+    local before = resources.rss_kb()
+    assert(raw:send(net.frame(table.concat(parts), 0)))
+    local why = assert_error_then_close(bad)
+    assert.is_truthy(why:find("nil map key", 1, true), why)
+    resources.assert_rss_growth(resources.peak_rss_kb() - before, 32 * 1024, "at the peak")
+    assert_still_working(server, client, c)
+  end)
+
   it("a plain mmnet hello to an encrypted server is refused with EVENT_ERROR", function()
     local server, why = network.Server("127.0.0.1", 0, ("ab"):rep(16))
     if not server then

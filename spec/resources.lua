@@ -40,6 +40,22 @@ function resources.rss_kb()
   return kb
 end
 
+--- This process's peak resident memory since `reset_peak_rss` (VmHWM), in KiB.
+function resources.peak_rss_kb()
+  local f = assert(io.open("/proc/self/status"))
+  local kb = tonumber(f:read("a"):match("VmHWM:%s*(%d+)"))
+  f:close()
+  return kb
+end
+
+--- Sets this process's peak resident memory back to its current RSS (Linux: 5 written to
+-- /proc/self/clear_refs), so that `peak_rss_kb` measures what comes next.
+function resources.reset_peak_rss()
+  local f = assert(io.open("/proc/self/clear_refs", "w"))
+  f:write("5")
+  f:close()
+end
+
 --- Runs a full garbage collection twice, then reads the RSS.
 function resources.settled_rss_kb()
   collectgarbage()

@@ -67,10 +67,27 @@ private func luaDecode(_ state: OpaquePointer?) -> Int32 {
     var length = 0
     let bytes = UnsafeRawBufferPointer(start: lua_tolstring(L, 1, &length), count: length)
     let sentinel = mmnet_upvalueindex(2)
-    let error = Binding.withHeld(by: L, at: sentinel, closed: { pushDecodedValue(L, bytes, limits: CodecLimits()) }) { binding in
+    let error = Binding.withHeld(by: L, at: sentinel, closed: { checkedDecode(L, bytes, limits: CodecLimits()) }) { binding in
         Binding.pushKeyTable(L, sentinel: sentinel)  // below the result: the top value is returned
-        return pushDecodedValue(L, bytes, limits: binding.codecLimits, keys: binding.keys.pusher(table: lua_gettop(L)))
+        return checkedDecode(L, bytes, limits: binding.codecLimits, keys: binding.keys.pusher(table: lua_gettop(L)))
     }
     if let error { return failure(L, error.message) }
     return 1
+}
+
+/// Inputs of `Decode` longer than this are validated whole (`MessagePackValidator`, as a
+/// received frame is on the I/O thread) before Lua makes any table of them: a hostile string
+/// could otherwise make Lua build tables sized from counts declared at every level of its
+/// nesting before the fault at its end is found (a 1 MiB one took 1 GB), or insert number
+/// keys chosen to collide (`LuaKeyChains`). Below it, neither can cost much, and the
+/// validator's pass would cost the small tables a third more time.
+private let validatedDecodeSize = 4096
+
+/// Decodes `bytes` onto the stack (`pushDecodedValue`), validated first when they are long.
+private func checkedDecode(_ L: OpaquePointer, _ bytes: UnsafeRawBufferPointer, limits: CodecLimits,
+                           keys: KeyPusher? = nil) -> CodecError? {
+    if bytes.count > validatedDecodeSize, let error = MessagePackValidator.validate(bytes, limits: limits) {
+        return error
+    }
+    return pushDecodedValue(L, bytes, limits: limits, keys: keys)
 }

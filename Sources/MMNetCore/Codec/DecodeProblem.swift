@@ -29,8 +29,11 @@ public enum DecodeProblem: Sendable, Equatable {
     case uintOutOfRange(at: Int)
     /// Bytes left after the value.
     case trailing(at: Int, count: Int)
-    /// Number keys that would collide in Lua's tables past `limit` probes (`LuaKeyChains`).
+    /// Number keys that would collide in Lua's tables past `limit` probes (`LuaKeyChains`), in
+    /// the map whose header is at `at`.
     case collidingKeys(at: Int, limit: Int)
+    /// No memory to follow a map's keys (`LuaKeyChains`).
+    case outOfMemory(at: Int)
     /// The visitor could not grow the Lua stack.
     case stackExhausted
 
@@ -66,7 +69,9 @@ public enum DecodeProblem: Sendable, Equatable {
             return "malformed message: \(count) trailing bytes after the message (at byte \(at))"
         case let .collidingKeys(at, limit):
             return "message refused: its number keys collide in Lua's tables (more than \(limit) "
-                + "extra probes to insert them, at byte \(at))"
+                + "extra probes to insert them, in the map at byte \(at))"
+        case let .outOfMemory(at):
+            return "message refused: out of memory checking its map keys (at byte \(at))"
         case .stackExhausted:
             return "message nested too deep for the Lua stack"
         }

@@ -1,5 +1,5 @@
 // LuaKeyChains: where Lua 5.4 puts a map's number keys in the hash part of the table the
-// decoder makes for it, so that the reader can refuse keys chosen to collide. Lua hashes
+// decoder makes for it, so that the validator can refuse keys chosen to collide. Lua hashes
 // integers and floats without a seed: each key inserted walks the chain of keys already in
 // its bucket, so n keys made to share one bucket cost n²/2 probes (20,000 of them, a 200 KB
 // message, took the script 0.5 s; a 16 MiB map would take about an hour). Strings are hashed
@@ -8,12 +8,14 @@
 // Thread: any (the reader's; a value type).
 import Glibc
 
-/// The bucket chains of one map's number keys, in the table `lua_createtable(L, 0, count)`
-/// makes: a hash part of the next power of two at or above `count` nodes. Both of Lua 5.4's
-/// placements of integer keys are followed, since the module may be loaded into either: 5.4.4
-/// and later take an integer modulo the largest odd number below the size, 5.4.0 to 5.4.3
-/// its low bits; floats (other than integral ones, which Lua stores as integers) go through
-/// `l_hashfloat` and the modulo in both.
+/// The buckets of one map's number keys, in the table `lua_createtable(L, 0, count)` makes: a
+/// hash part of the next power of two at or above `count` nodes. Both of Lua 5.4's placements
+/// of integer keys are followed, since the module may be loaded into either: 5.4.4 and later
+/// take an integer modulo the largest odd number below the size, 5.4.0 to 5.4.3 its low bits;
+/// floats (other than integral ones, which Lua stores as integers) go through `l_hashfloat` and
+/// the modulo in both. The buckets of the keys actually read are recorded (8 bytes a key, in
+/// memory from malloc that grows with them: never sized from a declared count) and counted
+/// when the map ends.
 @usableFromInline
 struct LuaKeyChains {
     /// Maps with fewer pairs are not followed: their keys cost at most 21 extra probes.
@@ -24,57 +26,83 @@ struct LuaKeyChains {
 
     /// Nodes of the hash part (0: the map is not followed).
     @usableFromInline let size: Int
-    /// Keys per bucket, `size` counters for each placement (modulo first), made at the first
-    /// number key.
-    @usableFromInline var counts: UnsafeMutablePointer<UInt32>?
+    /// The keys' buckets in the modulo placement, and in the power-of-two placement.
+    @usableFromInline var modulo: UnsafeMutablePointer<UInt32>?
+    @usableFromInline var lowBits: UnsafeMutablePointer<UInt32>?
+    /// Keys recorded, and keys there is room for.
+    @usableFromInline var count = 0
+    @usableFromInline var capacity = 0
 
-    /// The chains of a map of `count` pairs.
+    /// The chains of a map of `count` pairs (`follow` false: none, nothing recorded).
     @inlinable
-    init(count: Int) {
-        size = count >= LuaKeyChains.minimumCount ? 1 << (Int.bitWidth &- (count &- 1).leadingZeroBitCount) : 0
-        counts = nil
+    init(count: Int, follow: Bool) {
+        size = follow && count >= LuaKeyChains.minimumCount ? 1 << (Int.bitWidth &- (count &- 1).leadingZeroBitCount) : 0
     }
 
-    /// Frees the counters.
+    /// Frees the record.
     @inlinable
     mutating func release() {
-        counts?.deallocate()
-        counts = nil
+        free(modulo)
+        free(lowBits)
+        modulo = nil
+        lowBits = nil
     }
 
-    /// Records an integer key; returns the keys already in its bucket in each placement (the
-    /// probes its insertion makes past the first).
+    /// Records an integer key; false when there was no memory for it.
     @inlinable
-    mutating func insert(integer key: Int64) -> (modulo: Int, powerOfTwo: Int) {
+    mutating func insert(integer key: Int64) -> Bool {
         let bits = UInt64(bitPattern: key)
-        return insert(modulo: Int(bits % UInt64((size &- 1) | 1)), powerOfTwo: Int(bits & UInt64(size &- 1)))
+        return record(modulo: UInt32(bits % UInt64((size &- 1) | 1)), lowBits: UInt32(bits & UInt64(size &- 1)))
     }
 
-    /// Records a float key (not NaN); returns as `insert(integer:)` does.
+    /// Records a float key (not NaN); false when there was no memory for it.
     @inlinable
-    mutating func insert(float key: Double) -> (modulo: Int, powerOfTwo: Int) {
+    mutating func insert(float key: Double) -> Bool {
         if let integer = Int64(exactly: key) { return insert(integer: integer) }
-        let bucket = LuaKeyChains.floatHash(key) % ((size &- 1) | 1)
-        return insert(modulo: bucket, powerOfTwo: bucket)
+        let bucket = UInt32(LuaKeyChains.floatHash(key) % ((size &- 1) | 1))
+        return record(modulo: bucket, lowBits: bucket)
     }
 
-    /// Counts a key in its two buckets; returns the counts before it.
-    @inlinable
-    mutating func insert(modulo: Int, powerOfTwo: Int) -> (modulo: Int, powerOfTwo: Int) {
-        let counts = self.counts ?? makeCounts()
-        let before = (Int(counts[modulo]), Int(counts[size &+ powerOfTwo]))
-        counts[modulo] &+= 1
-        counts[size &+ powerOfTwo] &+= 1
-        return before
-    }
-
-    /// Makes the zeroed counters.
+    /// Appends a key's two buckets, growing the record by doubling.
     @usableFromInline
-    mutating func makeCounts() -> UnsafeMutablePointer<UInt32> {
-        let made = UnsafeMutablePointer<UInt32>.allocate(capacity: 2 * size)
-        made.initialize(repeating: 0, count: 2 * size)
-        counts = made
-        return made
+    mutating func record(modulo bucket: UInt32, lowBits lowBucket: UInt32) -> Bool {
+        if count == capacity {
+            let grown = max(16, capacity * 2)
+            let bytes = grown * MemoryLayout<UInt32>.size
+            guard let moduloMemory = realloc(modulo, bytes) else { return false }
+            modulo = moduloMemory.assumingMemoryBound(to: UInt32.self)
+            guard let lowMemory = realloc(lowBits, bytes) else { return false }
+            lowBits = lowMemory.assumingMemoryBound(to: UInt32.self)
+            capacity = grown
+        }
+        modulo![count] = bucket
+        lowBits![count] = lowBucket
+        count += 1
+        return true
+    }
+
+    /// The probes past the first that inserting the recorded keys costs Lua, in each placement:
+    /// for each bucket of c keys, 0 + 1 + ... + (c - 1). Sorts the record.
+    @usableFromInline
+    func probes() -> (modulo: Int, powerOfTwo: Int) {
+        /// Sorts one placement's buckets and sums its chains.
+        func chains(_ buckets: UnsafeMutablePointer<UInt32>?) -> Int {
+            guard let buckets, count > 1 else { return 0 }
+            var sorted = UnsafeMutableBufferPointer(start: buckets, count: count)
+            sorted.sort()
+            var total = 0
+            var run = 1
+            for i in 1..<count {
+                if sorted[i] == sorted[i - 1] {
+                    total += run
+                    run += 1
+                } else {
+                    run = 1
+                }
+            }
+            return total
+        }
+        return (chains(modulo), chains(lowBits))
     }
 
     /// Lua 5.4's `l_hashfloat`: the float's exponent plus its mantissa scaled to 31 bits, as a

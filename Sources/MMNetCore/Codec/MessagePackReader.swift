@@ -22,17 +22,20 @@ public struct MessagePackReader {
     @usableFromInline let end: Int
     /// Deepest nesting accepted.
     @usableFromInline let maxDepth: Int
-    /// Probes past the first that the number keys read so far cost Lua, in each of its
-    /// placements (`LuaKeyChains`).
+    /// Whether the number keys of maps are followed into Lua's tables (`LuaKeyChains`).
+    @usableFromInline let followsKeys: Bool
+    /// Probes past the first that the number keys of the maps read so far cost Lua, in each of
+    /// its placements.
     @usableFromInline var keyProbes: (modulo: Int, powerOfTwo: Int) = (0, 0)
 
     /// A reader at the first of `count` bytes at `start`.
     @inlinable
-    init(start: UnsafeRawPointer, count: Int, maxDepth: Int) {
+    init(start: UnsafeRawPointer, count: Int, maxDepth: Int, followsKeys: Bool) {
         self.start = start
         self.position = 0
         self.end = count
         self.maxDepth = maxDepth
+        self.followsKeys = followsKeys
     }
 
     /// Reads one message from `bytes`, reporting its values to `visitor`.
@@ -40,10 +43,12 @@ public struct MessagePackReader {
     ///   - bytes: the whole message body.
     ///   - limits: size and nesting limits.
     ///   - visitor: receives the values; on failure it may have seen part of the message.
+    ///   - followingKeys: also refuse number keys chosen to collide in Lua's tables
+    ///     (`LuaKeyChains`; the validator does, before any Lua table is made).
     /// - Throws: `CodecError` saying what is wrong and at which byte.
     @inlinable
     public static func read<V: MessagePackVisitor>(
-        _ bytes: UnsafeRawBufferPointer, limits: CodecLimits, visitor: inout V
+        _ bytes: UnsafeRawBufferPointer, limits: CodecLimits, visitor: inout V, followingKeys: Bool = false
     ) throws(CodecError) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { throw Self.fail(.empty) }
         guard bytes.count <= limits.maxSize else {
@@ -54,7 +59,8 @@ public struct MessagePackReader {
         case 0x80...0x9F, 0xDC...0xDF: break
         default: throw Self.fail(.notATable(marker: marker))
         }
-        var reader = MessagePackReader(start: base, count: bytes.count, maxDepth: limits.effectiveMaxDepth)
+        var reader = MessagePackReader(start: base, count: bytes.count, maxDepth: limits.effectiveMaxDepth,
+                                       followsKeys: followingKeys)
         try reader.readValue(depth: 1, isKey: false, visitor: &visitor)
         if reader.position != reader.end {
             throw Self.fail(.trailing(at: reader.position, count: reader.end - reader.position))
@@ -250,7 +256,7 @@ public struct MessagePackReader {
             throw Self.fail(.countTooLarge(at: at, isMap: true, count: count, remaining: remaining))
         }
         try visitor.beginMap(count: count)
-        var chains = LuaKeyChains(count: count)
+        var chains = LuaKeyChains(count: count, follow: followsKeys)
         defer { chains.release() }
         var pairs = 0
         while pairs < count {
@@ -260,12 +266,13 @@ public struct MessagePackReader {
             try visitor.endMapEntry()
             pairs &+= 1
         }
+        if chains.count > 1 { try countProbes(chains, mapAt: at) }
         visitor.endMap()
     }
 
-    /// Counts the key at `position`, when it is a number, in its map's `chains`; throws once
-    /// the message's keys cost more than `LuaKeyChains.probeBudget`. Reads nothing: a key cut
-    /// short or refused is left to `readElement`.
+    /// Records the key at `position`, when it is a number, in its map's `chains`; throws when
+    /// there is no memory for it. Reads nothing: a key cut short or refused is left to
+    /// `readElement`.
     @inlinable @inline(never)
     mutating func followKey(_ chains: inout LuaKeyChains) throws(CodecError) {
         let at = position
@@ -276,33 +283,41 @@ public struct MessagePackReader {
             guard MemoryLayout<T>.size < end &- at else { return nil }
             return T(bigEndian: start.loadUnaligned(fromByteOffset: at &+ 1, as: T.self))
         }
-        let probes: (modulo: Int, powerOfTwo: Int)
+        let recorded: Bool
         switch marker {
-        case 0x00...0x7F: probes = chains.insert(integer: Int64(marker))
-        case 0xE0...0xFF: probes = chains.insert(integer: Int64(Int8(bitPattern: marker)))
-        case 0xCC: guard let v = operand(UInt8.self) else { return }; probes = chains.insert(integer: Int64(v))
-        case 0xCD: guard let v = operand(UInt16.self) else { return }; probes = chains.insert(integer: Int64(v))
-        case 0xCE: guard let v = operand(UInt32.self) else { return }; probes = chains.insert(integer: Int64(v))
+        case 0x00...0x7F: recorded = chains.insert(integer: Int64(marker))
+        case 0xE0...0xFF: recorded = chains.insert(integer: Int64(Int8(bitPattern: marker)))
+        case 0xCC: guard let v = operand(UInt8.self) else { return }; recorded = chains.insert(integer: Int64(v))
+        case 0xCD: guard let v = operand(UInt16.self) else { return }; recorded = chains.insert(integer: Int64(v))
+        case 0xCE: guard let v = operand(UInt32.self) else { return }; recorded = chains.insert(integer: Int64(v))
         case 0xCF:
             guard let v = operand(UInt64.self), v <= UInt64(Int64.max) else { return }
-            probes = chains.insert(integer: Int64(v))
-        case 0xD0: guard let v = operand(Int8.self) else { return }; probes = chains.insert(integer: Int64(v))
-        case 0xD1: guard let v = operand(Int16.self) else { return }; probes = chains.insert(integer: Int64(v))
-        case 0xD2: guard let v = operand(Int32.self) else { return }; probes = chains.insert(integer: Int64(v))
-        case 0xD3: guard let v = operand(Int64.self) else { return }; probes = chains.insert(integer: v)
+            recorded = chains.insert(integer: Int64(v))
+        case 0xD0: guard let v = operand(Int8.self) else { return }; recorded = chains.insert(integer: Int64(v))
+        case 0xD1: guard let v = operand(Int16.self) else { return }; recorded = chains.insert(integer: Int64(v))
+        case 0xD2: guard let v = operand(Int32.self) else { return }; recorded = chains.insert(integer: Int64(v))
+        case 0xD3: guard let v = operand(Int64.self) else { return }; recorded = chains.insert(integer: v)
         case 0xCA:
             guard let v = operand(UInt32.self), !Float(bitPattern: v).isNaN else { return }
-            probes = chains.insert(float: Double(Float(bitPattern: v)))
+            recorded = chains.insert(float: Double(Float(bitPattern: v)))
         case 0xCB:
             guard let v = operand(UInt64.self), !Double(bitPattern: v).isNaN else { return }
-            probes = chains.insert(float: Double(bitPattern: v))
+            recorded = chains.insert(float: Double(bitPattern: v))
         default:
             return
         }
+        if !recorded { throw Self.fail(.outOfMemory(at: at)) }
+    }
+
+    /// Adds the probes of a map's number keys (`chains`, the map's header at `mapAt`) to the
+    /// message's; throws once they cost more than `LuaKeyChains.probeBudget`.
+    @inlinable @inline(never)
+    mutating func countProbes(_ chains: LuaKeyChains, mapAt: Int) throws(CodecError) {
+        let probes = chains.probes()
         keyProbes.modulo &+= probes.modulo
         keyProbes.powerOfTwo &+= probes.powerOfTwo
         if max(keyProbes.modulo, keyProbes.powerOfTwo) > LuaKeyChains.probeBudget {
-            throw Self.fail(.collidingKeys(at: at, limit: LuaKeyChains.probeBudget))
+            throw Self.fail(.collidingKeys(at: mapAt, limit: LuaKeyChains.probeBudget))
         }
     }
 }

@@ -4,7 +4,8 @@
 
 /// Validates MessagePack message bodies with the same rules as the Lua decoder.
 public enum MessagePackValidator {
-    /// Checks `bytes` the way `network.Decode` would, building nothing.
+    /// Checks `bytes` the way `network.Decode` would, building nothing, and also refuses number
+    /// keys chosen to collide in Lua's tables (`LuaKeyChains`).
     /// - Parameters:
     ///   - bytes: a message body.
     ///   - limits: the size and nesting limits in force.
@@ -13,7 +14,7 @@ public enum MessagePackValidator {
     public static func validate(_ bytes: UnsafeRawBufferPointer, limits: CodecLimits) -> CodecError? {
         var visitor = NullVisitor()
         do {
-            try MessagePackReader.read(bytes, limits: limits, visitor: &visitor)
+            try MessagePackReader.read(bytes, limits: limits, visitor: &visitor, followingKeys: true)
             return nil
         } catch {
             return error
