@@ -52,7 +52,7 @@ struct Rewriter: MessagePackVisitor {
 func rewrite(_ bytes: UnsafeRawBufferPointer, limits: CodecLimits) -> [UInt8]? {
     var visitor = Rewriter()
     do {
-        try MessagePackReader.read(bytes, limits: limits, visitor: &visitor)
+        try MessagePackReader.read(bytes, limits: limits, visitor: &visitor, followingKeys: true)  // as the validator
     } catch {
         if error.message.isEmpty { fatalError("a refusal without a reason") }
         return nil

@@ -257,6 +257,35 @@ describe("a hostile peer (more)", function()
     assert_still_working(server, client, c)
   end)
 
+  it("a pong nobody asked for is ignored: RTT stays finite, and the answers to our pings are measured", function()
+    network.Configure({ PingInterval = 0.1 })
+    local server = net.pair()
+    local raw, bad = accepted_raw_peer(server)
+    finally(function() raw:close() end)
+    -- Stamped -inf and NaN: the first made RTT inf and SmoothedRTT NaN for good.
+    assert(raw:send(net.frame(string.pack(">d", -math.huge), 2) .. net.frame(string.pack(">d", 0 / 0), 2)))
+    -- Then answer the server's pings (13 bytes each) for a second, as a peer does.
+    raw:settimeout(0.05)
+    local pending, answered = "", 0
+    local deadline = net.now() + 1
+    while net.now() < deadline do
+      local got, _, partial = raw:receive(13)
+      pending = pending .. (got or partial or "")
+      while #pending >= 13 do
+        local frame = pending:sub(1, 13)
+        pending = pending:sub(14)
+        assert.are.equal(1, frame:byte(5), "not a ping")
+        assert(raw:send(net.frame(frame:sub(6), 2)))
+        answered = answered + 1
+      end
+    end
+    assert.is_true(answered >= 3, "pings answered: " .. answered)
+    local stats = bad:GetStats()
+    assert.is_number(stats.RTT)
+    assert.is_true(stats.RTT >= 0 and stats.RTT < 1, "RTT " .. tostring(stats.RTT))
+    assert.is_true(stats.SmoothedRTT >= 0 and stats.SmoothedRTT < 1, "SmoothedRTT " .. tostring(stats.SmoothedRTT))
+  end)
+
   it("a plain mmnet hello to an encrypted server is refused with EVENT_ERROR", function()
     local server, why = network.Server("127.0.0.1", 0, ("ab"):rep(16))
     if not server then

@@ -109,6 +109,9 @@ public final class Connection: Endpoint, @unchecked Sendable {
     var lastReceived = Clock.monotonic()
     /// When the last ping went out (monotonic seconds).
     var lastPing = Clock.monotonic()
+    /// The ping sent at `lastPing` has not been answered yet: the one pong whose stamp is
+    /// `lastPing` is taken as its answer.
+    var pongAwaited = false
     /// Counted in its context's open connections.
     var countedOpen = false
     /// The peer's stream has ended (closed, reset, or a write failed) while frames it sent

@@ -54,6 +54,10 @@ extension IOThread {
             case .ping:
                 connection.sendControl(Ping.frame(.pong, echoing: body), limit: Ping.answerQueueLimit)
             case .pong:
+                // Only the answer to our latest ping counts, once: a pong nobody asked for (a
+                // stamp of -inf made RTT inf and SmoothedRTT NaN for good) is ignored.
+                guard connection.pongAwaited && Ping.stamp(of: body) == connection.lastPing else { break }
+                connection.pongAwaited = false
                 let sample = Ping.roundTrip(of: body, now: Clock.monotonic())
                 connection.lock.withLock { connection.counters.record(rtt: sample) }
             case .message:

@@ -23,6 +23,7 @@ extension IOThread {
             }
             if settings.pingInterval > 0 && now - connection.lastPing >= settings.pingInterval {
                 connection.lastPing = now
+                connection.pongAwaited = true
                 connection.sendControl(Ping.frame(now: now))
             }
         }

@@ -33,9 +33,13 @@ public enum Ping {
         return frame
     }
 
+    /// The send time a ping or pong body carries.
+    public static func stamp(of body: UnsafeRawBufferPointer) -> Double {
+        Double(bitPattern: UInt64(bigEndian: body.loadUnaligned(as: UInt64.self)))
+    }
+
     /// Seconds between the send time in a pong's body and `now`.
     public static func roundTrip(of body: UnsafeRawBufferPointer, now: Double) -> Double {
-        let sent = Double(bitPattern: UInt64(bigEndian: body.loadUnaligned(as: UInt64.self)))
-        return max(0, now - sent)
+        max(0, now - stamp(of: body))
     }
 }
