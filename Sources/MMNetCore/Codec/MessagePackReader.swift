@@ -27,6 +27,8 @@ public struct MessagePackReader {
     /// Probes past the first that the number keys of the maps read so far cost Lua, in each of
     /// its placements.
     @usableFromInline var keyProbes: (modulo: Int, powerOfTwo: Int) = (0, 0)
+    /// The number keys of the map being read (`readMap` swaps each map's in and out).
+    @usableFromInline var chains = LuaKeyChains(count: 0, follow: false)
 
     /// A reader at the first of `count` bytes at `start`.
     @inlinable
@@ -141,9 +143,9 @@ public struct MessagePackReader {
         let marker = load(UInt8.self)
         switch marker {
         case 0x00...0x7F:
-            try visitor.visitInt(Int64(marker))
+            try visitInt(Int64(marker), at: at, isKey: isKey, visitor: &visitor)
         case 0xE0...0xFF:
-            try visitor.visitInt(Int64(Int8(bitPattern: marker)))
+            try visitInt(Int64(Int8(bitPattern: marker)), at: at, isKey: isKey, visitor: &visitor)
         case 0xA0...0xBF:
             try readBytes(Int(marker & 0x1F), at: at, isKey: isKey, visitor: &visitor)
         case 0xC0:
@@ -166,24 +168,24 @@ public struct MessagePackReader {
             try need(8, markerAt: at)
             try visitFloat(Double(bitPattern: load(UInt64.self)), at: at, isKey: isKey, visitor: &visitor)
         case 0xCC:
-            try need(1, markerAt: at); try visitor.visitInt(Int64(load(UInt8.self)))
+            try need(1, markerAt: at); try visitInt(Int64(load(UInt8.self)), at: at, isKey: isKey, visitor: &visitor)
         case 0xCD:
-            try need(2, markerAt: at); try visitor.visitInt(Int64(load(UInt16.self)))
+            try need(2, markerAt: at); try visitInt(Int64(load(UInt16.self)), at: at, isKey: isKey, visitor: &visitor)
         case 0xCE:
-            try need(4, markerAt: at); try visitor.visitInt(Int64(load(UInt32.self)))
+            try need(4, markerAt: at); try visitInt(Int64(load(UInt32.self)), at: at, isKey: isKey, visitor: &visitor)
         case 0xCF:
             try need(8, markerAt: at)
             let value = load(UInt64.self)
             if value > UInt64(Int64.max) { throw Self.fail(.uintOutOfRange(at: at)) }
-            try visitor.visitInt(Int64(value))
+            try visitInt(Int64(value), at: at, isKey: isKey, visitor: &visitor)
         case 0xD0:
-            try need(1, markerAt: at); try visitor.visitInt(Int64(load(Int8.self)))
+            try need(1, markerAt: at); try visitInt(Int64(load(Int8.self)), at: at, isKey: isKey, visitor: &visitor)
         case 0xD1:
-            try need(2, markerAt: at); try visitor.visitInt(Int64(load(Int16.self)))
+            try need(2, markerAt: at); try visitInt(Int64(load(Int16.self)), at: at, isKey: isKey, visitor: &visitor)
         case 0xD2:
-            try need(4, markerAt: at); try visitor.visitInt(Int64(load(Int32.self)))
+            try need(4, markerAt: at); try visitInt(Int64(load(Int32.self)), at: at, isKey: isKey, visitor: &visitor)
         case 0xD3:
-            try need(8, markerAt: at); try visitor.visitInt(load(Int64.self))
+            try need(8, markerAt: at); try visitInt(load(Int64.self), at: at, isKey: isKey, visitor: &visitor)
         case 0xC1:
             throw Self.fail(.neverUsed(at: at))
         case 0x80...0x9F, 0xDC...0xDF:
@@ -201,8 +203,9 @@ public struct MessagePackReader {
         if _fastPath(position < end) {
             let marker = start.load(fromByteOffset: position, as: UInt8.self)
             if marker < 0x80 {
+                let at = position
                 position &+= 1
-                return try visitor.visitInt(Int64(marker))
+                return try visitInt(Int64(marker), at: at, isKey: isKey, visitor: &visitor)
             }
             if marker & 0xE0 == 0xA0 {
                 let at = position
@@ -213,10 +216,21 @@ public struct MessagePackReader {
         try readValue(depth: depth, isKey: isKey, visitor: &visitor)
     }
 
-    /// Reports a float, refusing NaN as a map key.
+    /// Reports an integer; a map key is also recorded in its map's `chains` when followed.
+    @inlinable @inline(__always)
+    mutating func visitInt<V: MessagePackVisitor>(_ value: Int64, at: Int, isKey: Bool, visitor: inout V) throws(CodecError) {
+        if isKey && chains.size != 0 && !chains.insert(integer: value) { throw Self.fail(.outOfMemory(at: at)) }
+        try visitor.visitInt(value)
+    }
+
+    /// Reports a float, refusing NaN as a map key; a map key is also recorded in its map's
+    /// `chains` when followed.
     @inlinable @inline(__always)
     mutating func visitFloat<V: MessagePackVisitor>(_ value: Double, at: Int, isKey: Bool, visitor: inout V) throws(CodecError) {
-        if isKey && value.isNaN { throw Self.fail(.nanKey(at: at)) }
+        if isKey {
+            if value.isNaN { throw Self.fail(.nanKey(at: at)) }
+            if chains.size != 0 && !chains.insert(float: value) { throw Self.fail(.outOfMemory(at: at)) }
+        }
         try visitor.visitFloat(value)
     }
 
@@ -256,63 +270,28 @@ public struct MessagePackReader {
             throw Self.fail(.countTooLarge(at: at, isMap: true, count: count, remaining: remaining))
         }
         try visitor.beginMap(count: count)
-        var chains = LuaKeyChains(count: count, follow: followsKeys)
-        defer { chains.release() }
+        // This map's chains in, the enclosing map's out until this one ends.
+        var enclosing = LuaKeyChains(count: count, follow: followsKeys)
+        swap(&enclosing, &chains)
+        defer {
+            swap(&enclosing, &chains)
+            enclosing.release()
+        }
         var pairs = 0
         while pairs < count {
-            if chains.size != 0 { try followKey(&chains) }
             try readElement(depth: depth &+ 1, isKey: true, visitor: &visitor)
             try readElement(depth: depth &+ 1, isKey: false, visitor: &visitor)
             try visitor.endMapEntry()
             pairs &+= 1
         }
-        if chains.count > 1 { try countProbes(chains, mapAt: at) }
+        if chains.count > 1 { try countProbes(mapAt: at) }
         visitor.endMap()
     }
 
-    /// Records the key at `position`, when it is a number, in its map's `chains`; throws when
-    /// there is no memory for it. Reads nothing: a key cut short or refused is left to
-    /// `readElement`.
+    /// Adds the probes of the number keys of the map just read (`chains`, its header at
+    /// `mapAt`) to the message's; throws once they cost more than `LuaKeyChains.probeBudget`.
     @inlinable @inline(never)
-    mutating func followKey(_ chains: inout LuaKeyChains) throws(CodecError) {
-        let at = position
-        guard at < end else { return }
-        let marker = start.load(fromByteOffset: at, as: UInt8.self)
-        /// The big-endian T after the marker, if the input holds it.
-        func operand<T: FixedWidthInteger>(_: T.Type) -> T? {
-            guard MemoryLayout<T>.size < end &- at else { return nil }
-            return T(bigEndian: start.loadUnaligned(fromByteOffset: at &+ 1, as: T.self))
-        }
-        let recorded: Bool
-        switch marker {
-        case 0x00...0x7F: recorded = chains.insert(integer: Int64(marker))
-        case 0xE0...0xFF: recorded = chains.insert(integer: Int64(Int8(bitPattern: marker)))
-        case 0xCC: guard let v = operand(UInt8.self) else { return }; recorded = chains.insert(integer: Int64(v))
-        case 0xCD: guard let v = operand(UInt16.self) else { return }; recorded = chains.insert(integer: Int64(v))
-        case 0xCE: guard let v = operand(UInt32.self) else { return }; recorded = chains.insert(integer: Int64(v))
-        case 0xCF:
-            guard let v = operand(UInt64.self), v <= UInt64(Int64.max) else { return }
-            recorded = chains.insert(integer: Int64(v))
-        case 0xD0: guard let v = operand(Int8.self) else { return }; recorded = chains.insert(integer: Int64(v))
-        case 0xD1: guard let v = operand(Int16.self) else { return }; recorded = chains.insert(integer: Int64(v))
-        case 0xD2: guard let v = operand(Int32.self) else { return }; recorded = chains.insert(integer: Int64(v))
-        case 0xD3: guard let v = operand(Int64.self) else { return }; recorded = chains.insert(integer: v)
-        case 0xCA:
-            guard let v = operand(UInt32.self), !Float(bitPattern: v).isNaN else { return }
-            recorded = chains.insert(float: Double(Float(bitPattern: v)))
-        case 0xCB:
-            guard let v = operand(UInt64.self), !Double(bitPattern: v).isNaN else { return }
-            recorded = chains.insert(float: Double(bitPattern: v))
-        default:
-            return
-        }
-        if !recorded { throw Self.fail(.outOfMemory(at: at)) }
-    }
-
-    /// Adds the probes of a map's number keys (`chains`, the map's header at `mapAt`) to the
-    /// message's; throws once they cost more than `LuaKeyChains.probeBudget`.
-    @inlinable @inline(never)
-    mutating func countProbes(_ chains: LuaKeyChains, mapAt: Int) throws(CodecError) {
+    mutating func countProbes(mapAt: Int) throws(CodecError) {
         let probes = chains.probes()
         keyProbes.modulo &+= probes.modulo
         keyProbes.powerOfTwo &+= probes.powerOfTwo
