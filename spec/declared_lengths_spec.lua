@@ -21,15 +21,6 @@ local function limited_server(headroom_mib)
   return server, tonumber(line:match("%d+"))
 end
 
---- A raw peer past the hello, its socket and the server's hello read.
-local function raw_peer(port)
-  local raw = net.raw_connect(port)
-  raw:setoption("tcp-nodelay", true)
-  assert(raw:send(net.HELLO))
-  assert.are.equal(net.HELLO, raw:receive(#net.HELLO))
-  return raw
-end
-
 --- What the server process did: its exit status (if it ended) and its output.
 local function story(server)
   return "server exit status " .. tostring(server:exit_code()) .. ", output:\n" .. server:output()
@@ -56,12 +47,8 @@ describe("a server with an address-space limit", function()
     if helper.sanitizer then return pending("a sanitizer's shadow memory does not fit an address-space limit") end
     local server, port = limited_server(256)
     finally(function() server:close() end)
-    local peers = {}
-    finally(function() for _, raw in ipairs(peers) do raw:close() end end)
-    for i = 1, 50 do
-      peers[i] = raw_peer(port)
-      assert(peers[i]:send(net.frame("", 0, DECLARED) .. "\x92"))
-    end
+    local peers = net.hello_peers(port, 50, finally)
+    for _, raw in ipairs(peers) do assert(raw:send(net.frame("", 0, DECLARED) .. "\x92")) end
     -- A byte more each, once the headers are in: the read that used to set aside the whole
     -- frame, 50 GiB in all, where the server has 256 MiB.
     net.socket.sleep(0.2)
@@ -75,7 +62,7 @@ describe("a server with an address-space limit", function()
     if helper.sanitizer then return pending("a sanitizer's shadow memory does not fit an address-space limit") end
     local server, port = limited_server(256)
     finally(function() server:close() end)
-    local raw = raw_peer(port)
+    local raw = net.hello_peer(port)
     finally(function() raw:close() end)
     assert(raw:send(net.frame("", 0, DECLARED) .. "\xc4"))
     -- The server's buffer doubles as the bytes come, until the next doubling does not fit.

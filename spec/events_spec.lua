@@ -54,24 +54,13 @@ describe("the event queue", function()
     for _, p in ipairs(net.pending) do assert.are_not.equal(network.EVENT_ERROR, p.Event) end
   end)
 
-  --- A raw peer that has said hello and been answered (its EVENT_CONNECT is queued, not polled).
-  local function raw_peer(port)
-    local raw = net.raw_connect(port)
-    raw:setoption("tcp-nodelay", true)
-    assert(raw:send(net.HELLO))
-    assert.are.equal(net.HELLO, raw:receive(#net.HELLO))
-    return raw
-  end
-
   -- In "drop" mode a full queue drops its oldest message, not the connect, close and error
   -- events queued before it: one peer's flood must not cost the others their EVENT_CONNECT
   -- (and with it their connections, which no script could hold).
   it("drops the oldest messages of a flood, never another peer's EVENT_CONNECT", function()
     network.Configure({ EventQueueSize = 50 })
     local server = assert(network.Server("127.0.0.1", 0))
-    local peers = {}
-    finally(function() for _, raw in ipairs(peers) do raw:close() end end)
-    for i = 1, 6 do peers[i] = raw_peer(server:GetPort()) end
+    local peers = net.hello_peers(server:GetPort(), 6, finally)  -- their EVENT_CONNECTs queued, not polled
     local total = 10000
     local frames = {}
     for i = 1, total do frames[i] = net.frame(network.Encode({ seq = i }), 0) end
@@ -128,9 +117,7 @@ describe("the event queue", function()
   it("closes a connection whose EVENT_CONNECT overflowed a queue of connects", function()
     network.Configure({ EventQueueSize = 2 })
     local server = assert(network.Server("127.0.0.1", 0))
-    local peers = {}
-    finally(function() for _, raw in ipairs(peers) do raw:close() end end)
-    for i = 1, 3 do peers[i] = raw_peer(server:GetPort()) end
+    local peers = net.hello_peers(server:GetPort(), 3, finally)
     -- The first peer's EVENT_CONNECT made room for the third's: its connection is closed.
     peers[1]:settimeout(5)
     local got, why = peers[1]:receive(1)

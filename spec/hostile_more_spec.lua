@@ -12,23 +12,13 @@ local resources = require "resources"
 local helper = require "helper"
 local network = net.network
 
---- Asserts the server and its good client still exchange messages both ways.
-local function assert_still_working(server, client, c)
-  assert.is_true(client:Send({ "still here" }))
-  assert.are.same({ "still here" }, assert(net.wait_kind(network.EVENT_RECEIVE, c, 5)).Packet)
-  assert.are.equal(1, server:Send({ "you too" }, c))
-  assert.are.same({ "you too" }, assert(net.wait_kind(network.EVENT_RECEIVE, client, 5)).Packet)
-end
+--- The server's good client check (`net.assert_still_working`).
+local assert_still_working = net.assert_still_working
 
 --- A raw peer that has sent a valid hello and been accepted; returns it and its connection.
 local function accepted_raw_peer(server)
-  local raw = net.raw_connect(server:GetPort())
-  raw:setoption("tcp-nodelay", true)
-  assert(raw:send(net.HELLO))
-  local c = assert(net.wait_kind(network.EVENT_CONNECT, nil, 5)).Object
-  -- Read the server's hello, so that a close of this socket is a FIN, not a reset.
-  assert.are.equal(net.HELLO, raw:receive(#net.HELLO))
-  return raw, c
+  local raw = net.hello_peer(server:GetPort())
+  return raw, assert(net.wait_kind(network.EVENT_CONNECT, nil, 5)).Object
 end
 
 --- Waits for the EVENT_ERROR then the EVENT_CLIENT_CLOSE of `c`; returns the error's text.

@@ -18,14 +18,6 @@ describe("a hostile peer", function()
     return server, client, c
   end
 
-  --- Asserts the server and its good client still exchange messages both ways.
-  local function assert_still_working(server, client, c)
-    assert.is_true(client:Send({ "still here" }))
-    assert.are.same({ "still here" }, assert(net.wait_kind(network.EVENT_RECEIVE, c, 5)).Packet)
-    assert.are.equal(1, server:Send({ "you too" }, c))
-    assert.are.same({ "you too" }, assert(net.wait_kind(network.EVENT_RECEIVE, client, 5)).Packet)
-  end
-
   local refusals = {
     { "an HTTP request", "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", "HTTP" },
     { "random bytes", "\x8f\x12\xfe\x00\x7a\x99\x01\x02\x03\x04\x05", "not mmnet" },
@@ -49,7 +41,7 @@ describe("a hostile peer", function()
       assert.are.equal(net.HELLO, data or partial, tostring(err))
       assert.are.same({}, net.collect({ Event = network.EVENT_CONNECT }, 0.2))
       assert.are.equal(1, server:ConnectionCount())
-      assert_still_working(server, client, c)
+      net.assert_still_working(server, client, c)
     end)
   end
 
@@ -66,7 +58,7 @@ describe("a hostile peer", function()
     assert.is_truthy(e.Errors:find("127.0.0.1:" .. port, 1, true), e.Errors)
     assert.is_truthy(e.Errors:find("no hello", 1, true), e.Errors)
     assert.are.same({}, net.collect({ Event = network.EVENT_CONNECT }, 0.2))
-    assert_still_working(server, client, c)
+    net.assert_still_working(server, client, c)
   end)
 
   it("half a hello then silence is refused at HelloTimeout", function()
@@ -117,7 +109,7 @@ describe("a hostile peer", function()
       local close = assert(net.wait({ Object = bad }, 5))
       assert.are.equal(network.EVENT_CLIENT_CLOSE, close.Event, net.describe(close))
       assert.are.equal(1, server:ConnectionCount())
-      assert_still_working(server, client, c)
+      net.assert_still_working(server, client, c)
     end)
   end
 
@@ -169,7 +161,7 @@ describe("a hostile peer", function()
     assert(net.wait_kind(network.EVENT_SERVER_CLOSE, other_client, 5))
     assert.are.equal(refused + 1, network.GetStats().MessagesRefused)
     network.Configure({ MaxDepth = 64 })
-    assert_still_working(server, client, c)
+    net.assert_still_working(server, client, c)
   end)
 
   it("a Python peer with a stock msgpack library talks to mmnet both ways", function()

@@ -31,14 +31,6 @@ local function hostile_peer(server, mode, amount)
   return peer, connect.Object
 end
 
---- Asserts the server and its good client still exchange messages both ways.
-local function assert_still_working(server, client, c)
-  assert.is_true(client:Send({ "still here" }))
-  assert.are.same({ "still here" }, assert(net.wait_kind(network.EVENT_RECEIVE, c, 5)).Packet)
-  assert.are.equal(1, server:Send({ "you too" }, c))
-  assert.are.same({ "you too" }, assert(net.wait_kind(network.EVENT_RECEIVE, client, 5)).Packet)
-end
-
 describe("a hostile encrypted peer", function()
   before_each(net.reset)
   after_each(net.reset)
@@ -57,7 +49,7 @@ describe("a hostile encrypted peer", function()
     -- "done").
     assert.is_truthy(peer:wait_for("^SENT %d+ closed", 20), peer:output())
     assert.are.equal(1, server:ConnectionCount())
-    assert_still_working(server, client, c)
+    net.assert_still_working(server, client, c)
   end)
 
   it("writing on after the script disconnected it is read and dropped, not kept", function()
@@ -73,6 +65,6 @@ describe("a hostile encrypted peer", function()
     assert.is_true(sent > 64 * 1024 * 1024, "the peer sent only " .. sent .. " bytes")
     resources.assert_rss_growth(resources.rss_kb() - before, 32 * 1024,
       "while a disconnected peer sent " .. sent .. " bytes")
-    assert_still_working(server, client, c)
+    net.assert_still_working(server, client, c)
   end)
 end)

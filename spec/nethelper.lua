@@ -128,6 +128,17 @@ function net.pair(server)
   return server, client, connect.Object
 end
 
+--- Asserts a server and its good client (from `net.pair`, or connected alike) still exchange
+-- messages both ways: what every hostile-peer spec checks after the attack.
+function net.assert_still_working(server, client, c)
+  assert(client:Send({ "still here" }) == true, "the good client could not send")
+  local e = assert(net.wait_kind(network.EVENT_RECEIVE, c, 5), "the server got nothing from the good client")
+  assert(e.Packet[1] == "still here")
+  assert(server:Send({ "you too" }, c) == 1, "the server could not send to the good client")
+  e = assert(net.wait_kind(network.EVENT_RECEIVE, client, 5), "the good client got nothing from the server")
+  assert(e.Packet[1] == "you too")
+end
+
 -- ---- Raw peers over LuaSocket -----------------------------------------------------------
 
 --- mmnet's hello: "MMNT", version 1, flags 0, two zero bytes.
@@ -146,6 +157,25 @@ function net.raw_connect(port, host)
   assert(sock:connect(host or "127.0.0.1", port))
   local _, local_port = sock:getsockname()
   return sock, tonumber(local_port)
+end
+
+--- A raw connection to `port` past the hello: ours sent, the server's read (so the server has
+-- accepted it, and a close of this socket is a FIN, not a reset).
+function net.hello_peer(port)
+  local raw = net.raw_connect(port)
+  raw:setoption("tcp-nodelay", true)
+  assert(raw:send(net.HELLO))
+  assert(raw:receive(#net.HELLO) == net.HELLO, "no hello from the server")
+  return raw
+end
+
+--- `count` peers from `net.hello_peer`, closed when the running test ends.
+-- @param finally function the test's `finally` (busted gives it to spec files only)
+function net.hello_peers(port, count, finally)
+  local peers = {}
+  finally(function() for _, raw in ipairs(peers) do raw:close() end end)
+  for i = 1, count do peers[i] = net.hello_peer(port) end
+  return peers
 end
 
 -- ---- Peer processes ----------------------------------------------------------------------

@@ -32,20 +32,22 @@ function resources.fd_count()
   return n
 end
 
---- This process's resident set, in KiB (VmRSS of /proc/self/status).
-function resources.rss_kb()
+--- A line of /proc/self/status, in KiB.
+local function status_kb(field)
   local f = assert(io.open("/proc/self/status"))
-  local kb = tonumber(f:read("a"):match("VmRSS:%s*(%d+)"))
+  local kb = tonumber(f:read("a"):match(field .. ":%s*(%d+)"))
   f:close()
   return kb
 end
 
+--- This process's resident set, in KiB (VmRSS of /proc/self/status).
+function resources.rss_kb()
+  return status_kb("VmRSS")
+end
+
 --- This process's peak resident memory since `reset_peak_rss` (VmHWM), in KiB.
 function resources.peak_rss_kb()
-  local f = assert(io.open("/proc/self/status"))
-  local kb = tonumber(f:read("a"):match("VmHWM:%s*(%d+)"))
-  f:close()
-  return kb
+  return status_kb("VmHWM")
 end
 
 --- Sets this process's peak resident memory back to its current RSS (Linux: 5 written to
