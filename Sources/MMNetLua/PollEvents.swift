@@ -44,36 +44,93 @@ private enum Collected {
 /// Drains this state's events and builds their tables, in protected mode (`buildEventTables`):
 /// a memory error Lua raises meanwhile (a host that caps the state's memory) comes back here
 /// instead of unwinding past these frames, which hold references. The events stay in the
-/// binding's array until their tables are built: after such an error, the next call returns
-/// them first, without waiting.
+/// binding's array until their tables are built, and the ring is not drained again while any
+/// wait there (so that a full ring holds the I/O thread back, as it should). After such an
+/// error, the events before the one that failed are built again and returned alone, the rest
+/// waiting for the next call; a message that fails first, with nothing else of the call held,
+/// does not fit in the state's memory and becomes an EVENT_ERROR that closes its connection
+/// (`RefusedMessage`). Only an error that even that cannot get past is raised.
 private func collectEvents(_ L: OpaquePointer, timeout: Double) -> Collected {
     guard let binding = Binding.current(L), let context = binding.context else { return .none }
     // A finalizer that the garbage collector runs while this state's PollEvents builds its
     // tables (any allocation can run one) and that calls PollEvents: no events for it, they
     // are the building call's.
     if binding.building { return .none }
-    let leftOver = !binding.drained.isEmpty
-    binding.unreportedLost += context.drainEvents(into: &binding.drained, timeout: leftOver ? 0 : timeout)
+    if binding.drained.isEmpty {
+        binding.unreportedLost += context.drainEvents(into: &binding.drained, timeout: timeout)
+    }
     context.buffers.releaseIfIdle(now: Clock.monotonic())
     returnLoans(L, book: context.loans)
     if binding.drained.isEmpty && binding.unreportedLost == 0 { return .none }
     binding.building = true
     defer { binding.building = false }
+    var count = binding.drained.count
+    var refused: RefusedMessage?
+    while true {
+        var newObjects: [Endpoint] = []
+        guard let failedAt = buildTables(L, binding, count: count, newObjects: &newObjects) else {
+            refused?.closeConnection()
+            fillNewObjects(L, newObjects)
+            binding.drained.removeFirst(count)
+            binding.unreportedLost = 0
+            return .built
+        }
+        if failedAt > 0 {
+            // The events before it fit, once the rest is not held.
+            count = failedAt
+        } else if failedAt == 0, refused == nil, let message = RefusedMessage(binding.drained[0]) {
+            // It does not fit with nothing else of the call held.
+            refused = message
+            binding.drained[0] = message.errorEvent
+        } else {
+            if let refused { binding.drained[0] = refused.event }  // not even its error fits
+            return .failed
+        }
+        mmnet_pop(L, 1)  // the memory error, got past
+    }
+}
+
+/// A message that does not fit in the state's memory, the first event of a build: it becomes
+/// an EVENT_ERROR in its place, and once that is built its connection is closed (its close
+/// event follows, and it counts in `MessagesRefused`).
+private struct RefusedMessage {
+    /// The message's event.
+    let event: Event
+    /// Its connection.
+    let connection: Connection
+    /// Why it is refused.
+    let reason: String
+
+    /// The refusal of the message of `event`; nil when it is no message.
+    init?(_ event: Event) {
+        guard event.kind == .receive, let connection = event.source as? Connection else { return nil }
+        self.event = event
+        self.connection = connection
+        reason = "not enough memory in this Lua state for a message of \(event.payload.count) bytes"
+    }
+
+    /// The EVENT_ERROR that takes the message's place.
+    var errorEvent: Event { Event(.error, source: connection, message: reason, timestamp: event.timestamp) }
+
+    /// Has the I/O thread close the connection, now that the script has the error.
+    func closeConnection() { connection.refuseQueuedMessage(reason: reason) }
+}
+
+/// Builds the array of the tables of the first `count` drained events (and of the lost
+/// report) in protected mode, onto the stack; returns nil when it did, or, with the memory
+/// error on top instead, the index of the event whose table failed (-1: the lost report).
+private func buildTables(_ L: OpaquePointer, _ binding: Binding, count: Int,
+                         newObjects: inout [Endpoint]) -> Int? {
     // Events are read in place (an unsafe buffer's elements are borrowed, not copied).
-    var newObjects: [Endpoint] = []
-    let status = binding.drained.withUnsafeBufferPointer { events in
+    binding.drained.withUnsafeBufferPointer { drained in
         withUnsafeMutablePointer(to: &newObjects) { newObjects in
-            var tables = EventTables(events: events, lost: binding.unreportedLost,
+            var tables = EventTables(events: UnsafeBufferPointer(rebasing: drained[..<count]),
+                                     lost: binding.unreportedLost,
                                      binding: Unmanaged.passUnretained(binding), newObjects: newObjects)
             let status = mmnet_pcall(L, 0, buildEventTables, &tables, 1)
-            return tables.failed ? LUA_ERRMEM : status
+            return status == LUA_OK && !tables.failed ? nil : tables.finished
         }
     }
-    guard status == LUA_OK else { return .failed }
-    fillNewObjects(L, newObjects)
-    binding.drained.removeAll(keepingCapacity: true)
-    binding.unreportedLost = 0
-    return .built
 }
 
 /// What `buildEventTables` builds from: nothing in it is reference counted (see `mmnet_pcall`).
@@ -91,6 +148,9 @@ private struct EventTables {
     /// The build stopped at a memory error that came back to it (a message's `.Errors`
     /// string, made in protected mode): its one result is that error, not the array.
     var failed = false
+    /// The events built (or skipped) so far: at a failure, the index of the one that failed;
+    /// -1 while the lost report is being built.
+    var finished = -1
 }
 
 /// Makes the empty userdata of `objects` (in the identity table) their Lua values, after a
@@ -131,6 +191,7 @@ private let buildEventTables: mmnet_Protected = { state, context in
             count += 1
             lua_rawseti(L, slots.results, count)
         }
+        tables.pointee.finished = 0
         for index in events.indices {
             switch pushEvent(L, events.baseAddress! + index, limits: limits, keys: keys, slots: &slots,
                              newObjects: tables.pointee.newObjects) {
@@ -138,10 +199,11 @@ private let buildEventTables: mmnet_Protected = { state, context in
                 count += 1
                 lua_rawseti(L, slots.results, count)
             case .skipped:
-                continue  // an unreachable event counted above: its object has no Lua value
+                break  // an unreachable event counted above: its object has no Lua value
             case .failed:
                 return stopBuilding(L, slots: slots, tables: tables)
             }
+            tables.pointee.finished = index + 1
         }
         lua_settop(L, slots.results)
         return 1

@@ -1,11 +1,10 @@
 -- Run by the C test host (tests/host/host.c) with --memory-limit, for memory_spec: one state
--- sends itself three messages of 2 MiB and a small fourth, fills its memory until the three
--- cannot all be made into Lua strings, and calls PollEvents, which must fail with Lua's "not
--- enough memory"; once the script lets go of that memory, the next PollEvents must return all
--- four, in order.
+-- sends itself three messages of 2 MiB and a small fourth, fills its memory until no two of
+-- the three can be Lua strings at once, and calls PollEvents until it has all four: each call
+-- must return what fits, in order, and raise nothing.
 --
--- Prints "FAILED not enough memory" and then "RECEIVED 1,2,3,4" when all went as it should;
--- raises otherwise (the host then exits 1). Everything is time-limited (10 s in all).
+-- Prints "RECEIVED 1,2,3,4 IN 3 OR MORE CALLS" when all went as it should; raises otherwise
+-- (the host then exits 1). Everything is time-limited (10 s in all).
 -- Thread: the host's thread of this state.
 local network = require "mmnet"
 local socket = require "socket"
@@ -36,20 +35,21 @@ repeat
   if MEMORY_USED() >= target then collectgarbage() end
 until MEMORY_USED() >= target
 
-local ok, why = pcall(network.PollEvents, 0)
-assert(not ok, "PollEvents made three 2 MiB strings within 3 MiB")
-print("FAILED " .. tostring(why))
-ballast = nil
-collectgarbage()
-
-local got = {}
-while #got < 4 and before_deadline("the messages again") do
-  for _, e in ipairs(network.PollEvents(0.05)) do
+-- Each PollEvents returns the messages that fit, the first of them at least, and no error;
+-- the rest wait for the next call, which gets them once the script has let go of the earlier
+-- ones (the ballast stays).
+local got, calls = {}, 0
+while #got < 4 and before_deadline("the messages") do
+  local events = network.PollEvents(0.05)
+  if #events > 0 then calls = calls + 1 end
+  for _, e in ipairs(events) do
     assert(e.Event == network.EVENT_RECEIVE, "event " .. e.Event)
     local n = e.Packet.n
     assert(n == 4 or #e.Packet.Data == size and e.Packet.Data:sub(1, 1) == tostring(n), "message damaged")
     got[#got + 1] = n
   end
+  events = nil
 end
-print("RECEIVED " .. table.concat(got, ","))
+assert(#ballast > 0)
+print("RECEIVED " .. table.concat(got, ",") .. " IN " .. (calls >= 3 and "3 OR MORE" or calls) .. " CALLS")
 io.stdout:flush()

@@ -93,7 +93,8 @@ public final class ScriptContext: @unchecked Sendable {
         lock.withLock { openConnections += delta }
     }
 
-    /// Counts an incoming message refused as malformed or oversized (I/O thread).
+    /// Counts an incoming message refused as malformed or oversized (any thread: the I/O thread,
+    /// or the Lua thread for a message it cannot decode).
     func countRefusedMessage() {
         lock.withLock { refusedMessages += 1 }
     }
