@@ -342,7 +342,7 @@ private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits
             // lowered since: the script gets an EVENT_ERROR instead, then the close event.
             mmnet_pop(L, 1)
             slots.set(L, slots.eventKey) { lua_pushinteger(L, lua_Integer(EventKind.error.rawValue)) }
-            let reason = "malformed message: \(error.message)"
+            let reason = error.message
             guard setErrors(L, reason, slots: slots) else { return .failed }
             (event.pointee.source as? Connection)?.refuseQueuedMessage(reason: reason)
         } else {

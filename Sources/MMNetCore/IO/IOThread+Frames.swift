@@ -74,7 +74,7 @@ extension IOThread {
                 if let error = MessagePackValidator.validate(body, limits: limits) {
                     connection.context.countRefusedMessage()
                     deliver(&batch, from: connection)
-                    fail(connection, "malformed message: \(error.message)")
+                    fail(connection, error.message)
                     return
                 }
                 // A large body alone in the buffer (the read asked for exactly the rest of its
