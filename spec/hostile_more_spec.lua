@@ -1,6 +1,7 @@
 -- More hostile peers (issue 8), beyond spec/hostile_spec.lua: a 4 GiB length prefix, a frame
 -- and a hello trickled over seconds (slowloris), a peer that stops mid-frame, silent peers
--- whose slots must be freed, a ping flood from a peer that reads no pong, 10,000 tiny frames
+-- whose slots must be freed, a ping flood from a peer that reads no pong, a live peer that
+-- reads nothing while our pings come due, 10,000 tiny frames
 -- in one burst, a close mid-frame, a nesting
 -- bomb and a map declaring 2^32-1 pairs sent over the wire, a plain hello to an encrypted
 -- server; then all of them over and over with the server's RSS and descriptors measured. In
@@ -155,6 +156,39 @@ describe("a hostile peer (more)", function()
     local reply = ""
     repeat reply = reply .. assert(raw:receive(#ping)) until reply:find(net.frame("ABCDEFGH", 2), 1, true)
     assert.are.equal(2, server:ConnectionCount())
+  end)
+
+  it("a peer that stays alive and reads nothing: our pings stop at SendQueueLimit, as messages do", function()
+    network.Configure({ SendQueueLimit = 1024, PingInterval = 0.01, PeerTimeout = 5 })
+    local server, client, c = net.pair()
+    local raw, idle = accepted_raw_peer(server)
+    finally(function() raw:close() end)
+    -- Fill the kernel's buffers, then the send queue: until nothing more is written for 50 ms.
+    local message, deadline, written = { string.rep("x", 100000) }, net.now() + 10, -1
+    while net.now() < deadline do
+      local count, problem = server:Send(message, idle)
+      if count == 0 then
+        assert.is_truthy(problem:find("send queue full", 1, true), problem)
+        if idle:GetStats().BytesSent == written then break end
+        written = idle:GetStats().BytesSent
+        require("socket").sleep(0.05)
+      end
+    end
+    assert.is_true(net.now() < deadline, "the peer's buffers never filled")
+    local queued = idle:GetStats().SendQueueBytes
+    assert.is_true(queued > 1024, queued)
+    -- A second: 100 ping intervals, the peer alive (a message every 10 ms) and reading nothing.
+    local second = net.now() + 1
+    while net.now() < second do
+      assert(raw:send(net.frame("\x91\x01", 0)))
+      require("socket").sleep(0.01)
+      network.PollEvents(0)
+    end
+    -- Before: 13 bytes more a ping (1,300 in this second), without end.
+    assert.is_true(idle:GetStats().SendQueueBytes <= queued + 13,
+      "queue " .. queued .. " -> " .. idle:GetStats().SendQueueBytes .. " bytes")
+    assert.are.equal(2, server:ConnectionCount())
+    assert_still_working(server, client, c)
   end)
 
   it("10,000 tiny frames in one burst all arrive, in order (QueueFull = \"wait\")", function()

@@ -172,11 +172,12 @@ public final class Connection: Endpoint, @unchecked Sendable {
         return enqueue(frame, limit: limit, isMessage: true)
     }
 
-    /// Queues a control frame of mmnet's own (I/O thread), not counted as a message: always
-    /// (our pings, one per `PingInterval`), or, for a frame a peer asks for (a pong), only
-    /// while fewer than `limit` bytes wait to be written.
-    func sendControl(_ frame: [UInt8], limit: Int = .max) {
-        frame.withUnsafeBytes { _ = enqueue(.borrowed($0), limit: limit, isMessage: false) }
+    /// Queues a control frame of mmnet's own (I/O thread), not counted as a message, while
+    /// fewer than `limit` bytes wait to be written (for our pings, SendQueueLimit, as for
+    /// messages; for a pong a peer asks for, `Ping.answerQueueLimit`). Returns whether it did.
+    @discardableResult
+    func sendControl(_ frame: [UInt8], limit: Int) -> Bool {
+        frame.withUnsafeBytes { enqueue(.borrowed($0), limit: limit, isMessage: false) } == .sent
     }
 
     /// Queues `frame` and asks the I/O thread to write it: at once when the frame is isolated

@@ -23,8 +23,9 @@ extension IOThread {
             }
             if settings.pingInterval > 0 && now - connection.lastPing >= settings.pingInterval {
                 connection.lastPing = now
-                connection.pongAwaited = true
-                connection.sendControl(Ping.frame(now: now))
+                // Not behind a full queue: a peer that stays alive and never reads would
+                // otherwise grow it by a ping every interval, without end.
+                connection.pongAwaited = connection.sendControl(Ping.frame(now: now), limit: settings.sendQueueLimit)
             }
         }
         return step
