@@ -85,6 +85,36 @@ describe("the event queue", function()
     assert.are.equal(6, server:ConnectionCount())
   end)
 
+  it("drops the errors of a churn of bad hellos, never another peer's EVENT_CONNECT", function()
+    network.Configure({ EventQueueSize = 10 })
+    local server = assert(network.Server("127.0.0.1", 0))
+    local peers = net.hello_peers(server:GetPort(), 3, finally)  -- their EVENT_CONNECTs queued, not polled
+    local bad = 100
+    for _ = 1, bad do
+      local raw = net.raw_connect(server:GetPort())
+      assert(raw:send(("x"):rep(#net.HELLO)))
+      raw:close()
+    end
+    -- Each bad peer is one error of the server's: 3 connects and the 7 newest errors fit.
+    assert.is_truthy(helper.wait_until(function() return network.GetStats().EventsDropped >= bad - 7 end, 10),
+      "dropped " .. network.GetStats().EventsDropped)
+    local events = network.PollEvents()
+    assert.are.equal("event queue overflow: " .. (bad - 7) .. " events lost", events[1].Errors)
+    local connects, errors = 0, 0
+    for i = 2, #events do
+      if events[i].Event == network.EVENT_CONNECT then connects = connects + 1
+      else
+        assert.are.equal(network.EVENT_ERROR, events[i].Event, net.describe(events[i]))
+        assert.is_true(rawequal(server, events[i].Object), net.describe(events[i]))
+        errors = errors + 1
+      end
+    end
+    assert.are.equal(3, connects)
+    assert.are.equal(7, errors)
+    assert.are.equal(3, server:ConnectionCount())
+    for _, raw in ipairs(peers) do raw:settimeout(0) assert.are.equal("timeout", select(2, raw:receive(1))) end
+  end)
+
   -- In "wait" mode a full queue also stops the accepting of new connections, whose connect or
   -- error events it would otherwise have to take past its capacity, until the script polls.
   it("in QueueFull = \"wait\" mode accepts no connection while the queue is full, then every one", function()

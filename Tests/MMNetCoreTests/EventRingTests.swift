@@ -78,6 +78,25 @@ final class EventRingTests: XCTestCase {
         XCTAssertEqual(ring.room(policy: .drop).bytes, 1 << 20, "the dropped messages gave their bytes back")
     }
 
+    func testDropModeDropsAServersErrorsBeforeAConnect() throws {
+        let ring = EventRing(capacity: 3, byteLimit: 1 << 20)
+        let server = try Listener(address: XCTUnwrap(SocketAddress(ip: "127.0.0.1", port: 0)), key: nil,
+                                  context: source.context, io: io)
+        defer { server.close() }
+        /// Pushes one state event named `name`, of `source` or of the server.
+        func push(_ kind: EventKind, _ name: String, ofServer: Bool = false) -> [String] {
+            var batch: [Event?] = [Event(kind, source: ofServer ? server : source, message: name)]
+            return ring.push(contentsOf: &batch, policy: .drop).map { $0.message! }
+        }
+        XCTAssertEqual(push(.connect, "A") + push(.error, "bad hello 1", ofServer: true) + push(.error, "B"), [])
+        XCTAssertEqual(push(.error, "bad hello 2", ofServer: true), ["bad hello 1"], "not the connect before it")
+        XCTAssertEqual(push(.connect, "C"), ["bad hello 2"])
+        XCTAssertEqual(push(.connect, "D"), ["A"], "no message or server error left: the oldest event")
+        var drained: [Event] = []
+        _ = ring.drain(into: &drained, timeout: 0, spin: 0)
+        XCTAssertEqual(drained.map { $0.message! }, ["B", "C", "D"])
+    }
+
     func testDroppedAndResizedEventsGiveTheirBytesBack() {
         let ring = EventRing(capacity: 2, byteLimit: 100)
         XCTAssertEqual(push(ring, 3, size: 40), 1)  // "drop": the oldest goes

@@ -7,8 +7,9 @@ import Glibc
 
 /// A bounded FIFO of events between the I/O thread and one Lua state.
 ///
-/// When full, `QueueFullPolicy.drop` drops the oldest message (the oldest event when only
-/// connect, close and error events are queued) and counts it (reported to the script
+/// When full, `QueueFullPolicy.drop` drops the oldest message (else the oldest error of a
+/// server, else the oldest event, when only connect, close and error events are queued) and
+/// counts it (reported to the script
 /// by the binding); in `.wait` mode the I/O thread stops reading instead, until the script drains
 /// the queue (`room`, `holdBackIfFull`). In both modes it also stops reading while the message
 /// bodies queued reach the byte limit (`EventQueueBytes`): a busy script holds that much at most
@@ -44,7 +45,7 @@ public final class EventRing: @unchecked Sendable {
 
     /// Adds events in one go (I/O thread), moving them out of `batch` (which is left holding
     /// nils: no event is copied, so no reference is counted up and down again). When the ring
-    /// is full, `.drop` mode drops the oldest messages to make room and returns them (counted as
+    /// is full, `.drop` mode drops the oldest messages (`removeLeastCostly`) to make room and returns them (counted as
     /// lost); `.wait` mode lets the ring grow past its capacity: the I/O thread checks
     /// `room` before queuing messages, so only state changes (connect, close, error) ever
     /// do that, a few slots at most.
@@ -60,7 +61,7 @@ public final class EventRing: @unchecked Sendable {
                     if policy == .wait {
                         if count == slots.count { relayout(slotCount: slots.count * 2) }
                     } else {
-                        dropped.append(removeOldestMessage())
+                        dropped.append(removeLeastCostly())
                         lostSinceReport += 1
                         lostTotal += 1
                     }
@@ -125,7 +126,7 @@ public final class EventRing: @unchecked Sendable {
             }
             events.reserveCapacity(count)
             while count > 0 {
-                events.append(removeOldest())
+                events.append(remove(at: 0))
             }
             if notifyFD >= 0 { Posix.drain(eventfd: notifyFD) }
             let lost = lostSinceReport
@@ -167,7 +168,7 @@ public final class EventRing: @unchecked Sendable {
         lock.withLock {
             var dropped: [Event] = []
             while count > newCapacity {
-                dropped.append(removeOldest())
+                dropped.append(remove(at: 0))
                 lostSinceReport += 1
                 lostTotal += 1
             }
@@ -202,7 +203,7 @@ public final class EventRing: @unchecked Sendable {
     public func close() {
         lock.withLock {
             closed = true
-            while count > 0 { _ = removeOldest() }
+            while count > 0 { _ = remove(at: 0) }
             if notifyFD >= 0 {
                 Posix.close(notifyFD)
                 notifyFD = -1
@@ -215,27 +216,31 @@ public final class EventRing: @unchecked Sendable {
         (policy == .wait ? max(0, capacity - count) : .max, byteLimit - bytes)
     }
 
-    /// Removes the oldest message (`EVENT_RECEIVE`) for `.drop` mode, keeping the connect, close
-    /// and error events queued before it in their order: one peer's flood of messages must not
-    /// cost another peer its EVENT_CONNECT (and so its connection, `IOThread.handleDropped`).
-    /// Removes the oldest event when no message is queued.
-    private func removeOldestMessage() -> Event {
-        var offset = 0
-        while offset < count && slots[(head + offset) % slots.count]?.kind != .receive { offset += 1 }
-        guard offset > 0 && offset < count else { return removeOldest() }
+    /// Removes, for `.drop` mode, the event whose loss costs least: the oldest message
+    /// (`EVENT_RECEIVE`); else the oldest error of a server (about a peer that never became
+    /// a connection: a failed hello, say); else the oldest event. The events queued before it
+    /// keep their order. Neither one peer's flood of messages nor a churn of bad hellos may
+    /// cost another peer its EVENT_CONNECT, and so its connection (`IOThread.handleDropped`).
+    private func removeLeastCostly() -> Event {
+        var serverError: Int?
+        for offset in 0..<count {
+            guard let kind = slots[(head + offset) % slots.count]?.kind else { continue }
+            if kind == .receive { return remove(at: offset) }
+            if serverError == nil && kind == .error && slots[(head + offset) % slots.count]?.source is Listener {
+                serverError = offset
+            }
+        }
+        return remove(at: serverError ?? 0)
+    }
+
+    /// Removes the event `offset` places from the oldest, moving the older ones up by one.
+    private func remove(at offset: Int) -> Event {
         let event = slots[(head + offset) % slots.count].take()!
+        var offset = offset
         while offset > 0 {
             slots[(head + offset) % slots.count] = slots[(head + offset - 1) % slots.count].take()
             offset -= 1
         }
-        head = (head + 1) % slots.count
-        count -= 1
-        bytes -= event.payload.count
-        return event
-    }
-
-    private func removeOldest() -> Event {
-        let event = slots[head].take()!
         head = (head + 1) % slots.count
         count -= 1
         bytes -= event.payload.count
