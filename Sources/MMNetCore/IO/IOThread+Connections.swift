@@ -252,6 +252,11 @@ extension IOThread {
         var exact: Int?
         if let total = waitingFrameSize(connection) {
             if total >= IOThread.adoptSize { exact = min(total - waiting, readAllowance(connection)) }
+            // A frame that grows its buffer fills the room it has before the buffer doubles
+            // (asked for more than the room, the buffer doubled when half full: four times
+            // the bytes received, and six while the old buffer was copied).
+            let room = connection.input.room
+            if let wanted = exact, room >= IOThread.readChunk && room < wanted { exact = room }
         } else if connection.helloReceived && connection.lastFrameSize >= IOThread.adoptSize {
             exact = FrameHeader.size - waiting
         }

@@ -22,6 +22,9 @@ struct ReadBuffer {
     /// Bytes waiting to be consumed.
     var count: Int { end - start }
 
+    /// Bytes that fit after the waiting ones without growing the buffer.
+    var room: Int { capacity - count }
+
     /// The waiting bytes (valid until the next mutation).
     var bytes: UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(start: storage.map { $0 + start }, count: count)
