@@ -246,8 +246,13 @@ extension IOThread {
     /// large frame (so that it ends alone in the buffer and becomes its event's body without a
     /// copy), and only a header while the connection is sending large frames (then the frame's
     /// buffer is made at its full size at once, not grown from `readChunk` by a copy, as far as
-    /// `readAllowance` lets it). Nil when there is no memory for it.
+    /// `readAllowance` lets it); `readChunk` or more on a closing connection. Nil when there is
+    /// no memory for it.
     private func readSpace(_ connection: Connection) -> UnsafeMutableRawBufferPointer? {
+        // Closing at our request, what arrives is dropped: as much of it as comes at a time
+        // (read a header at a time, a peer writing on after large frames took a CPU, 5 bytes
+        // a read, until the linger ran out).
+        if connection.currentPhase == .closing { return connection.input.writableSpace(minimum: IOThread.readChunk) }
         let waiting = connection.input.count
         var exact: Int?
         if let total = waitingFrameSize(connection) {
