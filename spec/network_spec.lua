@@ -342,6 +342,17 @@ describe("network API", function()
       assert.is_false(ok)
       assert.is_truthy(err:find("timeout", 1, true), err)
     end)
+
+    it("PollEvents waits as long as any finite timeout says, 1e19 s included, until an event comes", function()
+      local server = assert(network.Server("127.0.0.1", 0))
+      -- A peer process connects in a while, into the wait.
+      local sender = net.spawn_peer("sender", { server:GetPort(), 1, "disconnect" }, { timeout = 60 })
+      finally(function() sender:close() end)
+      -- Before: the deadline did not fit an integer of seconds and the process died (SIGILL).
+      local events = network.PollEvents(1e19)
+      assert.are.equal(network.EVENT_CONNECT, events[1].Event)
+      assert.is_false(pcall(network.PollEvents, math.huge))
+    end)
   end)
 
   describe("identity", function()

@@ -48,15 +48,21 @@ public final class Condition: @unchecked Sendable {
         cond.deallocate()
     }
 
-    /// Waits until signalled or until the monotonic clock passes `deadline` (seconds).
-    /// Call with `lock` held (inside `lock.withLock`). Returns false on timeout.
+    /// Waits until signalled or until the monotonic clock passes `deadline` (seconds; one
+    /// past `Condition.farthest`, infinity included, is that; NaN is now). Call with `lock`
+    /// held (inside `lock.withLock`). Returns false on timeout.
     @discardableResult
     public func wait(until deadline: Double) -> Bool {
+        // Int(deadline) traps at 2^63 and beyond: PollEvents(1e19) killed the host.
+        let deadline = deadline.isNaN ? 0 : min(deadline, Condition.farthest)
         var ts = timespec()
         ts.tv_sec = Int(deadline)
         ts.tv_nsec = Int((deadline - Double(Int(deadline))) * 1e9)
         return pthread_cond_timedwait(cond, lock.mutex, &ts) == 0
     }
+
+    /// The farthest deadline a wait keeps: 10^15 s, 30 million years of the monotonic clock.
+    public static let farthest = 1e15
 
     /// Wakes every waiter (with or without `lock` held).
     public func broadcast() {
