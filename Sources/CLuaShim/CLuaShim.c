@@ -45,6 +45,16 @@ void mmnet_register(lua_State *L, const char *name, mmnet_Function f) {
     lua_setfield(L, -2, name);
 }
 
+int mmnet_gc_stop(lua_State *L) {
+    if (!lua_gc(L, LUA_GCISRUNNING)) return 0;
+    lua_gc(L, LUA_GCSTOP);
+    return 1;
+}
+
+void mmnet_gc_restart(lua_State *L, int stopped) {
+    if (stopped) lua_gc(L, LUA_GCRESTART);
+}
+
 void *mmnet_testself(lua_State *L) {
     void *block = lua_touserdata(L, 1);
     if (block == NULL || !lua_getmetatable(L, 1)) return NULL;

@@ -45,7 +45,7 @@ final class Binding {
     }
 
     /// Metatable name of the sentinel.
-    private static let sentinelType = "mmnet.State"
+    fileprivate static let sentinelType = "mmnet.State"
 
     /// The state's binding, created with its sentinel and identity table on first use (luaopen).
     static func open(_ L: OpaquePointer) -> Binding {
@@ -121,7 +121,9 @@ final class Binding {
 /// were marked for finalization later); close what is left and release the I/O thread, which
 /// the last state joins.
 private func closeState(_ L: OpaquePointer?) -> Int32 {
-    guard let block = lua_touserdata(L, 1),
+    // Only the sentinel: the function can be reached (`debug.getregistry`) and called with
+    // anything.
+    guard let block = luaL_testudata(L, 1, Binding.sentinelType),
           let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return 0 }
     block.storeBytes(of: nil, as: UnsafeMutableRawPointer?.self)
     let binding = Unmanaged<Binding>.fromOpaque(pointer).takeRetainedValue()

@@ -17,7 +17,14 @@ func lendString(_ L: OpaquePointer, at index: Int32, bytes: UnsafePointer<CChar>
     // the encoder's frames, instead of unwinding them (and a loan nobody would return).
     var id = lua_Integer(loan.id)
     lua_pushvalue(L, index)
-    guard mmnet_pcall(L, 1, keepLent, &id, 0) == LUA_OK else {
+    // With the collector stopped: it runs the script's finalizers, and one that changed a
+    // table the encoder is walking would make lua_next raise past the encoder's frames, or
+    // leave a map with fewer pairs than its header says (sent, and refused by the peer). This
+    // call is the one place in the walk where Lua may take a collection step.
+    let stopped = mmnet_gc_stop(L)
+    let status = mmnet_pcall(L, 1, keepLent, &id, 0)
+    mmnet_gc_restart(L, stopped)
+    guard status == LUA_OK else {
         mmnet_pop(L, 1)  // the error; the loan, dropped, ends at once
         return nil
     }

@@ -7,7 +7,7 @@ import CLuaShim
 import MMNetCore
 
 /// The three object types of the user's document, by metatable name.
-enum ObjectType: String {
+enum ObjectType: String, CaseIterable {
     case server = "mmnet.Server"
     case client = "mmnet.Client"
     case clientConnection = "mmnet.ClientConnection"
@@ -82,23 +82,26 @@ private func endpoint<T: Endpoint>(in block: UnsafeMutableRawPointer?, as: T.Typ
 }
 
 /// Runs a method `body` with its `self` (argument 1) when it is an object of `type`;
-/// otherwise returns the status of a type error. The object is lent to `body` without being
-/// retained: argument 1 holds it (its userdata owns a reference) until the method returns.
+/// otherwise returns the status of a type error. The object is retained for the call: its
+/// userdata's reference may go meanwhile (a finalizer that Lua runs while the method
+/// allocates can call the object's `__gc` by hand).
 @inline(__always)
 func withSelf<T: Endpoint>(_ L: OpaquePointer, _ type: ObjectType, _ body: (OpaquePointer, T) -> Int32) -> Int32 {
     guard let pointer = selfBlock(L, type)?.load(as: UnsafeMutableRawPointer?.self) else {
         return argumentTypeError(L, 1, expected: type.rawValue)
     }
-    return Unmanaged<Endpoint>.fromOpaque(pointer)._withUnsafeGuaranteedRef { endpoint in
-        // `is` then an unchecked downcast: `as?` would retain the result.
-        guard endpoint is T else { return argumentTypeError(L, 1, expected: type.rawValue) }
-        return body(L, unsafeDowncast(endpoint, to: T.self))
-    }
+    let endpoint = Unmanaged<Endpoint>.fromOpaque(pointer).takeUnretainedValue()
+    // `is` then an unchecked downcast: `as?` would retain it a second time.
+    guard endpoint is T else { return argumentTypeError(L, 1, expected: type.rawValue) }
+    return withExtendedLifetime(endpoint) { body(L, unsafeDowncast(endpoint, to: T.self)) }
 }
 
 /// `__gc` of every object: drops the reference and closes the object, flushing what was sent.
+/// Anything but an mmnet object (the function is the script's to call, with any argument) is
+/// left alone.
 func collectObject(_ L: OpaquePointer?) -> Int32 {
-    guard let block = lua_touserdata(L, 1),
+    let L = L!
+    guard let block = ObjectType.allCases.lazy.compactMap({ luaL_testudata(L, 1, $0.rawValue) }).first,
           let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return 0 }
     block.storeBytes(of: nil, as: UnsafeMutableRawPointer?.self)
     close(Unmanaged<Endpoint>.fromOpaque(pointer).takeRetainedValue())

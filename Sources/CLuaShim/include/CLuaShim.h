@@ -51,6 +51,13 @@ void mmnet_register(lua_State *L, const char *name, mmnet_Function f);
 /// Pushes a Lua function that calls `f` (same error handling as `mmnet_register`).
 void mmnet_pushfunction(lua_State *L, mmnet_Function f);
 
+/// Stops the garbage collector if it runs (`lua_gc` is variadic: Swift cannot call it) and
+/// returns whether it did, for `mmnet_gc_restart`.
+int mmnet_gc_stop(lua_State *L);
+
+/// Restarts the garbage collector that `mmnet_gc_stop` stopped (`stopped` is what it returned).
+void mmnet_gc_restart(lua_State *L, int stopped);
+
 /// The userdata that is argument 1 of the running method when its metatable is the method's
 /// upvalue 2 (methods are registered with their type's metatable there); NULL otherwise. A
 /// compare with the upvalue where luaL_testudata looks the metatable up in the registry.
