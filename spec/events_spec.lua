@@ -6,6 +6,7 @@
 -- Thread: the busted process's Lua thread only.
 local helper = require "helper"
 local net = require "nethelper"
+local resources = require "resources"
 local network = net.network
 
 --- Polls until `done(event)` returns true for an event, handing every event to `done`;
@@ -195,6 +196,26 @@ describe("the event queue", function()
     assert.is_true(during > 0, "no finalizer ran during PollEvents")
     assert.are.equal(total, #got)
     for i = 1, total do assert.are.equal(i, got[i]) end
+  end)
+
+  it("a large EventQueueSize costs memory only as events come", function()
+    local before = resources.rss_kb()
+    network.Configure({ EventQueueSize = 10000000 })
+    -- Before: 700 MB at once, for 10 million empty slots.
+    resources.assert_rss_growth(resources.rss_kb() - before, 16 * 1024, "for an empty queue of 10 million")
+    local server, client, c = net.pair()
+    for i = 1, 5000 do assert.is_true(client:Send({ seq = i })) end
+    local got = 0
+    local deadline = net.now() + 10
+    while got < 5000 and net.now() < deadline do
+      for _, e in ipairs(network.PollEvents(0.05)) do
+        if e.Event == network.EVENT_RECEIVE then
+          got = got + 1
+          assert.are.equal(got, e.Packet.seq)
+        end
+      end
+    end
+    assert.are.equal(5000, got)
   end)
 
   it("EventQueueSize sets the capacity", function()

@@ -35,18 +35,24 @@ public final class EventRing: @unchecked Sendable {
     /// The eventfd readable while events wait (-1 until a host asks for it).
     private var notifyFD: Int32 = -1
 
+    /// Slots a ring starts with: it doubles them as events come, up to its capacity (in
+    /// "wait" mode, past it), so that a large EventQueueSize costs memory only once used (10
+    /// million slots made at once took 700 MB and 0.8 s).
+    static let initialSlots = 64
+
     /// Creates an empty ring holding up to `capacity` events and `byteLimit` bytes of bodies.
     public init(capacity: Int, byteLimit: Int = Defaults.eventQueueBytes) {
         self.capacity = capacity
         self.byteLimit = byteLimit
-        self.slots = Array(repeating: nil, count: capacity)
+        self.slots = Array(repeating: nil, count: min(capacity, EventRing.initialSlots))
         self.condition = Condition(lock: lock)
     }
 
     /// Adds events in one go (I/O thread), moving them out of `batch` (which is left holding
     /// nils: no event is copied, so no reference is counted up and down again). When the ring
-    /// is full, `.drop` mode drops the oldest messages (`removeLeastCostly`) to make room and returns them (counted as
-    /// lost); `.wait` mode lets the ring grow past its capacity: the I/O thread checks
+    /// is full, `.drop` mode drops the oldest messages (`removeLeastCostly`) to make room and
+    /// returns them (counted as lost); `.wait` mode lets the ring grow past its capacity: the
+    /// I/O thread checks
     /// `room` before queuing messages, so only state changes (connect, close, error) ever
     /// do that, a few slots at most.
     public func push(contentsOf batch: inout [Event?], policy: QueueFullPolicy) -> [Event] {
@@ -57,15 +63,12 @@ public final class EventRing: @unchecked Sendable {
             for index in batch.indices {
                 guard let event = batch[index].take() else { continue }
                 pushed += 1
-                if count >= capacity {
-                    if policy == .wait {
-                        if count == slots.count { relayout(slotCount: slots.count * 2) }
-                    } else {
-                        dropped.append(removeLeastCostly())
-                        lostSinceReport += 1
-                        lostTotal += 1
-                    }
+                if count >= capacity && policy == .drop {
+                    dropped.append(removeLeastCostly())
+                    lostSinceReport += 1
+                    lostTotal += 1
                 }
+                if count == slots.count { relayout(slotCount: slots.count * 2) }
                 bytes += event.payload.count
                 slots[(head + count) % slots.count] = event
                 count += 1
@@ -172,7 +175,7 @@ public final class EventRing: @unchecked Sendable {
                 lostSinceReport += 1
                 lostTotal += 1
             }
-            relayout(slotCount: max(newCapacity, count))
+            relayout(slotCount: max(min(newCapacity, slots.count), count, 1))
             capacity = newCapacity
             return dropped
         }
