@@ -9,11 +9,11 @@ import Glibc
 ///
 /// When full, `QueueFullPolicy.drop` drops the oldest message (else the oldest error of a
 /// server, else the oldest event, when only connect, close and error events are queued) and
-/// counts it (reported to the script
-/// by the binding); in `.wait` mode the I/O thread stops reading instead, until the script drains
-/// the queue (`room`, `holdBackIfFull`). In both modes it also stops reading while the message
-/// bodies queued reach the byte limit (`EventQueueBytes`): a busy script holds that much at most
-/// (and one message more), however fast its peers send.
+/// counts it (reported to the script by the binding); in `.wait` mode the I/O thread stops
+/// reading instead, until the script drains the queue (`room`, `holdBackIfFull`). In both
+/// modes it also stops reading while the message bodies queued reach the byte limit
+/// (`EventQueueBytes`): a busy script holds that much at most (and one message more), however
+/// fast its peers send.
 public final class EventRing: @unchecked Sendable {
     /// Guards everything below; `condition` waits on it.
     private let lock = Lock()
