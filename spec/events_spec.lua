@@ -218,6 +218,24 @@ describe("the event queue", function()
     assert.are.equal(5000, got)
   end)
 
+  it("a smaller EventQueueSize in QueueFull = \"wait\" mode loses none of the events queued", function()
+    network.Configure({ QueueFull = "wait" })
+    local server = assert(network.Server("127.0.0.1", 0))
+    local client = assert(network.Client("127.0.0.1", server:GetPort()))
+    assert(client:WaitForConnect(5))  -- EVENT_CONNECT and EVENT_CONNECTED stay queued
+    for i = 1, 100 do assert.is_true(client:Send({ seq = i })) end
+    assert.is_truthy(helper.wait_until(function() return network.GetStats().EventsQueued == 102 end, 10))
+    -- Before: the 52 oldest went, EVENT_CONNECT first, and with it the connection.
+    network.Configure({ EventQueueSize = 50 })
+    local events = network.PollEvents()
+    assert.are.equal(102, #events)
+    assert.are.equal(network.EVENT_CONNECT, events[1].Event)
+    local c = events[1].Object
+    for i = 1, 100 do assert.are.equal(i, events[2 + i].Packet.seq) end
+    assert.are.equal(0, network.GetStats().EventsDropped)
+    net.assert_still_working(server, client, c)
+  end)
+
   it("EventQueueSize sets the capacity", function()
     local server, client, c = net.pair()
     network.Configure({ EventQueueSize = 10 })

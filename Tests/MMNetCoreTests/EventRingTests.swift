@@ -101,9 +101,24 @@ final class EventRingTests: XCTestCase {
         let ring = EventRing(capacity: 2, byteLimit: 100)
         XCTAssertEqual(push(ring, 3, size: 40), 1)  // "drop": the oldest goes
         XCTAssertEqual(ring.room(policy: .drop).bytes, 20)
-        XCTAssertEqual(ring.resize(to: 1).count, 1)
+        XCTAssertEqual(ring.resize(to: 1, policy: .drop).count, 1)
         XCTAssertEqual(ring.room(policy: .drop).bytes, 60)
         ring.setByteLimit(50)
         XCTAssertEqual(ring.room(policy: .drop).bytes, 10)
+    }
+
+    func testShrinkingKeepsEveryEventInWaitModeAndTheLeastCostlyInDropMode() {
+        let ring = EventRing(capacity: 4, byteLimit: 1 << 20)
+        var batch: [Event?] = [Event(.connect, source: source, message: "A")] +
+            (1...3).map { _ in Event(.receive, source: source, payload: ByteBlock([1])) }
+        XCTAssertEqual(ring.push(contentsOf: &batch, policy: .wait).count, 0)
+        XCTAssertEqual(ring.resize(to: 2, policy: .wait).count, 0, "\"wait\" loses nothing")
+        XCTAssertEqual(ring.queued, 4)
+        XCTAssertTrue(ring.holdBackIfFull(policy: .wait), "and reads no more until drained")
+        let dropped = ring.resize(to: 1, policy: .drop)
+        XCTAssertEqual(dropped.map(\.kind), [.receive, .receive, .receive], "the messages, not the connect")
+        var drained: [Event] = []
+        _ = ring.drain(into: &drained, timeout: 0, spin: 0)
+        XCTAssertEqual(drained.map { $0.message }, ["A"])
     }
 }

@@ -165,13 +165,15 @@ public final class EventRing: @unchecked Sendable {
         lock.withLock { byteLimit = limit }
     }
 
-    /// Changes the capacity; when it shrinks below the events queued, the oldest are dropped
-    /// and counted. Returns the dropped events.
-    public func resize(to newCapacity: Int) -> [Event] {
+    /// Changes the capacity. When it shrinks below the events queued, `.drop` mode drops the
+    /// least costly (`removeLeastCostly`, as a push does) and counts them; `.wait` mode keeps
+    /// them all, and the I/O thread reads no more until the script has drained them. Returns
+    /// the dropped events.
+    public func resize(to newCapacity: Int, policy: QueueFullPolicy) -> [Event] {
         lock.withLock {
             var dropped: [Event] = []
-            while count > newCapacity {
-                dropped.append(remove(at: 0))
+            while count > newCapacity && policy == .drop {
+                dropped.append(removeLeastCostly())
                 lostSinceReport += 1
                 lostTotal += 1
             }

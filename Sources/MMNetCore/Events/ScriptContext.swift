@@ -43,7 +43,7 @@ public final class ScriptContext: @unchecked Sendable {
             return current
         }
         if old.eventQueueSize != settings.eventQueueSize {
-            io.handleDropped(events.resize(to: settings.eventQueueSize))
+            io.handleDropped(events.resize(to: settings.eventQueueSize, policy: settings.queueFull))
         }
         if old.eventQueueBytes != settings.eventQueueBytes {
             events.setByteLimit(settings.eventQueueBytes)
