@@ -166,6 +166,36 @@ describe("a hostile peer", function()
     net.assert_still_working(server, client, c)
   end)
 
+  it("after a queued message refused at poll, none of its connection's later messages is delivered", function()
+    local server, client, c = server_with_good_client()
+    local other_client = assert(network.Client(server:GetAddress(), server:GetPort()))
+    local other = assert(net.wait_kind(network.EVENT_CONNECT, nil, 5)).Object
+    assert(net.wait_kind(network.EVENT_CONNECTED, other_client, 5))
+    for i = 1, 6 do assert.is_true(other_client:Send({ i = i, d = ("a"):rep(i % 2 == 0 and 500 or 10) })) end
+    local deadline = net.now() + 5
+    while network.GetStats().EventsQueued < 6 and net.now() < deadline do net.socket.sleep(0.01) end
+    local refused = network.GetStats().MessagesRefused
+    network.Configure({ MaxMessageSize = 100 })
+    finally(function() network.Configure({ MaxMessageSize = 16777216 }) end)
+    -- Message 1 fits; 2 does not: then, as after a malformed message from the wire, nothing
+    -- more from that connection but its close event (before: 3, 5 and another error for 4).
+    local seen = {}
+    local closed = false
+    deadline = net.now() + 5
+    while not closed and net.now() < deadline do
+      for _, e in ipairs(network.PollEvents(0.05)) do
+        if e.Object == other then
+          seen[#seen + 1] = e.Event == network.EVENT_RECEIVE and ("message " .. e.Packet.i) or e.Errors
+          closed = e.Event == network.EVENT_CLIENT_CLOSE
+        end
+      end
+    end
+    local reason = "message of 509 bytes is larger than the limit of 100 bytes"
+    assert.are.same({ "message 1", reason, reason }, seen)
+    assert.are.equal(refused + 1, network.GetStats().MessagesRefused)
+    net.assert_still_working(server, client, c)
+  end)
+
   it("a Python peer with a stock msgpack library talks to mmnet both ways", function()
     local server = assert(network.Server("127.0.0.1", 0))
     local script = [[

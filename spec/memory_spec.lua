@@ -53,7 +53,7 @@ describe("PollEvents out of memory", function()
 
   it("refuses a message that never fits with an EVENT_ERROR and closes its connection, and serves on", function()
     local reason = "not enough memory in this Lua state for a message of 2097163 bytes"
-    assert_printed("ERROR " .. reason .. "\nRECEIVED small\nRECEIVED third\nCLOSED " .. reason ..
+    assert_printed("ERROR " .. reason .. "\nCLOSED " .. reason ..
       "\nREFUSED 1\nSERVED\n", capped("memory_oversize.lua", 16000000, false))
   end)
 

@@ -67,10 +67,10 @@ private func collectEvents(_ L: OpaquePointer, timeout: Double) -> Collected {
     var count = binding.drained.count
     var refused: RefusedMessage?
     while true {
-        var newObjects: [Endpoint] = []
-        guard let failedAt = buildTables(L, binding, count: count, newObjects: &newObjects) else {
-            refused?.closeConnection()
-            fillNewObjects(L, newObjects)
+        var made = BuildResults(refusals: refused.map { [$0.refusal] } ?? [])
+        guard let failedAt = buildTables(L, binding, count: count, made: &made) else {
+            for refusal in made.refusals { refusal.connection.refuseQueuedMessage(reason: refusal.reason) }
+            fillNewObjects(L, made.newObjects)
             binding.drained.removeFirst(count)
             binding.unreportedLost = 0
             return .built
@@ -91,42 +91,64 @@ private func collectEvents(_ L: OpaquePointer, timeout: Double) -> Collected {
 }
 
 /// A message that does not fit in the state's memory, the first event of a build: it becomes
-/// an EVENT_ERROR in its place, and once that is built its connection is closed (its close
-/// event follows, and it counts in `MessagesRefused`).
+/// an EVENT_ERROR in its place, and once that is built its connection is refused.
 private struct RefusedMessage {
     /// The message's event.
     let event: Event
-    /// Its connection.
-    let connection: Connection
-    /// Why it is refused.
-    let reason: String
+    /// Its connection and why.
+    let refusal: Refusal
 
     /// The refusal of the message of `event`; nil when it is no message.
     init?(_ event: Event) {
         guard event.kind == .receive, let connection = event.source as? Connection else { return nil }
         self.event = event
-        self.connection = connection
-        reason = "not enough memory in this Lua state for a message of \(event.payload.count) bytes"
+        refusal = Refusal(connection: connection,
+                          reason: "not enough memory in this Lua state for a message of \(event.payload.count) bytes")
     }
 
     /// The EVENT_ERROR that takes the message's place.
-    var errorEvent: Event { Event(.error, source: connection, message: reason, timestamp: event.timestamp) }
+    var errorEvent: Event {
+        Event(.error, source: refusal.connection, message: refusal.reason, timestamp: event.timestamp)
+    }
+}
 
-    /// Has the I/O thread close the connection, now that the script has the error.
-    func closeConnection() { connection.refuseQueuedMessage(reason: reason) }
+/// A queued message the script cannot take: once the build that met it succeeds, its
+/// connection refuses it (`Connection.refuseQueuedMessage`: closed with its close event,
+/// counted in `MessagesRefused`, and no later message of it delivered).
+private struct Refusal {
+    /// The message's connection.
+    let connection: Connection
+    /// Why, as the EVENT_ERROR and the close event say.
+    let reason: String
+}
+
+/// What a build makes besides the tables, to act on once it succeeded: a failed build's part
+/// is dropped with it, and the next build makes it again.
+private struct BuildResults {
+    /// The client connections whose userdata the build pushed empty (`pushObjectSlot`), for
+    /// `fillNewObjects`: made whole only once every table is built, a userdata a memory error
+    /// left behind has no `__gc` to close its connection when collected.
+    var newObjects: [Endpoint] = []
+    /// The messages refused; the later messages of their connections are skipped already.
+    var refusals: [Refusal] = []
+
+    /// Whether `source` refused a message in this build.
+    @inline(__always)
+    func refused(_ source: Endpoint) -> Bool {
+        !refusals.isEmpty && refusals.contains { $0.connection === source }
+    }
 }
 
 /// Builds the array of the tables of the first `count` drained events (and of the lost
 /// report) in protected mode, onto the stack; returns nil when it did, or, with the memory
 /// error on top instead, the index of the event whose table failed (-1: the lost report).
-private func buildTables(_ L: OpaquePointer, _ binding: Binding, count: Int,
-                         newObjects: inout [Endpoint]) -> Int? {
+private func buildTables(_ L: OpaquePointer, _ binding: Binding, count: Int, made: inout BuildResults) -> Int? {
     // Events are read in place (an unsafe buffer's elements are borrowed, not copied).
     binding.drained.withUnsafeBufferPointer { drained in
-        withUnsafeMutablePointer(to: &newObjects) { newObjects in
+        withUnsafeMutablePointer(to: &made) { made in
             var tables = EventTables(events: UnsafeBufferPointer(rebasing: drained[..<count]),
                                      lost: binding.unreportedLost,
-                                     binding: Unmanaged.passUnretained(binding), newObjects: newObjects)
+                                     binding: Unmanaged.passUnretained(binding), made: made)
             let status = mmnet_pcall(L, 0, buildEventTables, &tables, 1)
             return status == LUA_OK && !tables.failed ? nil : tables.finished
         }
@@ -141,10 +163,8 @@ private struct EventTables {
     let lost: Int
     /// The state's binding (its key cache and codec limits), not retained.
     let binding: Unmanaged<Binding>
-    /// The client connections whose userdata the build pushed empty (`pushObjectSlot`), for
-    /// `fillNewObjects`: made whole only once every table is built, a userdata a memory error
-    /// left behind has no `__gc` to close its connection when collected.
-    let newObjects: UnsafeMutablePointer<[Endpoint]>
+    /// The new objects and the refusals of the build (`BuildResults`).
+    let made: UnsafeMutablePointer<BuildResults>
     /// The build stopped at a memory error that came back to it (a message's `.Errors`
     /// string, made in protected mode): its one result is that error, not the array.
     var failed = false
@@ -194,7 +214,7 @@ private let buildEventTables: mmnet_Protected = { state, context in
         tables.pointee.finished = 0
         for index in events.indices {
             switch pushEvent(L, events.baseAddress! + index, limits: limits, keys: keys, slots: &slots,
-                             newObjects: tables.pointee.newObjects) {
+                             made: tables.pointee.made) {
             case .pushed:
                 count += 1
                 lua_rawseti(L, slots.results, count)
@@ -300,33 +320,38 @@ private struct EventSlots {
 private enum PushedEvent {
     /// It pushed the event's table.
     case pushed
-    /// It pushed nothing: the event's object was collected or never reached the script.
+    /// It pushed nothing: the event's object was collected or never reached the script, or
+    /// the event is a message after one its connection refused.
     case skipped
     /// Lua had no memory for a string (`setErrors`): the error is on top.
     case failed
 }
 
 /// Pushes the table of one event (read in place). The object of an EVENT_CONNECT is pushed
-/// empty and listed in `newObjects` (also when an earlier build that failed left it empty).
-/// Holds no reference while Lua may raise a memory error: its strings are pushed in protected
-/// mode, and everything else it makes leaves nothing behind when unwound.
+/// empty and listed in `made.newObjects` (also when an earlier build that failed left it
+/// empty); a message that no longer decodes is refused (`made.refusals`). Holds no reference
+/// while Lua may raise a memory error: its strings are pushed in protected mode, and
+/// everything else it makes leaves nothing behind when unwound.
 private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits: CodecLimits, keys: KeyPusher,
-                       slots: inout EventSlots, newObjects: UnsafeMutablePointer<[Endpoint]>) -> PushedEvent {
+                       slots: inout EventSlots, made: UnsafeMutablePointer<BuildResults>) -> PushedEvent {
+    let kind = event.pointee.kind
+    if kind == .receive && (event.pointee.source.refusedQueued || made.pointee.refused(event.pointee.source)) {
+        return .skipped
+    }
     let id = event.pointee.source.id
     if id != slots.objectID {
-        let isConnect = event.pointee.kind == .connect
+        let isConnect = kind == .connect
         if !pushExistingObject(L, id: id) {
             guard isConnect, event.pointee.source is Connection else { return .skipped }
             _ = pushObjectSlot(L, id: id)
-            newObjects.pointee.append(event.pointee.source)
+            made.pointee.newObjects.append(event.pointee.source)
         } else if isConnect && lua_touserdata(L, -1)!.load(as: UnsafeMutableRawPointer?.self) == nil {
-            newObjects.pointee.append(event.pointee.source)
+            made.pointee.newObjects.append(event.pointee.source)
         }
         lua_copy(L, -1, slots.object)
         mmnet_pop(L, 1)
         slots.objectID = id
     }
-    let kind = event.pointee.kind
     let hasMessage = event.pointee.message != nil
     // Event, Timestamp, Object, and Errors, Packet or Result (a malformed Packet becomes Errors).
     pushEventTable(L, kind: kind, timestamp: event.pointee.timestamp,
@@ -342,9 +367,10 @@ private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits
             // lowered since: the script gets an EVENT_ERROR instead, then the close event.
             mmnet_pop(L, 1)
             slots.set(L, slots.eventKey) { lua_pushinteger(L, lua_Integer(EventKind.error.rawValue)) }
-            let reason = error.message
-            guard setErrors(L, reason, slots: slots) else { return .failed }
-            (event.pointee.source as? Connection)?.refuseQueuedMessage(reason: reason)
+            guard setErrors(L, error.message, slots: slots) else { return .failed }
+            if let connection = event.pointee.source as? Connection {
+                made.pointee.refusals.append(Refusal(connection: connection, reason: error.message))
+            }
         } else {
             lua_rawset(L, -3)
         }

@@ -1,13 +1,13 @@
 -- Run by the C test host (tests/host/host.c) with --memory-limit, for memory_spec: a client
 -- sends the state's own server a message of 2 MiB, then a small one, into a state filled until
 -- less than 1 MiB is free. The large message can never be made into a Lua string there: it
--- must come as an EVENT_ERROR of its connection, followed by the small messages and the
--- connection's close event, and it counts in MessagesRefused. PollEvents raises nothing, and
+-- must come as an EVENT_ERROR of its connection, followed by the connection's close event
+-- (the small messages after it are not delivered, as after a malformed message from the
+-- wire), and it counts in MessagesRefused. PollEvents raises nothing, and
 -- once the script lets go of its memory the server serves a new client.
 --
--- Prints "ERROR not enough memory in this Lua state for a message of N bytes", "RECEIVED
--- small", "RECEIVED third", "CLOSED" (with the same reason), "REFUSED 1" and "SERVED" when all went as it
--- should; raises otherwise (the host then exits 1). Everything is time-limited (10 s in all).
+-- Prints "ERROR not enough memory in this Lua state for a message of N bytes", "CLOSED"
+-- (with the same reason), "REFUSED 1" and "SERVED" when all went as it should; raises otherwise (the host then exits 1). Everything is time-limited (10 s in all).
 -- Thread: the host's thread of this state.
 local network = require "mmnet"
 local socket = require "socket"

@@ -15,6 +15,11 @@ public class Endpoint: @unchecked Sendable {
     /// is, and its other events are counted as lost too.
     public var surfaced = false
 
+    /// The script refused one of this connection's queued messages (Lua thread only,
+    /// `Connection.refuseQueuedMessage`): the messages queued after it are not delivered, as
+    /// nothing after a malformed message read from the wire is.
+    public var refusedQueued = false
+
     /// Gives the object a fresh id and ties it to `context`.
     init(context: ScriptContext) {
         self.id = mmnet_next_id()

@@ -255,10 +255,13 @@ extension Connection {
         return accepted
     }
 
-    /// Refuses a queued message that no longer decodes under the limits in force (Lua thread):
-    /// counts it in `MessagesRefused`, and the I/O thread closes the connection with its close
-    /// event and `reason`, as when a malformed message arrives.
+    /// Refuses a queued message that the script cannot take (Lua thread): one that no longer
+    /// decodes under the limits in force, or does not fit in the state's memory. Counts it in
+    /// `MessagesRefused`; the messages queued after it are not delivered (`refusedQueued`), and
+    /// the I/O thread closes the connection with its close event and `reason`, as when a
+    /// malformed message arrives.
     public func refuseQueuedMessage(reason: String) {
+        refusedQueued = true
         context.countRefusedMessage()
         io.submit(.refuse(self, reason: reason))
     }
