@@ -106,6 +106,16 @@ describe("liveness", function()
     assert_exchange(server, client, c, "after fast pings")
   end)
 
+  it("a PingInterval just under PeerTimeout keeps an idle live connection open", function()
+    -- Pings went out at the first 0.1 s sweep after they were due: 0.45 s became 0.5 s, and a
+    -- PeerTimeout of 0.5 s closed the live peer first (on both sides, no ping ever sent).
+    network.Configure({ PingInterval = 0.45, PeerTimeout = 0.5 })
+    local server, client, c = net.pair()
+    assert.are.same({}, net.collect(function() return true end, 1.5))
+    assert.is_true(client:GetStats().BytesSent > 8, "no ping sent")
+    assert_exchange(server, client, c, "after 1.5 s idle")
+  end)
+
   it("both ends of a connection have TCP keepalive on, as a backstop", function()
     -- Both ends kept: a collected one would be closed.
     local server, client, c = net.pair()

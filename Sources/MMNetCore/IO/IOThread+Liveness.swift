@@ -4,7 +4,8 @@
 // Thread: I/O thread only.
 
 extension IOThread {
-    /// Sends the pings that are due and closes the connections whose peer went silent.
+    /// Sends the pings that are due before the next sweep and closes the connections whose
+    /// peer went silent.
     /// Returns the seconds until the next sweep: `Defaults.livenessSweep`, or the shortest
     /// PingInterval of an open connection when that is shorter (a sweep coarser than the
     /// interval would space the pings out past a short PeerTimeout and kill live peers).
@@ -21,13 +22,17 @@ extension IOThread {
                 fail(connection, reason, asError: false)
                 continue
             }
-            if settings.pingInterval > 0 && now - connection.lastPing >= settings.pingInterval {
+            // Due before the next sweep: sent now, a little early rather than up to a sweep late
+            // (a PingInterval of 4.95 s went out at 5 s, after a PeerTimeout of 5 s had closed a
+            // live peer).
+            if settings.pingInterval > 0 && now - connection.lastPing >= settings.pingInterval - sweepStep {
                 connection.lastPing = now
                 // Not behind a full queue: a peer that stays alive and never reads would
                 // otherwise grow it by a ping every interval, without end.
                 connection.pongAwaited = connection.sendControl(Ping.frame(now: now), limit: settings.sendQueueLimit)
             }
         }
+        sweepStep = step
         return step
     }
 }

@@ -72,6 +72,8 @@ public final class IOThread: @unchecked Sendable {
     private var soonFlushes: [(connection: Connection, due: Double)] = []
     /// When the next liveness sweep is due (monotonic seconds).
     var nextSweep = 0.0
+    /// Seconds between the last two liveness sweeps (`sweepLiveness`).
+    var sweepStep = Defaults.livenessSweep
     private var stopping = false
     private var stopDeadline = Double.infinity
     private var stopLimitDeadline = Double.infinity
