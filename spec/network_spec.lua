@@ -390,6 +390,28 @@ describe("network API", function()
       assert.is_truthy(net.wait_kind(network.EVENT_SERVER_CLOSE, client, 5))
     end)
 
+    it("a Server dropped before its connects were polled announces none of its closed connections", function()
+      local server = assert(network.Server("127.0.0.1", 0))
+      local clients = {}
+      for i = 1, 5 do
+        clients[i] = assert(network.Client("127.0.0.1", server:GetPort()))
+        assert(clients[i]:WaitForConnect(5))  -- the server's EVENT_CONNECT is queued
+      end
+      server = nil
+      collectgarbage(); collectgarbage()
+      -- Before: five EVENT_CONNECTs, each with a connection already closed and no close event
+      -- to follow.
+      local closes = 0
+      local deadline = net.now() + 5
+      while closes < 5 and net.now() < deadline do
+        for _, e in ipairs(network.PollEvents(0.05)) do
+          assert.are_not.equal(network.EVENT_CONNECT, e.Event, net.describe(e))
+          if e.Event == network.EVENT_SERVER_CLOSE then closes = closes + 1 end
+        end
+      end
+      assert.are.equal(5, closes)
+    end)
+
     it("a Client the script drops closes when collected (the server sees the close)", function()
       local server, client, c = net.pair()
       client = nil

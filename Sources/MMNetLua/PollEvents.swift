@@ -329,7 +329,8 @@ private enum PushedEvent {
 
 /// Pushes the table of one event (read in place). The object of an EVENT_CONNECT is pushed
 /// empty and listed in `made.newObjects` (also when an earlier build that failed left it
-/// empty); a message that no longer decodes is refused (`made.refusals`). Holds no reference
+/// empty), unless its server is closed; a message that no longer decodes is refused
+/// (`made.refusals`). Holds no reference
 /// while Lua may raise a memory error: its strings are pushed in protected mode, and
 /// everything else it makes leaves nothing behind when unwound.
 private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits: CodecLimits, keys: KeyPusher,
@@ -342,7 +343,10 @@ private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits
     if id != slots.objectID {
         let isConnect = kind == .connect
         if !pushExistingObject(L, id: id) {
-            guard isConnect, event.pointee.source is Connection else { return .skipped }
+            // A connection whose server was closed before the script saw it was closed with
+            // the server, and no close event of it follows: it is not announced either.
+            guard isConnect, let connection = event.pointee.source as? Connection,
+                  connection.listener?.isClosed != true else { return .skipped }
             _ = pushObjectSlot(L, id: id)
             made.pointee.newObjects.append(event.pointee.source)
         } else if isConnect && lua_touserdata(L, -1)!.load(as: UnsafeMutableRawPointer?.self) == nil {

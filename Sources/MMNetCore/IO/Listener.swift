@@ -58,6 +58,9 @@ public final class Listener: Endpoint, @unchecked Sendable {
     /// How many connections are open (any thread).
     public var connectionCount: Int { lock.withLock { members.count } }
 
+    /// Whether the server was closed (any thread): by the script, or with its Lua value.
+    public var isClosed: Bool { lock.withLock { closed } }
+
     /// Whether `connection` is one of this server's open connections (any thread).
     public func owns(_ connection: Connection) -> Bool {
         lock.withLock { members[connection.id] != nil }
