@@ -61,6 +61,20 @@ describe("a hostile peer", function()
     net.assert_still_working(server, client, c)
   end)
 
+  it("a HelloTimeout changed during a hello names the time the hello really had", function()
+    network.Configure({ HelloTimeout = 0.3 })
+    local server, client, c = server_with_good_client()
+    local raw, port = net.raw_connect(server:GetPort())
+    finally(function() raw:close() end)
+    assert.are.equal(net.HELLO, raw:receive(#net.HELLO))  -- accepted: its time is running
+    -- The new value is for new connections; this one keeps its 0.3 s (before: the message
+    -- said "within 20 s").
+    network.Configure({ HelloTimeout = 20 })
+    local e = assert(net.wait_kind(network.EVENT_ERROR, nil, 5))
+    assert.are.equal("127.0.0.1:" .. port .. ": no hello from peer within 0.3 s", e.Errors)
+    net.assert_still_working(server, client, c)
+  end)
+
   it("half a hello then silence is refused at HelloTimeout", function()
     network.Configure({ HelloTimeout = 0.3 })
     local server = assert(network.Server("127.0.0.1", 0))

@@ -66,11 +66,18 @@ describe("network API", function()
         assert.is_truthy(why:find("port", 1, true), why)
         assert.is_truthy(why:find("1024 to 65535", 1, true), why)
       end
-      for _, address in ipairs { "", "localhost", "256.1.1.1", "1.2.3", "::g", "127.0.0.1:80" } do
+      for _, address in ipairs { "", "localhost", "256.1.1.1", "1.2.3", "::g", "127.0.0.1:80", "127.0.0.1\0junk" } do
         local server, why = network.Server(address, 0)
         assert.is_nil(server, address)
         assert.is_truthy(why:find("invalid address", 1, true), why)
       end
+      -- Before: the zero byte ended the address, taken as 127.0.0.1 (and a client connected).
+      assert.are.equal([[invalid address '127.0.0.1\0junk': an IPv4 or IPv6 literal is expected (e.g. "127.0.0.1" or "::1")]],
+        select(2, network.Client("127.0.0.1\0junk", 4096)))
+      -- Before: the whole 100,000 bytes in the message.
+      local _, why = network.Client(("1"):rep(100000), 4096)
+      local shown = "invalid address '" .. ("1"):rep(64) .. "'... (100000 bytes)"
+      assert.are.equal(shown, why:sub(1, #shown))
     end)
 
     it("gives nil and a message when the address is taken or not local", function()

@@ -46,10 +46,19 @@ func endpointArguments(_ L: OpaquePointer, serverSide: Bool) -> EndpointArgument
     default:
         return .raise(argumentTypeError(L, 3, expected: "string"))
     }
-    guard let address = SocketAddress(ip: text, port: port) else {
-        return .invalid("invalid address '\(text)': an IPv4 or IPv6 literal is expected (e.g. \"127.0.0.1\" or \"::1\")")
+    // A zero byte would end the C string: "127.0.0.1\0junk" was taken as 127.0.0.1.
+    guard !text.utf8.contains(0), let address = SocketAddress(ip: text, port: port) else {
+        return .invalid("invalid address \(quotedForMessage(text)): an IPv4 or IPv6 literal is expected "
+                        + "(e.g. \"127.0.0.1\" or \"::1\")")
     }
     return .valid(address, key)
+}
+
+/// `text` quoted for an error message: at most 64 characters of it (an address of 100,000 made
+/// a message as long), zero bytes shown as `\0`.
+private func quotedForMessage(_ text: String) -> String {
+    let shown = text.prefix(64).map { $0 == "\0" ? "\\0" : String($0) }.joined()
+    return "'\(shown)'" + (text.count > 64 ? "... (\(text.utf8.count) bytes)" : "")
 }
 
 /// The context of the calling state, or nil and the reason there is none.

@@ -99,6 +99,9 @@ public final class Connection: Endpoint, @unchecked Sendable {
     var pollIndex = -1
     /// When the hello or the closing linger must be over (monotonic seconds).
     var deadline = Double.infinity
+    /// The HelloTimeout that `deadline` was set from (`startHello`), which its expiry names:
+    /// a HelloTimeout changed since does not move it.
+    var helloTimeout = 0.0
     /// Bytes read and not yet consumed.
     var input: ReadBuffer
     /// The peer's hello has been checked.
@@ -253,6 +256,13 @@ extension Connection {
             io.submit(.close(self))
         }
         return accepted
+    }
+
+    /// Gives the connection `timeout` seconds from now to connect and finish its hello (the
+    /// thread that makes it, before the I/O thread has it).
+    func startHello(timeout: Double) {
+        helloTimeout = timeout
+        deadline = Clock.monotonic() + timeout
     }
 
     /// Refuses a queued message that the script cannot take (Lua thread): one that no longer

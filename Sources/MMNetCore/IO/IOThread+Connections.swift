@@ -437,9 +437,9 @@ extension IOThread {
     func expire(_ connection: Connection) {
         switch connection.currentPhase {
         case .connecting:
-            fail(connection, "connect to \(connection.peer.description) timed out after \(IOThread.seconds(connection.context.settings.helloTimeout))")
+            fail(connection, "connect to \(connection.peer.description) timed out after \(IOThread.seconds(connection.helloTimeout))")
         case .hello:
-            fail(connection, "no hello from peer within \(IOThread.seconds(connection.context.settings.helloTimeout))")
+            fail(connection, "no hello from peer within \(IOThread.seconds(connection.helloTimeout))")
         default:
             finish(connection, reason: "closed")
         }

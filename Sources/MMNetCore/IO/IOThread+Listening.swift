@@ -67,7 +67,7 @@ extension IOThread {
             }
             let connection = Connection(fd: fd, peer: peer, role: .accepted, listener: listener,
                                         context: listener.context, io: self, connected: true, tls: tls)
-            connection.deadline = Clock.monotonic() + timeout
+            connection.startHello(timeout: timeout)
             adopt(connection)
         }
     }

@@ -28,7 +28,7 @@ public enum Socket {
         }
         let connection = Connection(fd: fd, peer: address, role: .client, listener: nil,
                                     context: context, io: context.io, connected: connected, tls: tls)
-        connection.deadline = Clock.monotonic() + context.settings.helloTimeout
+        connection.startHello(timeout: context.settings.helloTimeout)
         context.io.submit(.connect(connection))
         return connection
     }
