@@ -45,7 +45,7 @@ final class Binding {
     }
 
     /// Metatable name of the sentinel.
-    fileprivate static let sentinelType = "mmnet.State"
+    private static let sentinelType = "mmnet.State"
 
     /// The state's binding, created with its sentinel and identity table on first use (luaopen).
     static func open(_ L: OpaquePointer) -> Binding {
@@ -59,8 +59,8 @@ final class Binding {
         let block = lua_newuserdatauv(L, MemoryLayout<UnsafeMutableRawPointer>.size, 1)!
         block.storeBytes(of: Unmanaged.passRetained(binding).toOpaque(), as: UnsafeMutableRawPointer.self)
         if luaL_newmetatable(L, sentinelType) != 0 {
-            mmnet_pushfunction(L, closeState)
-            lua_setfield(L, -2, "__gc")
+            lua_pushvalue(L, -1)  // the metatable, as `__gc`'s upvalue 2 (`mmnet_testself`)
+            mmnet_register_with_upvalue(L, "__gc", closeState)
         }
         lua_setmetatable(L, -2)
         KeyCache.pushTable(L)
@@ -122,8 +122,8 @@ final class Binding {
 /// the last state joins.
 private func closeState(_ L: OpaquePointer?) -> Int32 {
     // Only the sentinel: the function can be reached (`debug.getregistry`) and called with
-    // anything.
-    guard let block = luaL_testudata(L, 1, Binding.sentinelType),
+    // anything. The check allocates nothing, so it cannot fail while the state closes.
+    guard let block = mmnet_testself(L),
           let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return 0 }
     block.storeBytes(of: nil, as: UnsafeMutableRawPointer?.self)
     let binding = Unmanaged<Binding>.fromOpaque(pointer).takeRetainedValue()

@@ -7,7 +7,7 @@ import CLuaShim
 import MMNetCore
 
 /// The three object types of the user's document, by metatable name.
-enum ObjectType: String, CaseIterable {
+enum ObjectType: String {
     case server = "mmnet.Server"
     case client = "mmnet.Client"
     case clientConnection = "mmnet.ClientConnection"
@@ -97,12 +97,11 @@ func withSelf<T: Endpoint>(_ L: OpaquePointer, _ type: ObjectType, _ body: (Opaq
 }
 
 /// `__gc` of every object: drops the reference and closes the object, flushing what was sent.
-/// Anything but an mmnet object (the function is the script's to call, with any argument) is
-/// left alone.
+/// Anything but an object of its type (the function is the script's to call, with any
+/// argument) is left alone. The check allocates nothing (`mmnet_testself`: the metatable is
+/// the function's upvalue), so it cannot fail in a state out of memory.
 func collectObject(_ L: OpaquePointer?) -> Int32 {
-    let L = L!
-    guard let block = ObjectType.allCases.lazy.compactMap({ luaL_testudata(L, 1, $0.rawValue) }).first,
-          let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return 0 }
+    guard let block = mmnet_testself(L), let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return 0 }
     block.storeBytes(of: nil, as: UnsafeMutableRawPointer?.self)
     close(Unmanaged<Endpoint>.fromOpaque(pointer).takeRetainedValue())
     return 0
@@ -120,8 +119,8 @@ func close(_ endpoint: Endpoint) {
 /// Creates the metatable of `type` with `__gc`, `__index` = a table of `methods`, and `__name`.
 func registerObjectType(_ L: OpaquePointer, _ type: ObjectType, methods: [(String, mmnet_Function)]) {
     _ = luaL_newmetatable(L, type.rawValue)
-    mmnet_pushfunction(L, collectObject)
-    lua_setfield(L, -2, "__gc")
+    lua_pushvalue(L, -1)  // the metatable, as `__gc`'s upvalue 2 (`mmnet_testself`)
+    mmnet_register_with_upvalue(L, "__gc", collectObject)
     lua_createtable(L, 0, Int32(methods.count))
     for (name, function) in methods {
         lua_pushvalue(L, -2)  // the metatable, as the method's upvalue 2 (`selfObject`)

@@ -343,10 +343,7 @@ private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits
     if id != slots.objectID {
         let isConnect = kind == .connect
         if !pushExistingObject(L, id: id) {
-            // A connection whose server was closed before the script saw it was closed with
-            // the server, and no close event of it follows: it is not announced either.
-            guard isConnect, let connection = event.pointee.source as? Connection,
-                  connection.listener?.isClosed != true else { return .skipped }
+            guard isConnect, isAnnounceable(event.pointee.source) else { return .skipped }
             _ = pushObjectSlot(L, id: id)
             made.pointee.newObjects.append(event.pointee.source)
         } else if isConnect && lua_touserdata(L, -1)!.load(as: UnsafeMutableRawPointer?.self) == nil {
@@ -383,6 +380,17 @@ private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits
         slots.set(L, slots.resultKey) { lua_pushboolean(L, event.pointee.result ? 1 : 0) }
     }
     return .pushed
+}
+
+/// Whether the EVENT_CONNECT of `source` goes to the script: it is a connection whose server is
+/// still open (one whose server was closed before the script saw it was closed with the server,
+/// and no close event of it follows). A function of its own, so that the reference its cast
+/// takes is let go before the caller makes the object's value, which may raise a memory error
+/// past the caller's frame.
+@inline(never)
+private func isAnnounceable(_ source: Endpoint) -> Bool {
+    guard let connection = source as? Connection else { return false }
+    return connection.listener?.isClosed != true
 }
 
 /// Sets `.Errors` of the event table on top to `message`, made in protected mode; false, with
