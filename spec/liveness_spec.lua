@@ -134,7 +134,12 @@ describe("liveness", function()
 
   it("PeerTimeout must be longer than PingInterval, and both are checked", function()
     assert.has_error(function() network.Configure({ PingInterval = 1, PeerTimeout = 1 }) end)
-    assert.has_error(function() network.Configure({ PingInterval = 0, PeerTimeout = 2 }) end)
+    -- Before: "PeerTimeout must be longer than PingInterval", of a PeerTimeout of 2 and a
+    -- PingInterval of 0.
+    assert.has_error(function() network.Configure({ PingInterval = 0, PeerTimeout = 2 }) end,
+      "Configure: PeerTimeout must be 0 (off) when PingInterval is 0 (pings are what keeps a live but quiet peer from timing out)")
+    network.Configure({ PingInterval = 0, PeerTimeout = 0 })
+    network.Configure({ PingInterval = 1, PeerTimeout = 5 })
     assert.has_error(function() network.Configure({ PingInterval = -1 }) end)
     assert.has_error(function() network.Configure({ PeerTimeout = "5" }) end)
     -- Nothing changed by the refusals.

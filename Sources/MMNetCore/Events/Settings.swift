@@ -66,7 +66,11 @@ public struct Settings: Sendable, Equatable {
         if !(spinWait >= 0 && spinWait <= 0.01) {
             return "SpinWait must be between 0 (off) and 0.01 seconds"
         }
-        if peerTimeout > 0 && (pingInterval == 0 || peerTimeout <= pingInterval) {
+        if peerTimeout > 0 && pingInterval == 0 {
+            return "PeerTimeout must be 0 (off) when PingInterval is 0 (pings are what keeps a live but quiet peer "
+                + "from timing out)"
+        }
+        if peerTimeout > 0 && peerTimeout <= pingInterval {
             return "PeerTimeout must be longer than PingInterval (pings are what keeps a live peer from timing out)"
         }
         return nil
