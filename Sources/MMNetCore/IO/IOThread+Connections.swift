@@ -439,7 +439,9 @@ extension IOThread {
         case .connecting:
             fail(connection, "connect to \(connection.peer.description) timed out after \(IOThread.seconds(connection.helloTimeout))")
         case .hello:
-            fail(connection, "no hello from peer within \(IOThread.seconds(connection.helloTimeout))")
+            // An encrypted connection's hello comes after its TLS handshake: say which is missing.
+            let handshaking = connection.tls.map { tls in !connection.lock.withLock { tls.isHandshakeComplete } } ?? false
+            fail(connection, "no \(handshaking ? "TLS handshake" : "hello") from peer within \(IOThread.seconds(connection.helloTimeout))")
         default:
             finish(connection, reason: "closed")
         }
