@@ -5,6 +5,7 @@
 -- connections go on). Raw peers are LuaSocket sockets in the busted process.
 --
 -- Thread: the busted process's Lua thread only.
+local helper = require "helper"
 local net = require "nethelper"
 local network = net.network
 
@@ -59,6 +60,22 @@ describe("a hostile peer", function()
     assert.is_truthy(e.Errors:find("no hello", 1, true), e.Errors)
     assert.are.same({}, net.collect({ Event = network.EVENT_CONNECT }, 0.2))
     net.assert_still_working(server, client, c)
+  end)
+
+  it("a peer that resets before the server's hello is written: EVENT_ERROR 'connection reset by peer'", function()
+    -- Accepting is held while a "wait" queue is full: the peer connects and resets in the
+    -- backlog, and the server's first write, its hello, meets the reset.
+    network.Configure({ QueueFull = "wait", EventQueueSize = 1 })
+    local server = assert(network.Server("127.0.0.1", 0))
+    local client = assert(network.Client("127.0.0.1", server:GetPort()))
+    assert(client:WaitForConnect(5))
+    assert.is_truthy(helper.wait_until(function() return network.GetStats().EventsQueued >= 1 end, 5))
+    local raw, port = net.raw_connect(server:GetPort())
+    raw:setoption("linger", { on = true, timeout = 0 })
+    raw:close()  -- a reset
+    -- Before: "write failed: Connection reset by peer".
+    local e = assert(net.wait_kind(network.EVENT_ERROR, server, 5))
+    assert.are.equal("127.0.0.1:" .. port .. ": connection reset by peer", e.Errors)
   end)
 
   it("a HelloTimeout changed during a hello names the time the hello really had", function()

@@ -159,7 +159,11 @@ extension IOThread {
                 return false
             }
             if result.bytes > 0 { progress = true }
-            if let error = result.error { return .failed("write failed: \(error.reason)") }
+            if let error = result.error {
+                // Worded as when a read meets the reset (it said "write failed: Connection reset
+                // by peer" of a peer that reset during the hello).
+                return .failed(error.errno == ECONNRESET ? "connection reset by peer" : "write failed: \(error.reason)")
+            }
             if !complete { return .written(drained: false, progress: progress) }
         }
     }
