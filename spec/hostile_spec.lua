@@ -19,6 +19,14 @@ describe("a hostile peer", function()
     return server, client, c
   end
 
+  --- A second client of `server`, connected, and its ClientConnection.
+  local function other_client_of(server)
+    local client = assert(network.Client(server:GetAddress(), server:GetPort()))
+    local connection = assert(net.wait_kind(network.EVENT_CONNECT, nil, 5)).Object
+    assert(net.wait_kind(network.EVENT_CONNECTED, client, 5))
+    return client, connection
+  end
+
   local refusals = {
     { "an HTTP request", "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n", "HTTP" },
     { "random bytes", "\x8f\x12\xfe\x00\x7a\x99\x01\x02\x03\x04\x05", "not mmnet" },
@@ -174,9 +182,7 @@ describe("a hostile peer", function()
 
   it("a message queued under a MaxDepth since lowered becomes EVENT_ERROR at poll, and its connection closes", function()
     local server, client, c = server_with_good_client()
-    local other_client = assert(network.Client(server:GetAddress(), server:GetPort()))
-    local other = assert(net.wait_kind(network.EVENT_CONNECT, nil, 5)).Object
-    assert(net.wait_kind(network.EVENT_CONNECTED, other_client, 5))
+    local other_client, other = other_client_of(server)
     assert.is_true(other_client:Send({ a = { b = { c = { d = 1 } } } }))
     -- Validated and queued by the I/O thread under MaxDepth 64, not yet polled.
     local deadline = net.now() + 5
@@ -199,9 +205,7 @@ describe("a hostile peer", function()
 
   it("after a queued message refused at poll, none of its connection's later messages is delivered", function()
     local server, client, c = server_with_good_client()
-    local other_client = assert(network.Client(server:GetAddress(), server:GetPort()))
-    local other = assert(net.wait_kind(network.EVENT_CONNECT, nil, 5)).Object
-    assert(net.wait_kind(network.EVENT_CONNECTED, other_client, 5))
+    local other_client, other = other_client_of(server)
     for i = 1, 6 do assert.is_true(other_client:Send({ i = i, d = ("a"):rep(i % 2 == 0 and 500 or 10) })) end
     local deadline = net.now() + 5
     while network.GetStats().EventsQueued < 6 and net.now() < deadline do net.socket.sleep(0.01) end

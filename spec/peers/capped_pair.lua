@@ -23,4 +23,15 @@ function capped_pair.open(seconds)
   return server, client, before_deadline
 end
 
+--- Polls until the server's EVENT_CONNECT for the client comes (other events are dropped).
+-- @param before_deadline function the one `open` returned
+-- @return the ClientConnection (the caller holds it: collected, it would close)
+function capped_pair.connection(before_deadline)
+  while before_deadline("EVENT_CONNECT") do
+    for _, e in ipairs(network.PollEvents(0.05)) do
+      if e.Event == network.EVENT_CONNECT then return e.Object end
+    end
+  end
+end
+
 return capped_pair

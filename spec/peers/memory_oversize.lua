@@ -12,13 +12,9 @@
 local network = require "mmnet"
 local socket = require "socket"
 
-local server, client, before_deadline = require("capped_pair").open(10)
-local connection
-while not connection and before_deadline("EVENT_CONNECT") do
-  for _, e in ipairs(network.PollEvents(0.05)) do
-    if e.Event == network.EVENT_CONNECT then connection = e.Object end
-  end
-end
+local capped_pair = require "capped_pair"
+local server, client, before_deadline = capped_pair.open(10)
+local connection = capped_pair.connection(before_deadline)
 
 assert(client:Send({ Data = string.rep("x", 2 * 1024 * 1024) }))
 assert(client:Send({ Data = "small" }))
