@@ -250,13 +250,13 @@ extension IOThread {
     /// large frame (so that it ends alone in the buffer and becomes its event's body without a
     /// copy), and only a header while the connection is sending large frames (then the frame's
     /// buffer is made at its full size at once, not grown from `readChunk` by a copy, as far as
-    /// `readAllowance` lets it); `readChunk` or more on a closing connection. Nil when there is
-    /// no memory for it.
-    private func readSpace(_ connection: Connection) -> UnsafeMutableRawBufferPointer? {
+    /// `readAllowance` lets it); `readChunk` or more on a `closing` connection (the phase `read`
+    /// already looked up). Nil when there is no memory for it.
+    private func readSpace(_ connection: Connection, closing: Bool) -> UnsafeMutableRawBufferPointer? {
         // Closing at our request, what arrives is dropped: as much of it as comes at a time
         // (read a header at a time, a peer writing on after large frames took a CPU, 5 bytes
         // a read, until the linger ran out).
-        if connection.currentPhase == .closing { return connection.input.writableSpace(minimum: IOThread.readChunk) }
+        if closing { return connection.input.writableSpace(minimum: IOThread.readChunk) }
         let waiting = connection.input.count
         var exact: Int?
         if let total = waitingFrameSize(connection) {
@@ -281,9 +281,9 @@ extension IOThread {
     /// peer writing on took 5 GB in the 10 s a close may wait).
     private func read(_ connection: Connection) {
         let n: Int?
+        let closing = connection.currentPhase == .closing
         do {
-            if let tls = connection.tls,
-               connection.currentPhase != .closing || !connection.lock.withLock({ tls.isHandshakeComplete }) {
+            if let tls = connection.tls, !closing || !connection.lock.withLock({ tls.isHandshakeComplete }) {
                 n = try connection.lock.withLock {
                     try tls.receive(minimum: IOThread.readChunk) { space in
                         try Posix.read(connection.fd, into: space)
@@ -296,7 +296,7 @@ extension IOThread {
                     return
                 }
             } else {
-                guard let space = readSpace(connection) else { return failForMemory(connection) }
+                guard let space = readSpace(connection, closing: closing) else { return failForMemory(connection) }
                 n = try Posix.read(connection.fd, into: space)
             }
         } catch let error as SystemError {
