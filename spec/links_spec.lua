@@ -1,5 +1,5 @@
--- Real links (issue 8): the soak traffic of tests/soak/soak.lua (sequence-checked, plain and
--- encrypted once available) between two network namespaces joined by a veth pair (real
+-- Real links (issue 8): the soak traffic of tests/soak/soak.lua (sequence-checked, half of the
+-- connections encrypted) between two network namespaces joined by a veth pair (real
 -- addresses, not loopback; skipped with the reason where namespaces cannot be made), and
 -- through a userspace relay (tests/soak/relay.py) that adds 50 ms each way, caps each
 -- direction at 1 MB/s and stalls everything for 2 s: nothing lost; throughput printed.
@@ -54,7 +54,7 @@ describe("real links", function()
     print("\n  veth 10.231.0.1 <-> 10.231.0.2:\n" .. output)
     assert.is_true(passed, "exit " .. tostring(code) .. ": " .. output)
     assert.is_truthy(output:find("SOAK PASSED", 1, true), output)
-    assert.is_truthy(output:find("servers: 8 connections", 1, true), output)
+    assert.is_truthy(output:find("servers: 8 connections (4 encrypted)", 1, true), output)
   end)
 
   it("a relay with 50 ms latency each way, a 1 MB/s cap and a 2 s stall loses nothing", function()
@@ -73,6 +73,7 @@ describe("real links", function()
       took, output))
     assert.is_true(passed, "exit " .. tostring(code) .. ": " .. output .. "\nrelay: " .. relay:output())
     assert.is_truthy(output:find("SOAK PASSED", 1, true), output)
+    assert.is_truthy(output:find("servers: 4 connections (2 encrypted)", 1, true), output)
     -- The relay really was in the way: the round trip shows its 2 x 50 ms.
     local rtt = tonumber(output:match("servers: .-mean smoothed RTT ([%d.]+) ms"))
     assert.is_truthy(rtt and rtt >= 100, "RTT " .. tostring(rtt) .. " ms: " .. output)

@@ -1,6 +1,6 @@
 -- A short soak (issue 8; `make soak` runs the long one): tests/soak/soak.lua in two processes,
--- mixed traffic both ways over 16 connections (half encrypted once this build has
--- encryption), every message sequence-checked, with QueueFull = "wait" and with "drop" and
+-- mixed traffic both ways over 16 connections (half of them encrypted), every message
+-- sequence-checked, with QueueFull = "wait" and with "drop" and
 -- a receiver that polls often; and the checks themselves shown to catch losses.
 --
 -- Thread: the busted process's Lua thread only.
@@ -26,7 +26,7 @@ describe("a short soak", function()
       assert.is_true(ok, output)
       assert.is_truthy(output:find("SOAK PASSED", 1, true), output)
       assert.is_truthy(output:find("CLIENTS PASSED", 1, true), output)
-      assert.is_truthy(output:find("servers: 16 connections", 1, true), output)
+      assert.is_truthy(output:find("servers: 16 connections (8 encrypted)", 1, true), output)
     end)
   end
 
