@@ -107,6 +107,48 @@ describe("large strings, sent without a copy", function()
     end)
   end
 
+  it("arrive intact in maps whose header grows while they are written (16 and 65,536 pairs, nested)", function()
+    -- A table with no array part is written with a one-byte map header that is widened once
+    -- its pairs are counted (16 or more: 3 bytes; 65,536 or more: 5), moving the pairs after
+    -- it, the lent strings among them included (before: they went in 2 or 4 bytes early, and
+    -- a string starting with two zero bytes arrived with them moved to its end, no error).
+    local function hash_only(pairs_count, big)
+      local t = { data = big }
+      for i = 1, pairs_count - 1 do t["k" .. i] = i end
+      return t
+    end
+    local zeros = "\0\0" .. filler(1, 64 * KiB - 2)
+    local tables = {
+      hash_only(16, zeros),
+      hash_only(16, filler(2, 64 * KiB)),
+      hash_only(65536, filler(3, 70 * KiB)),
+    }
+    local nested = hash_only(20, filler(4, 66 * KiB))
+    nested.inner = hash_only(17, zeros)
+    nested.after = filler(5, 65 * KiB)
+    tables[#tables + 1] = nested
+    local server = assert(network.Server("127.0.0.1", 0))
+    local client = assert(network.Client("127.0.0.1", server:GetPort()))
+    assert.is_true((client:WaitForConnect(5)))
+    local c = assert(net.wait_kind(network.EVENT_CONNECT, nil, 5)).Object
+    local function check(sent, got, where)
+      for k, v in pairs(sent) do
+        if type(v) == "table" then check(v, got[k], where .. "." .. k)
+        elseif type(v) == "string" then same(v, got[k], where .. "." .. k)
+        else assert(got[k] == v, where .. "." .. k .. ": " .. tostring(got[k])) end
+      end
+      for k in pairs(got) do assert(sent[k] ~= nil, where .. ": unexpected key " .. tostring(k)) end
+    end
+    for i, sent in ipairs(tables) do
+      assert.is_true(client:Send(sent))
+      assert.are.equal(1, server:Send(sent, c))
+      for _, from in ipairs { c, client } do
+        local e = assert(net.wait_kind(network.EVENT_RECEIVE, from, 10))
+        check(sent, e.Packet, "table " .. i)
+      end
+    end
+  end)
+
   it("count against MaxMessageSize as copied ones do, the place of the overflow named", function()
     local server, client, c = net.pair()
     network.Configure({ MaxMessageSize = 1024 * KiB })

@@ -177,8 +177,17 @@ struct LuaTableEncoder: ~Copyable {
             // No border: never an array. Count while writing and patch the header after.
             let slot: Int
             do throws(ByteWriterOverflow) { slot = try writer.writeMapHeaderPlaceholder() } catch { throw tooLarge() }
+            let firstSplice = splices.count
             let count = try writeMapEntries(of: index, base: base, depth: depth)
+            let unpatched = writer.count
             do throws(ByteWriterOverflow) { try writer.patchMapHeader(at: slot, count: count) } catch { throw tooLarge() }
+            // A map16/map32 header moved the pairs right: so do the strings lent among them.
+            let shift = writer.count &- unpatched
+            if shift != 0 {
+                for i in firstSplice..<splices.count {
+                    splices[i] = Splice(offset: splices[i].offset &+ shift, block: splices[i].block)
+                }
+            }
             return
         }
 
