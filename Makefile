@@ -99,9 +99,9 @@ uninstall:
 # The C program that embeds Lua and opens and closes states that require mmnet.
 host: $(HOST)
 
-$(HOST): tests/host/host.c
+$(HOST): tests/host/host.c tests/host/process.c tests/host/process.h
 	mkdir -p $(dir $@)
-	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< $(HOST_LUA_LIBS)
+	$(HOST_CC) $(HOST_CFLAGS) -o $@ tests/host/host.c tests/host/process.c $(HOST_LUA_LIBS)
 
 # The encrypted client that misbehaves for spec/hostile_tls_spec.lua (OpenSSL, as mmnet uses).
 tls-peer: $(TLS_PEER)

@@ -16,10 +16,11 @@ local helper = require "helper"
 -- @param script string its file name
 -- @param limit integer the cap, in bytes
 -- @param valgrind boolean run it under memcheck, failing on any block definitely lost
+-- @param env string|nil more NAME=value settings for its environment
 -- @return boolean ok, string output
-local function capped(script, limit, valgrind)
+local function capped(script, limit, valgrind, env)
   local tree = helper.tree
-  local command = "env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 LUA_PATH=" ..
+  local command = "env -u LUA_PATH_5_4 -u LUA_CPATH_5_4 " .. (env or "") .. " LUA_PATH=" ..
     helper.quote(tree .. "/share/lua/5.4/?.lua;" .. helper.root .. "/spec/peers/?.lua;;") .. " LUA_CPATH=" .. helper.quote(tree .. "/lib/lua/5.4/?.so;;") .. " "
   if valgrind then
     command = command .. "valgrind --keep-debuginfo=yes --leak-check=full --errors-for-leak-kinds=definite " ..
@@ -49,6 +50,11 @@ describe("PollEvents out of memory", function()
 
   it("leaks nothing doing so (valgrind)", function()
     assert_printed("RECEIVED 1,2,3,4 IN 3 OR MORE CALLS\n", capped("memory_pressure.lua", 16000000, valgrind))
+  end)
+
+  it("leaves the event descriptor readable, and EventsQueued counting them, for the events it kept back", function()
+    assert_printed("RECEIVED 1,2,3,4 IN 3 OR MORE CALLS\n",
+      capped("memory_pressure.lua", 16000000, false, "MMNET_WAIT_ON_DESCRIPTOR=1"))
   end)
 
   it("refuses a message that never fits with an EVENT_ERROR and closes its connection, and serves on", function()

@@ -8,10 +8,16 @@ import MMNetCore
 /// What mmnet keeps for one Lua state, owned by a sentinel userdata in the registry whose
 /// finalizer runs at `lua_close` before Lua unloads the library.
 final class Binding {
-    /// The core side of this state; nil when the I/O thread could not be started.
-    let context: ScriptContext?
+    /// The core side of this state; nil when the I/O thread could not be started. In the child
+    /// of a fork(), the first call that asks for it gets a new one (`reopenAfterFork`).
+    var context: ScriptContext? {
+        if let opened, opened.isInherited { reopenAfterFork(opened) }
+        return opened
+    }
+    /// The context as opened, whether this process's or (after a fork) the parent's.
+    private(set) var opened: ScriptContext?
     /// Why the I/O thread could not be started.
-    let startupError: String?
+    private(set) var startupError: String?
     /// The events PollEvents drained and has not returned yet (its capacity is reused): they
     /// leave only once their tables are built, so that a memory error Lua raises meanwhile
     /// loses none of them.
@@ -28,13 +34,34 @@ final class Binding {
     /// value (`pushKeyTable`).
     let keys = KeyCache()
     /// The context's buffer pool, not retained (the context is): `withBufferPool`.
-    private let pool: Unmanaged<BufferPool>?
+    private var pool: Unmanaged<BufferPool>?
 
     private init(context: ScriptContext?, startupError: String?) {
-        self.context = context
+        self.opened = context
         self.startupError = startupError
         self.codecLimits = context?.settings.codecLimits ?? CodecLimits()
         self.pool = context.map { Unmanaged.passUnretained($0.buffers) }
+    }
+
+    /// In the child of a fork(): the state's servers, clients and queued events are the
+    /// parent's. The child gets an empty context of its own with the same settings, served by
+    /// an I/O thread of its own; the parent's context is never released (its locks may be held
+    /// by threads the child does not have, and its descriptor numbers may be the child's now).
+    private func reopenAfterFork(_ parents: ScriptContext) {
+        _ = Unmanaged.passRetained(parents)
+        _ = Unmanaged.passRetained(Inherited(drained))
+        drained = []
+        unreportedLost = 0
+        do {
+            let context = ScriptContext(io: try IOThread.acquire())
+            _ = context.configure(parents.scriptSettings)
+            opened = context
+            pool = Unmanaged.passUnretained(context.buffers)
+        } catch {
+            opened = nil
+            pool = nil
+            startupError = "mmnet: the I/O thread could not start after fork(): \(error)"
+        }
     }
 
     /// Calls `body` with the context's buffer pool (nil without a context), lent: no reference
@@ -117,6 +144,13 @@ final class Binding {
     }
 }
 
+/// What a child of fork() inherited from its parent and must never release (`reopenAfterFork`):
+/// releasing the parent's events could take locks that a thread of the parent held.
+private final class Inherited {
+    let value: Any
+    init(_ value: Any) { self.value = value }
+}
+
 /// `__gc` of the sentinel: the state is closing. Its objects were finalized before this (they
 /// were marked for finalization later); close what is left and release the I/O thread, which
 /// the last state joins.
@@ -127,9 +161,13 @@ private func closeState(_ L: OpaquePointer?) -> Int32 {
           let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return 0 }
     block.storeBytes(of: nil, as: UnsafeMutableRawPointer?.self)
     let binding = Unmanaged<Binding>.fromOpaque(pointer).takeRetainedValue()
-    if let context = binding.context {
-        context.close()
-        IOThread.release()
+    // A state closed in the child of a fork() that did not use mmnet since: its context is the
+    // parent's, to leave alone (`reopenAfterFork`).
+    guard let context = binding.opened, !context.isInherited else {
+        if let parents = binding.opened { _ = Unmanaged.passRetained(parents) }
+        return 0
     }
+    context.close()
+    IOThread.release()
     return 0
 }

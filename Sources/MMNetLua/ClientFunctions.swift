@@ -82,6 +82,7 @@ private func connectionGetter(_ L: OpaquePointer, _ body: (OpaquePointer, Connec
     guard let connection = selfConnection(L) else {
         return argumentTypeError(L, 1, expected: "mmnet.Client or mmnet.ClientConnection")
     }
+    if connection.isInherited { return inheritedObjectError(L) }
     return body(L, connection)
 }
 

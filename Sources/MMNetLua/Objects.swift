@@ -93,7 +93,15 @@ func withSelf<T: Endpoint>(_ L: OpaquePointer, _ type: ObjectType, _ body: (Opaq
     let endpoint = Unmanaged<Endpoint>.fromOpaque(pointer).takeUnretainedValue()
     // `is` then an unchecked downcast: `as?` would retain it a second time.
     guard endpoint is T else { return argumentTypeError(L, 1, expected: type.rawValue) }
+    if endpoint.isInherited { return inheritedObjectError(L) }
     return withExtendedLifetime(endpoint) { body(L, unsafeDowncast(endpoint, to: T.self)) }
+}
+
+/// Raises the error of a method called, in the child of a fork(), on an object the parent made:
+/// its socket is the parent's (the child closed its copy), and so is the object.
+func inheritedObjectError(_ L: OpaquePointer) -> Int32 {
+    raise(L, "mmnet: this object was opened before fork() and belongs to the parent process; " +
+          "open new servers and clients in the child")
 }
 
 /// `__gc` of every object: drops the reference and closes the object, flushing what was sent.
@@ -103,7 +111,11 @@ func withSelf<T: Endpoint>(_ L: OpaquePointer, _ type: ObjectType, _ body: (Opaq
 func collectObject(_ L: OpaquePointer?) -> Int32 {
     guard let block = mmnet_testself(L), let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return 0 }
     block.storeBytes(of: nil, as: UnsafeMutableRawPointer?.self)
-    close(Unmanaged<Endpoint>.fromOpaque(pointer).takeRetainedValue())
+    let endpoint = Unmanaged<Endpoint>.fromOpaque(pointer)
+    // The parent's object, in the child of a fork(): neither closed nor released (its reference
+    // stays taken), as its context is not (`Binding.reopenAfterFork`).
+    if endpoint._withUnsafeGuaranteedRef({ $0.isInherited }) { return 0 }
+    close(endpoint.takeRetainedValue())
     return 0
 }
 

@@ -56,7 +56,10 @@ private func collectEvents(_ L: OpaquePointer, timeout: Double) -> Collected {
     // tables (any allocation can run one) and that calls PollEvents: no events for it, they
     // are the building call's.
     if binding.building { return .none }
-    if binding.drained.isEmpty {
+    // Events kept back by an earlier call (it ran out of memory): the descriptor was left
+    // readable for them, and is set again once this call has built what it can.
+    let keptBack = !binding.drained.isEmpty
+    if !keptBack {
         binding.unreportedLost += context.drainEvents(into: &binding.drained, timeout: timeout)
     }
     context.buffers.releaseIfIdle(now: Clock.monotonic())
@@ -73,6 +76,7 @@ private func collectEvents(_ L: OpaquePointer, timeout: Double) -> Collected {
             fillNewObjects(L, made.newObjects)
             binding.drained.removeFirst(count)
             binding.unreportedLost = 0
+            if keptBack || !binding.drained.isEmpty { context.events.notifyPending(!binding.drained.isEmpty) }
             return .built
         }
         if failedAt > 0 {
@@ -84,6 +88,7 @@ private func collectEvents(_ L: OpaquePointer, timeout: Double) -> Collected {
             binding.drained[0] = message.errorEvent
         } else {
             if let refused { binding.drained[0] = refused.event }  // not even its error fits
+            context.events.notifyPending(true)
             return .failed
         }
         mmnet_pop(L, 1)  // the memory error, got past

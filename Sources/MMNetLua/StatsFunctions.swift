@@ -39,9 +39,13 @@ private func setField(_ L: OpaquePointer, _ name: UnsafePointer<CChar>, _ value:
 /// (RTT and SmoothedRTT are absent until the first pong).
 func connectionGetStats(_ L: OpaquePointer?) -> Int32 {
     let L = L!
-    guard let stats = selfConnection(L)?.stats else {
+    guard let connection = selfConnection(L) else {
         return argumentTypeError(L, 1, expected: "mmnet.Client or mmnet.ClientConnection")
     }
+    if connection.isInherited { return inheritedObjectError(L) }
+    let stats = connection.stats
+    // Not held across the Lua calls below, which can raise a memory error past this frame.
+    _ = consume connection
     pushStats(L, stats)
     return 1
 }
@@ -75,10 +79,19 @@ func moduleGetStats(_ L: OpaquePointer?) -> Int32 {
     return 1
 }
 
-/// The totals of the calling state's context, or nil and why it has none.
+/// The totals of the calling state's context, or nil and why it has none. The events a
+/// PollEvents took from the ring and kept back for its next call (the state ran out of memory)
+/// wait for the script too, and are counted. Not inlined: no reference it takes may still be
+/// held when the caller's Lua calls raise a memory error.
+@inline(never)
 private func stateTotals(_ L: OpaquePointer) -> (ScriptContext.Totals?, String) {
     let (context, problem) = scriptContext(L)
-    return (context?.totals, problem)
+    guard var totals = context?.totals else { return (nil, problem) }
+    if let kept = Binding.current(L)?.drained, !kept.isEmpty {
+        totals.eventsQueued += kept.count
+        totals.eventBytesQueued += kept.reduce(0) { $0 + $1.payload.count }
+    }
+    return (totals, problem)
 }
 
 /// `fd = network.GetEventDescriptor()`: a descriptor that is readable whenever events wait

@@ -24,6 +24,9 @@
  * bytes in use, and SET_MEMORY_LIMIT(bytes) changes the state's cap (a script makes the next
  * allocations fail with it, one after another, by setting it just above what it uses).
  *
+ * Every state also gets the global HOST (tests/host/process.c): fork, wait for a child, _exit,
+ * a signalfd, raise a signal, wait for a readable descriptor.
+ *
  * Exit status 0 on success; 1 with a message on stderr on any Lua error; 2 on bad usage.
  *
  * Threads: main thread only without --threads; with it, one pthread per state runs that state
@@ -40,6 +43,8 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include <lualib.h>
+
+#include "process.h"
 
 /* Seconds a thread waits at the barrier for the others before giving up. */
 #define BARRIER_TIMEOUT_SECONDS 30
@@ -177,6 +182,7 @@ static lua_State *open_state(int index, int round) {
     }
     if (L == NULL) { fprintf(stderr, "host: state %d: out of memory\n", index); return NULL; }
     luaL_openlibs(L);
+    host_register_process(L);
     if (opts.memory_limit != 0) {
         lua_pushinteger(L, (lua_Integer)opts.memory_limit);
         lua_setglobal(L, "MEMORY_LIMIT");

@@ -9,14 +9,21 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/// accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC.
+/// socket(2) for a TCP stream with SOCK_NONBLOCK | SOCK_CLOEXEC, recorded as mmnet's
+/// (`mmnet_watch_forks`).
+int mmnet_socket_nonblocking(int family);
+
+/// accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC, recorded as mmnet's.
 int mmnet_accept_nonblocking(int fd, struct sockaddr *address, socklen_t *length);
+
+/// close(2) of a descriptor mmnet made, forgotten first.
+int mmnet_close(int fd);
 
 /// ppoll(2) without a signal mask: waits up to `timeout_ns` nanoseconds, or without a limit
 /// when it is negative.
 int mmnet_ppoll(struct pollfd *fds, nfds_t count, int64_t timeout_ns);
 
-/// eventfd(2) with EFD_NONBLOCK | EFD_CLOEXEC, counter 0.
+/// eventfd(2) with EFD_NONBLOCK | EFD_CLOEXEC, counter 0, recorded as mmnet's.
 int mmnet_eventfd(void);
 
 /// Takes the process-wide mutex that guards starting and stopping the I/O thread. A static C
@@ -28,5 +35,13 @@ void mmnet_global_unlock(void);
 
 /// A new process-unique object id (1, 2, 3, ...), from any thread.
 int64_t mmnet_next_id(void);
+
+/// Has the child of every later fork() close the descriptors mmnet made (they are the parent's
+/// connections), make the global mutex anew and count one more generation. Idempotent.
+void mmnet_watch_forks(void);
+
+/// How many fork()s lie between the process that first watched forks and this one: 0 in it,
+/// 1 in its children, and so on. Objects made in an earlier generation are the parent's.
+uint64_t mmnet_fork_generation(void);
 
 #endif

@@ -20,9 +20,17 @@ public class Endpoint: @unchecked Sendable {
     /// nothing after a malformed message read from the wire is.
     public var refusedQueued = false
 
+    /// The fork generation of its context.
+    private let generation: UInt64
+
+    /// True in the child of a fork() made after the object opened: it is the parent's
+    /// (`ScriptContext.isInherited`). Reads no reference.
+    public var isInherited: Bool { generation != mmnet_fork_generation() }
+
     /// Gives the object a fresh id and ties it to `context`.
     init(context: ScriptContext) {
         self.id = mmnet_next_id()
         self.context = context
+        self.generation = context.generation
     }
 }

@@ -195,6 +195,17 @@ public final class EventRing: @unchecked Sendable {
         }
     }
 
+    /// Sets the descriptor after a PollEvents that took its events from those it drained
+    /// earlier (Lua thread): readable while `pending` (some of them still wait for the script's
+    /// next call) or while the ring holds events, unreadable otherwise. A host sleeping on the
+    /// descriptor must wake for events that PollEvents kept back (a state short of memory).
+    public func notifyPending(_ pending: Bool) {
+        lock.withLock {
+            guard notifyFD >= 0 else { return }
+            if pending || count > 0 { Posix.signal(eventfd: notifyFD) } else { Posix.drain(eventfd: notifyFD) }
+        }
+    }
+
     /// Events queued now.
     public var queued: Int { lock.withLock { count } }
 

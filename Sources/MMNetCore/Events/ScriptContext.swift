@@ -2,6 +2,7 @@
 //
 // Thread: both. `settings` is guarded by a lock (written by the Lua thread only, which reads
 // it without); `events` has its own; `sentSinceDrain` is the Lua thread's alone.
+import CSystemShim
 
 /// The per-Lua-state side of mmnet that the core knows about (the core never sees Lua itself).
 public final class ScriptContext: @unchecked Sendable {
@@ -25,8 +26,16 @@ public final class ScriptContext: @unchecked Sendable {
     /// Creates the context of a newly opened Lua state, served by `io`.
     public init(io: IOThread) {
         self.io = io
+        self.generation = io.generation
         self.events = EventRing(capacity: Defaults.eventQueueSize)
     }
+
+    /// True in the child of a fork() made after this context opened: it is the parent's, and
+    /// the child must not touch its sockets, locks or thread (`IOThread.isInherited`). Reads
+    /// no reference (a Lua error may unwind the caller right after).
+    public var isInherited: Bool { generation != mmnet_fork_generation() }
+    /// The fork generation of its I/O thread.
+    let generation: UInt64
 
     /// The settings in force (any thread).
     public var settings: Settings { lock.withLock { current } }

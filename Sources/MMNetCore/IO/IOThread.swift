@@ -49,6 +49,13 @@ public final class IOThread: @unchecked Sendable {
 
     nonisolated(unsafe) private static var instance: IOThread?
     nonisolated(unsafe) private static var users = 0
+    /// The I/O threads of the processes this one was forked from (in a child): never stopped,
+    /// joined or freed, since their thread is not in this process and their locks may be held
+    /// for ever; kept here so that nothing releases them.
+    nonisolated(unsafe) private static var inherited: [IOThread] = []
+
+    /// The fork generation this thread was started in (`mmnet_fork_generation`).
+    public let generation = mmnet_fork_generation()
 
     private let wakeFD: Int32
     private let commandLock = Lock()
@@ -83,11 +90,24 @@ public final class IOThread: @unchecked Sendable {
     }
 
 
-    /// The process's I/O thread, started if no Lua state uses it yet (Lua thread, at luaopen).
-    /// Every call must be balanced by one `release`.
+    /// True in the child of a fork() made after this thread started: the thread, its sockets
+    /// and its states are the parent's (the child closed its copies of the descriptors).
+    /// Any thread; costs a load and a compare.
+    public var isInherited: Bool { generation != mmnet_fork_generation() }
+
+    /// The process's I/O thread, started if no Lua state uses it yet (Lua thread, at luaopen,
+    /// or at a state's first call after a fork). Every call must be balanced by one `release`.
     public static func acquire() throws -> IOThread {
+        mmnet_watch_forks()
         mmnet_global_lock()
         defer { mmnet_global_unlock() }
+        if let parents = instance, parents.isInherited {
+            // A child of fork(): the states that used the parent's thread leave it alone
+            // (`ScriptContext.isInherited`); this process gets a thread of its own.
+            inherited.append(parents)
+            instance = nil
+            users = 0
+        }
         if let instance {
             users += 1
             return instance
@@ -101,12 +121,19 @@ public final class IOThread: @unchecked Sendable {
 
     /// Gives up one use (Lua thread, when a Lua state closes); the last one stops the thread
     /// and joins it, so no code of the library runs once the state's library is unloaded.
+    /// The join (up to `stopLimit` while peers still take what was sent) is made outside the
+    /// global lock: a state opened meanwhile on another thread starts a thread of its own at
+    /// once instead of waiting for it.
     public static func release() {
-        mmnet_global_lock()
-        defer { mmnet_global_unlock() }
-        users -= 1
-        guard users == 0, let io = instance else { return }
-        instance = nil
+        let stopped: IOThread? = {
+            mmnet_global_lock()
+            defer { mmnet_global_unlock() }
+            users -= 1
+            guard users == 0, let io = instance else { return nil }
+            instance = nil
+            return io
+        }()
+        guard let io = stopped else { return }
         io.submit(.stop)
         pthread_join(io.thread, nil)
         Posix.close(io.wakeFD)
@@ -126,6 +153,12 @@ public final class IOThread: @unchecked Sendable {
         var status = pthread_attr_setstacksize(&attributes, IOThread.stackSize)
         if status != 0 { throw SystemError("pthread_attr_setstacksize", errno: status) }
         let unmanaged = Unmanaged.passRetained(self)
+        // The thread takes no asynchronous signal: they stay the host's threads' (a host that
+        // blocks SIGTERM to read it from a signalfd must not be killed by it here).
+        var all = sigset_t(), previous = sigset_t()
+        sigfillset(&all)
+        pthread_sigmask(SIG_SETMASK, &all, &previous)
+        defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
         status = pthread_create(&thread, &attributes, { arg in
             let io = Unmanaged<IOThread>.fromOpaque(arg!).takeRetainedValue()
             io.run()

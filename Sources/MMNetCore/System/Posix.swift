@@ -34,9 +34,7 @@ public enum Posix {
 
     /// socket(2), non-blocking and close-on-exec.
     public static func socket(family: Int32) throws -> Int32 {
-        try retrying("socket") {
-            Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        }
+        try retrying("socket") { mmnet_socket_nonblocking(family) }
     }
 
     /// setsockopt(2) with an Int32 value.
@@ -112,7 +110,7 @@ public enum Posix {
 
     /// close(2). Errors are not reported: the descriptor is released either way on Linux.
     public static func close(_ fd: Int32) {
-        _ = Glibc.close(fd)
+        _ = mmnet_close(fd)
     }
 
     /// ppoll(2), the poll(2) with a timeout finer than a millisecond: `timeout` in seconds,

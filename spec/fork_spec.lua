@@ -1,0 +1,144 @@
+-- fork() after require "mmnet" (a pre-fork server, a host that forks workers): the child
+-- inherits the parent's servers and connections but not the I/O thread. mmnet's part of the
+-- bargain: the child closes its copies of mmnet's descriptors at once (the parent's peers and
+-- ports behave as if the child did not exist), every object of the parent's raises a clear
+-- error when the child uses it (before: a Send wrote into the parent's stream and broke it),
+-- closing the state in the child returns at once (before: it waited for ever for the parent's
+-- I/O thread), and the child's own new servers and clients work, in the same state or a new
+-- one. Runs the C test host (tests/host/host.c), whose HOST table gives the script fork(2).
+--
+-- Thread: the busted process's Lua thread only.
+local helper = require "helper"
+
+--- Runs `chunk` in the test host; returns ok, exit code, output.
+local function host(chunk, args)
+  return helper.run(helper.tree_env() .. " " .. helper.quote(helper.host) .. " " .. (args or "") ..
+    " -e " .. helper.quote(chunk), 60)
+end
+
+--- Lua source shared by the chunks: a server and a client of it, connected, in one state.
+local PAIR = [[
+  local network = require "mmnet"
+  local function pair()
+    local server = assert(network.Server("127.0.0.1", 0))
+    local client = assert(network.Client("127.0.0.1", server:GetPort()))
+    assert(client:WaitForConnect(5))
+    for _ = 1, 100 do
+      for _, e in ipairs(network.PollEvents(0.05)) do
+        if e.Event == network.EVENT_CONNECT then return server, client, e.Object end
+      end
+    end
+    error("no EVENT_CONNECT")
+  end
+  --- The packets received by `from` until `count` arrived (5 s at most); errors are raised.
+  local function receive(from, count)
+    local got = {}
+    for _ = 1, 100 do
+      for _, e in ipairs(network.PollEvents(0.05)) do
+        if e.Event == network.EVENT_RECEIVE and e.Object == from then got[#got + 1] = e.Packet
+        elseif e.Event == network.EVENT_ERROR or e.Event == network.EVENT_CLIENT_CLOSE then
+          error("event " .. e.Event .. ": " .. tostring(e.Errors))
+        end
+      end
+      if #got >= count then return got end
+    end
+    error("received " .. #got .. " of " .. count)
+  end
+]]
+
+describe("fork() after require \"mmnet\"", function()
+  it("leaves the parent's links whole: the child's use of its objects raises, its close returns at once", function()
+    local ok, code, out = host(PAIR .. [[
+      -- Large messages still queued at the fork: the server side reads one, then no more.
+      network.Configure({ EventQueueBytes = 1024 })
+      local server, client, connection = pair()
+      local blob = string.rep("b", 4 * 1024 * 1024)
+      for i = 1, 3 do assert(client:Send({ i = i, blob = blob })) end
+      local pid = HOST.fork()
+      if pid == 0 then
+        local sent, why = pcall(client.Send, client, { i = 99 })
+        assert(not sent and why:find("opened before fork()", 1, true), tostring(why))
+        assert(not pcall(server.Broadcast, server, { i = 99 }))
+        assert(not pcall(connection.GetStats, connection))
+        assert(#network.PollEvents(0.1) == 0, "the parent's events reached the child")
+        return  -- the host closes this state: it must not wait for the parent's I/O thread
+      end
+      assert(HOST.wait(pid, 10) == "exit 0", "the child did not end in time")
+      assert(client:Send({ i = 4 }))
+      local got = receive(connection, 4)
+      for i = 1, 4 do
+        assert(got[i].i == i, "message " .. i .. " is " .. tostring(got[i].i))
+        if i < 4 then assert(got[i].blob == blob, "blob " .. i .. " damaged") end
+      end
+      print("PARENT GOT 1,2,3,4")
+    ]])
+    assert.is_true(ok, "exit " .. tostring(code) .. ": " .. out)
+    assert.is_truthy(out:find("PARENT GOT 1,2,3,4", 1, true), out)
+  end)
+
+  it("gives the child servers and clients of its own, in the same state", function()
+    local ok, code, out = host(PAIR .. [[
+      local server, client = pair()
+      network.Configure({ MaxDepth = 10 })
+      local pid = HOST.fork()
+      if pid == 0 then
+        assert(network.Configure().MaxDepth == 10, "the settings were not kept")
+        local s2, c2, conn2 = pair()
+        assert(c2:Send({ hello = "from the child" }))
+        assert(receive(conn2, 1)[1].hello == "from the child")
+        assert(network.GetStats().Connections == 2, "the child counts the parent's connections")
+        print("CHILD SERVED")
+        return
+      end
+      assert(HOST.wait(pid, 10) == "exit 0", "the child failed")
+    ]])
+    assert.is_true(ok, "exit " .. tostring(code) .. ": " .. out)
+    assert.is_truthy(out:find("CHILD SERVED", 1, true), out)
+  end)
+
+  it("closes the child's copies of the descriptors: a server the parent closes refuses connections", function()
+    local ok, code, out = host(PAIR .. [[
+      local server = assert(network.Server("127.0.0.1", 0))
+      local port = server:GetPort()
+      local pid = HOST.fork()
+      if pid == 0 then
+        HOST.readable(-1, 3)  -- stays alive, holding what it inherited
+        HOST.exit(0)
+      end
+      server = nil
+      collectgarbage()
+      network.PollEvents(0.2)
+      local client = assert(network.Client("127.0.0.1", port))
+      local connected, _, why = client:WaitForConnect(2)
+      assert(not connected and tostring(why):find("refused"), "connected to a closed server: " .. tostring(why))
+      print("REFUSED")
+      assert(HOST.wait(pid, 10) == "exit 0")
+    ]])
+    assert.is_true(ok, "exit " .. tostring(code) .. ": " .. out)
+    assert.is_truthy(out:find("REFUSED", 1, true), out)
+  end)
+
+  it("works after the library was unloaded, and in a state the child opens", function()
+    -- Round 1 loads mmnet, which watches forks, and unloads it at its lua_close (the handler
+    -- goes with the library); round 2 forks before loading it, and the child loads it anew.
+    local ok, code, out = host([[
+      if ROUND == 1 then
+        local network = require "mmnet"
+        assert(network.Server("127.0.0.1", 0))
+        return
+      end
+      local pid = HOST.fork()
+      if pid == 0 then
+        local network = require "mmnet"
+        local server = assert(network.Server("127.0.0.1", 0))
+        local client = assert(network.Client("127.0.0.1", server:GetPort()))
+        assert(client:WaitForConnect(5))
+        HOST.exit(7)
+      end
+      assert(HOST.wait(pid, 10) == "exit 7", "the child failed")
+      print("CHILD OF ROUND 2 SERVED")
+    ]], "--rounds 2")
+    assert.is_true(ok, "exit " .. tostring(code) .. ": " .. out)
+    assert.is_truthy(out:find("CHILD OF ROUND 2 SERVED", 1, true), out)
+  end)
+end)
