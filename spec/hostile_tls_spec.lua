@@ -52,6 +52,47 @@ describe("a hostile encrypted peer", function()
     net.assert_still_working(server, client, c)
   end)
 
+  it("ending its stream inside a TLS record gets EVENT_ERROR (data lost), no message, then its close", function()
+    -- Before: the partial record stayed in the TLS engine, the stream looked empty, and the
+    -- server reported an orderly close: five messages lost without a word.
+    local server, client, c = encrypted_pair()
+    local peer, bad = hostile_peer(server, "cut", 5)
+    finally(function() peer:close() end)
+    local reason = "peer closed the connection in the middle of a TLS record (data lost)"
+    local e = assert(net.wait({ Object = bad }, 10), "no event: " .. peer:output())
+    assert.are.equal(network.EVENT_ERROR, e.Event, net.describe(e))
+    assert.are.equal(reason, e.Errors)
+    local close = assert(net.wait({ Object = bad }, 5))
+    assert.are.equal(network.EVENT_CLIENT_CLOSE, close.Event, net.describe(close))
+    assert.are.equal(reason, close.Errors)
+    assert.is_truthy(peer:wait_for("^SENT %d+ ended", 10), peer:output())
+    net.assert_still_working(server, client, c)
+  end)
+
+  it("ending its stream without a TLS close_notify: its messages arrive, then EVENT_ERROR and its close", function()
+    -- A stream cut on a record boundary looks the same: TLS tells the two apart from an
+    -- orderly end by the close_notify that precedes the latter.
+    local server, client, c = encrypted_pair()
+    local peer, bad = hostile_peer(server, "nonotify", 5)
+    finally(function() peer:close() end)
+    for i = 1, 5 do
+      local e = assert(net.wait({ Object = bad }, 10), "no message " .. i .. ": " .. peer:output())
+      assert.are.equal(network.EVENT_RECEIVE, e.Event, net.describe(e))
+    end
+    local reason = "peer closed the connection without TLS close_notify (its data may have been cut off)"
+    local e = assert(net.wait({ Object = bad }, 5))
+    assert.are.equal(network.EVENT_ERROR, e.Event, net.describe(e))
+    assert.are.equal(reason, e.Errors)
+    local close = assert(net.wait({ Object = bad }, 5))
+    assert.are.equal(network.EVENT_CLIENT_CLOSE, close.Event, net.describe(close))
+    assert.is_truthy(peer:wait_for("^SENT %d+ ended", 10), peer:output())
+    -- An mmnet peer's own close sends close_notify: an orderly close, no error.
+    client:Disconnect()
+    local orderly = assert(net.wait({ Object = c }, 5))
+    assert.are.equal(network.EVENT_CLIENT_CLOSE, orderly.Event, net.describe(orderly))
+    assert.are.equal("closed by peer", orderly.Errors)
+  end)
+
   it("writing on after the script disconnected it is read and dropped, not kept", function()
     local server, client, c = encrypted_pair()
     local peer, bad = hostile_peer(server, "closeflood", 3)

@@ -36,7 +36,10 @@ static int use_session(SSL *ssl, const EVP_MD *md, const unsigned char **id, siz
     *id = NULL;
     *idlen = 0;
     if (psk == NULL) return 0;
-    if (md != NULL && SSL_CIPHER_get_handshake_digest(SSL_SESSION_get0_cipher(psk)) != md) return 1;
+    /* Compare digests by type: after a HelloRetryRequest OpenSSL passes its own fetched
+     * EVP_MD, never the same pointer as SSL_CIPHER_get_handshake_digest's. */
+    const EVP_MD *ours = SSL_CIPHER_get_handshake_digest(SSL_SESSION_get0_cipher(psk));
+    if (md != NULL && (ours == NULL || EVP_MD_get_type(ours) != EVP_MD_get_type(md))) return 1;
     if (!SSL_SESSION_up_ref(psk)) return 0;
     *sess = psk;
     *id = (const unsigned char *)mmnet_tls_psk_identity;

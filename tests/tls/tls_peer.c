@@ -9,14 +9,21 @@
  *       sends one message ({}) and then pings, as fast as the socket takes them, for SECONDS
  *       or until the server closes the connection (the spec's script disconnects it on the
  *       message)
+ *   tls_peer PORT HEXKEY nonotify COUNT
+ *       sends COUNT messages ({}) in one TLS record, then ends its side of the TCP stream
+ *       without a TLS close_notify (what a cut stream looks like), and waits for the close
+ *   tls_peer PORT HEXKEY cut COUNT
+ *       the same, but the record's last 5 bytes never go out: the messages cannot be decrypted
  *
  * Prints "READY" after the handshake, then "SENT <bytes of TLS plaintext> <how it ended>" where
- * the ending is "done" (all sent) or "closed" (the server ended the connection). Exit status 0
+ * the ending is "done" (all sent), "closed" (the server ended the connection) or, for nonotify
+ * and cut, "ended" (the server closed its side within 5 s). Exit status 0
  * in both cases; 1 with a message on stderr when the connection or handshake fails.
  *
  * Thread: its own process's main thread.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -26,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -101,9 +109,48 @@ static int write_all(SSL *ssl, const void *bytes, int count) {
     return SSL_write(ssl, bytes, count) == count;
 }
 
+/* Writes `count` copies of `message` as one TLS record, all of it or all but its last 5 bytes
+ * (`cut`), straight to the socket, then ends the TCP stream without a close_notify. */
+static int cut_stream(SSL *ssl, const unsigned char *message, size_t size, long count, int cut) {
+    size_t length = size * (size_t)count;
+    unsigned char *plain = malloc(length);
+    BIO *records = BIO_new(BIO_s_mem());
+    if (plain == NULL || records == NULL) fail("out of memory");
+    for (long i = 0; i < count; i++) memcpy(plain + (size_t)i * size, message, size);
+    BIO_up_ref(records);
+    SSL_set0_wbio(ssl, records);  /* the records go to memory, not to the socket */
+    if (SSL_write(ssl, plain, (int)length) != (int)length) fail("SSL_write");
+    unsigned char *bytes;
+    long pending = BIO_get_mem_data(records, (char **)&bytes);
+    size_t keep = (size_t)pending - (cut ? 5 : 0);
+    int fd = SSL_get_fd(ssl);
+    for (size_t done = 0; done < keep; ) {
+        ssize_t n = write(fd, bytes + done, keep - done);
+        if (n <= 0) return 0;
+        done += (size_t)n;
+    }
+    BIO_free(records);
+    free(plain);
+    return shutdown(fd, SHUT_WR) == 0;
+}
+
+/* Reads and drops what the server sends until it closes its side (true) or 5 s pass. */
+static int ended(int fd) {
+    double end = now() + 5;
+    unsigned char buffer[4096];
+    struct timeval step = { 0, 100000 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &step, sizeof step);
+    while (now() < end) {
+        ssize_t n = read(fd, buffer, sizeof buffer);
+        if (n == 0) return 1;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return 1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc != 5 || strlen(argv[2]) != 32) {
-        fprintf(stderr, "usage: tls_peer PORT HEXKEY(32 digits) keyupdate COUNT | closeflood SECONDS\n");
+        fprintf(stderr, "usage: tls_peer PORT HEXKEY(32 digits) keyupdate COUNT | closeflood SECONDS | nonotify COUNT | cut COUNT\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -137,6 +184,11 @@ int main(int argc, char **argv) {
             open = write_all(ssl, pings, (int)sizeof pings);
             if (open) sent += (long)sizeof pings;
         }
+    } else if (open && (strcmp(mode, "nonotify") == 0 || strcmp(mode, "cut") == 0)) {
+        open = cut_stream(ssl, message, sizeof message, amount, strcmp(mode, "cut") == 0);
+        if (open) sent += (long)sizeof message * amount;
+        printf("SENT %ld %s\n", sent, open && ended(SSL_get_fd(ssl)) ? "ended" : "closed");
+        return 0;
     } else if (open) {
         fail("unknown mode");
     }

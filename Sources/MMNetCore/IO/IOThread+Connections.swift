@@ -327,6 +327,10 @@ extension IOThread {
             return
         }
         if n == 0 {
+            if let tls = connection.tls, let lost = connection.lock.withLock({ tls.truncation }) {
+                endOfStream(connection, StreamEnd(reason: lost, isError: true))
+                return
+            }
             endOfStream(connection, StreamEnd(reason: "closed by peer", isError: false))
             return
         }

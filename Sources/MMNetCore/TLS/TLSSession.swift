@@ -217,6 +217,18 @@ public final class TLSSession: @unchecked Sendable {
         _ = OpenSSLErrorQueue.drain()
     }
 
+    /// Why the peer's end of the TCP stream loses data, or nil: the engine still holds part of
+    /// a record (bytes of it are missing), or the handshake completed and no close_notify came.
+    public var truncation: String? {
+        if SSL_has_pending(ssl) == 1 || BIO_ctrl_pending(pipe) > 0 {
+            return "peer closed the connection in the middle of a TLS record (data lost)"
+        }
+        if isHandshakeComplete && (SSL_get_shutdown(ssl) & Int32(SSL_RECEIVED_SHUTDOWN)) == 0 {
+            return "peer closed the connection without TLS close_notify (its data may have been cut off)"
+        }
+        return nil
+    }
+
     /// The negotiated cipher suite (OpenSSL's name, e.g. "TLS_AES_256_GCM_SHA384"), or nil
     /// before the handshake completes.
     public var negotiatedCipher: String? {
