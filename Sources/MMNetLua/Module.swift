@@ -19,6 +19,7 @@ private let moduleFunctions: [(String, mmnet_Function)] = [
 /// the stack. Never raises: a failure to start the I/O thread is reported by the functions.
 private func openModule(_ L: OpaquePointer) -> Int32 {
     _ = Binding.open(L)
+    findIntegerPlacement(L)
     registerObjectType(L, .server, methods: serverMethods)
     registerObjectType(L, .client, methods: clientMethods)
     registerObjectType(L, .clientConnection, methods: clientConnectionMethods)

@@ -6,12 +6,31 @@
 // with a per-state random seed and are not followed.
 //
 // Thread: any (the reader's; a value type).
+import CSystemShim
 import Glibc
 
+/// How a Lua 5.4 places integer keys in a table's hash part.
+public enum LuaIntegerPlacement: Int32, Sendable {
+    /// Not known yet: both placements count.
+    case unknown = 0
+    /// Modulo the largest odd number below the size (Lua 5.4.4 and later).
+    case modulo = 1
+    /// The low bits (Lua 5.4.0 to 5.4.3).
+    case lowBits = 2
+
+    /// The placement of the Lua that loaded the module, for every state and thread of the
+    /// process (there is one Lua in a process). Set by the binding at luaopen.
+    public static var current: LuaIntegerPlacement {
+        get { LuaIntegerPlacement(rawValue: mmnet_integer_placement()) ?? .unknown }
+        set { mmnet_set_integer_placement(newValue.rawValue) }
+    }
+}
+
 /// The buckets of one map's number keys, in the table `lua_createtable(L, 0, count)` makes: a
-/// hash part of the next power of two at or above `count` nodes. Both of Lua 5.4's placements
-/// of integer keys are followed, since the module may be loaded into either: 5.4.4 and later
-/// take an integer modulo the largest odd number below the size, 5.4.0 to 5.4.3 its low bits;
+/// hash part of the next power of two at or above `count` nodes. Lua 5.4 has two placements of
+/// integer keys: 5.4.4 and later take an integer modulo the largest odd number below the size,
+/// 5.4.0 to 5.4.3 its low bits. Both are followed, and the one of the Lua that loaded the
+/// module (`LuaIntegerPlacement.current`, found at luaopen) is counted; until it is known, the worse;
 /// floats (other than integral ones, which Lua stores as integers) go through `l_hashfloat` and
 /// the modulo in both. The buckets of the keys actually read are recorded (8 bytes a key, in
 /// memory from malloc that grows with them: never sized from a declared count) and counted
@@ -23,6 +42,17 @@ struct LuaKeyChains {
     /// Most probes past the first that one message's number keys may cost in either placement,
     /// all maps together: about 45 ms of Lua's time.
     @usableFromInline static let probeBudget = 1 << 24
+
+    /// The probes of `probes` that Lua pays: those of its placement, or the worse when that is
+    /// not known.
+    @usableFromInline
+    static func counted(_ probes: (modulo: Int, powerOfTwo: Int)) -> Int {
+        switch LuaIntegerPlacement.current {
+        case .modulo: return probes.modulo
+        case .lowBits: return probes.powerOfTwo
+        case .unknown: return max(probes.modulo, probes.powerOfTwo)
+        }
+    }
 
     /// Nodes of the hash part (0: the map is not followed).
     @usableFromInline let size: Int

@@ -295,7 +295,7 @@ public struct MessagePackReader {
         let probes = chains.probes()
         keyProbes.modulo &+= probes.modulo
         keyProbes.powerOfTwo &+= probes.powerOfTwo
-        if max(keyProbes.modulo, keyProbes.powerOfTwo) > LuaKeyChains.probeBudget {
+        if LuaKeyChains.counted(keyProbes) > LuaKeyChains.probeBudget {
             throw Self.fail(.collidingKeys(at: mapAt, limit: LuaKeyChains.probeBudget))
         }
     }
