@@ -5,7 +5,7 @@
 #   make test                  Debian packages (as root), build, Lua specs, Swift tests
 #   make demo                  a server and a client in two lua5.4 processes, printing events
 #   make host                  out/host, the C test host that embeds Lua (tests/host/host.c)
-#   make tls-peer              out/tls_peer, the hostile encrypted client of the specs (tests/tls)
+#   make tls-peer              out/tls_peer and out/freed_key.so, the TLS test tools of the specs (tests/tls)
 #   make bench-codec           Encode/Decode speed against lua-cjson, bare Lua and string.rep
 #   make bench-tls             in-memory speed of the TLS engine (handshakes, 40 B and 1 MiB writes)
 #   make bench                 the benchmark suite (bench/): out/bench/results.txt, throughput.png
@@ -53,6 +53,8 @@ HOST_LUA_LIBS ?= -Wl,-E -Wl,-Bstatic -llua5.4 -Wl,-Bdynamic -lm -ldl -pthread
 HOST = $(CURDIR)/out/host
 # The hostile TLS client of spec/hostile_tls_spec.lua, built by `make tls-peer`.
 TLS_PEER = $(CURDIR)/out/tls_peer
+# The LD_PRELOAD library that reports freed blocks holding a key (tests/tls/freed_key.c).
+FREED_KEY = $(CURDIR)/out/freed_key.so
 # Scratch tree the tests install into and load from, as a user would.
 TEST_TREE ?= $(CURDIR)/out/tree
 # Debian packages the tests, the demo and the benchmarks need.
@@ -104,11 +106,15 @@ $(HOST): tests/host/host.c tests/host/process.c tests/host/process.h
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ tests/host/host.c tests/host/process.c $(HOST_LUA_LIBS)
 
 # The encrypted client that misbehaves for spec/hostile_tls_spec.lua (OpenSSL, as mmnet uses).
-tls-peer: $(TLS_PEER)
+tls-peer: $(TLS_PEER) $(FREED_KEY)
 
 $(TLS_PEER): tests/tls/tls_peer.c
 	mkdir -p $(dir $@)
 	$(HOST_CC) $(HOST_CFLAGS) -o $@ $< -lssl -lcrypto
+
+$(FREED_KEY): tests/tls/freed_key.c
+	mkdir -p $(dir $@)
+	$(HOST_CC) $(HOST_CFLAGS) -shared -fPIC -o $@ $< -ldl
 
 # Runs both suites even if the first fails (-k), then prints one summary line.
 test: deps

@@ -557,6 +557,38 @@ describe("encryption", function()
     end)
   end)
 
+  it("frees no memory with the key still in it", function()
+    -- tests/tls/freed_key.c reports every block freed with the raw key bytes in it. Before:
+    -- the parsed key's array (and the hex as a Swift string) went back to malloc as they were.
+    if helper.sanitizer then
+      pending("LD_PRELOAD of freed_key.so skipped under the " .. helper.sanitizer .. " sanitizer")
+      return
+    end
+    local chunk = [[
+      local network = require "mmnet"
+      local key = ("0c03ea65238dd2c25eb87ce563868098"):upper()
+      local server = assert(network.Server("127.0.0.1", 0, key))
+      local client = assert(network.Client("127.0.0.1", server:GetPort(), key))
+      assert(client:WaitForConnect(5))
+      assert(client:Send({ "over TLS" }))
+      local deadline = os.time() + 5
+      repeat
+        local got
+        for _, e in ipairs(network.PollEvents(0.05)) do got = got or e.Event == network.EVENT_RECEIVE end
+      until got or os.time() > deadline
+      client, server = nil, nil
+      collectgarbage()
+      network.PollEvents(0.2)
+      print("DONE")
+    ]]
+    local ok, code, out = helper.run("env MMNET_WATCHED_KEY=" .. K128 .. " LD_PRELOAD=" ..
+      helper.quote(helper.root .. "/out/freed_key.so") .. " " .. helper.tree_env() .. " " .. helper.lua ..
+      " -e " .. helper.quote(chunk), 30)
+    assert.is_true(ok, "exit " .. tostring(code) .. ": " .. out)
+    assert.is_truthy(out:find("DONE", 1, true), out)
+    assert.is_falsy(out:find("FREED KEY BYTES", 1, true), out)
+  end)
+
   describe("with the openssl command", function()
     local openssl = openssl_path()
     local function skip_without_openssl()

@@ -39,7 +39,10 @@ func endpointArguments(_ L: OpaquePointer, serverSide: Bool) -> EndpointArgument
         break
     case LUA_TSTRING:
         do {
-            key = try PresharedKey(hex: stringArgument(L, 3)!)
+            // Read in place: a Swift String of the hex would leave a copy in freed memory.
+            var length = 0
+            let digits = lua_tolstring(L, 3, &length)
+            key = try PresharedKey(hexDigits: UnsafeRawBufferPointer(start: digits, count: length))
         } catch {
             return .invalid(error.message)  // never contains the key itself
         }

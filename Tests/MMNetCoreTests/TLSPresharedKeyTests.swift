@@ -26,13 +26,14 @@ final class TLSPresharedKeyTests: XCTestCase {
         let lower128 = try PresharedKey(hex: Self.key128.lowercased())
         let upper128 = try PresharedKey(hex: Self.key128)
         XCTAssertEqual(lower128.bits, 128)
-        XCTAssertEqual(lower128.bytes, upper128.bytes)
-        XCTAssertEqual(upper128.bytes.prefix(3), [0x0C, 0x03, 0xEA])
+        let bytes = { (key: PresharedKey) in key.withUnsafeBytes { Array($0) } }
+        XCTAssertEqual(bytes(lower128), bytes(upper128))
+        XCTAssertEqual(bytes(upper128).prefix(3), [0x0C, 0x03, 0xEA])
         XCTAssertEqual(upper128.cipherSuite, "TLS_AES_128_GCM_SHA256")
         let mixed256 = try PresharedKey(hex: Self.key256)
         XCTAssertEqual(mixed256.bits, 256)
-        XCTAssertEqual(mixed256.bytes.count, 32)
-        XCTAssertEqual(mixed256.bytes[10], 0xaa)
+        XCTAssertEqual(bytes(mixed256).count, 32)
+        XCTAssertEqual(bytes(mixed256)[10], 0xaa)
         XCTAssertEqual(mixed256.cipherSuite, "TLS_AES_256_GCM_SHA384")
     }
 

@@ -1,19 +1,23 @@
 // PresharedKey: a script's cypherkey, parsed from hex and checked; the key bytes themselves.
 // Its descriptions never show the key (a key must never reach a log, an error or a dump).
 //
-// Thread: any (value type).
+// Thread: any (value type; the bytes are written only while it is made).
+
+import COpenSSLShim
 
 /// A TLS 1.3 external pre-shared key: 16 bytes (128-bit, from 32 hex digits) or 32 bytes
 /// (256-bit, from 64 hex digits).
 ///
-/// `description`, `debugDescription` and reflection (`dump`, `print`) show only the size.
+/// `description`, `debugDescription` and reflection (`dump`, `print`) show only the size. The
+/// bytes live in memory of their own, wiped when the last copy of the key goes (`KeyBytes`);
+/// the Lua binding parses the key from the Lua string's own bytes, so that no other copy of
+/// the hex or of the key is left in freed memory.
 public struct PresharedKey: Sendable, CustomStringConvertible, CustomDebugStringConvertible,
     CustomReflectable
 {
-    /// The key bytes (16 or 32). Internal: only the TLS context reads them.
-    let bytes: [UInt8]
+    private let storage: KeyBytes
 
-    /// Parses a key given as hex.
+    /// Parses a key given as hex (tests, tools: the String's own storage is not wiped).
     ///
     /// - Parameter hex: exactly 32 or 64 hex digits, upper or lower case, nothing else (no
     ///   spaces, no "0x").
@@ -22,6 +26,14 @@ public struct PresharedKey: Sendable, CustomStringConvertible, CustomDebugString
     ///   message never contains the key or any part of it.
     public init(hex: String) throws(TLSError) {
         let digits = Array(hex.utf8)
+        let parsed = digits.withUnsafeBytes { bytes in
+            Result { () throws(TLSError) in try PresharedKey(hexDigits: bytes) }
+        }
+        self = try parsed.get()
+    }
+
+    /// Parses a key from the bytes of its hex digits, read in place (as `init(hex:)`).
+    public init(hexDigits digits: UnsafeRawBufferPointer) throws(TLSError) {
         for (index, byte) in digits.enumerated() where PresharedKey.nibble(byte) == nil {
             throw TLSError(.badKey, "invalid key: character \(index + 1) is not a hex digit "
                 + "(a key is 32 or 64 hex digits, 0-9 and A-F)")
@@ -30,16 +42,21 @@ public struct PresharedKey: Sendable, CustomStringConvertible, CustomDebugString
             throw TLSError(.badKey, "invalid key: \(digits.count) hex digits; a key is 32 hex "
                 + "digits (128-bit) or 64 hex digits (256-bit)")
         }
-        var bytes = [UInt8](repeating: 0, count: digits.count / 2)
-        for index in bytes.indices {
-            bytes[index] = PresharedKey.nibble(digits[2 * index])! << 4
+        storage = KeyBytes(count: digits.count / 2)
+        for index in 0..<storage.bytes.count {
+            storage.bytes[index] = PresharedKey.nibble(digits[2 * index])! << 4
                 | PresharedKey.nibble(digits[2 * index + 1])!
         }
-        self.bytes = bytes
     }
 
     /// The key size in bits: 128 or 256.
-    public var bits: Int { bytes.count * 8 }
+    public var bits: Int { storage.bytes.count * 8 }
+
+    /// Calls `body` with the key bytes (16 or 32), which it must not keep. Internal: only the
+    /// TLS context reads them.
+    func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        body(UnsafeRawBufferPointer(storage.bytes))
+    }
 
     /// "128-bit key" or "256-bit key": never the key itself.
     public var description: String { "\(bits)-bit key" }
@@ -63,5 +80,22 @@ public struct PresharedKey: Sendable, CustomStringConvertible, CustomDebugString
         case 0x61...0x66: return c - 0x61 + 10
         default: return nil
         }
+    }
+}
+
+/// The bytes of a key, in memory of their own, overwritten with zeros (`OPENSSL_cleanse`,
+/// which the compiler cannot leave out) before it is freed.
+private final class KeyBytes: @unchecked Sendable {
+    /// The bytes; written only while the key is parsed.
+    let bytes: UnsafeMutableRawBufferPointer
+
+    init(count: Int) {
+        bytes = .allocate(byteCount: count, alignment: 8)
+        bytes.initializeMemory(as: UInt8.self, repeating: 0)
+    }
+
+    deinit {
+        OPENSSL_cleanse(bytes.baseAddress, bytes.count)
+        bytes.deallocate()
     }
 }

@@ -73,8 +73,8 @@ public final class TLSContext: @unchecked Sendable {
         guard let cipher = SSL_CIPHER_find(probe, id), let session = SSL_SESSION_new() else {
             return nil
         }
-        let ok = key.bytes.withUnsafeBufferPointer { bytes in
-            SSL_SESSION_set1_master_key(session, bytes.baseAddress, bytes.count) == 1
+        let ok = key.withUnsafeBytes { bytes in
+            SSL_SESSION_set1_master_key(session, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count) == 1
         } && SSL_SESSION_set_cipher(session, cipher) == 1
             && SSL_SESSION_set_protocol_version(session, TLS1_3_VERSION) == 1
         if !ok {
