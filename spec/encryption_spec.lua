@@ -429,6 +429,23 @@ describe("encryption", function()
       assert.are_not.equal("timeout", err)
     end)
 
+    it("an encrypted client whose server answers with a close_notify is told the peer closed the session", function()
+      -- Before: "(OpenSSL error code 6)", which said nothing.
+      local listener = assert(net.socket.bind("127.0.0.1", 0))
+      finally(function() listener:close() end)
+      local port = select(2, listener:getsockname())
+      local client = assert(network.Client("127.0.0.1", tonumber(port), K128))
+      listener:settimeout(2)
+      local accepted = assert(listener:accept())
+      finally(function() accepted:close() end)
+      accepted:settimeout(2)
+      assert(accepted:receive(5))                      -- the ClientHello's record header
+      assert(accepted:send("\x15\x03\x03\x00\x02\x01\x00"))  -- alert record: close_notify
+      local ok, _, why = client:WaitForConnect(5)
+      assert.is_false(ok)
+      assert_says(why, "the peer closed the TLS session before the handshake completed", "WaitForConnect's reason")
+    end)
+
     it("an encrypted client against a server that says nothing gets EVENT_CONNECTED false at HelloTimeout", function()
       network.Configure({ HelloTimeout = 0.3 })
       local listener = assert(net.socket.bind("127.0.0.1", 0))

@@ -21,8 +21,9 @@ enum TLSErrorClassifier {
     static func classify(operation: String, code: Int32, entries: [OpenSSLErrorQueue.Entry],
                          firstBytes: [UInt8], unknownIdentity: Bool,
                          handshakeComplete: Bool) -> TLSError {
-        let reasons = OpenSSLErrorQueue.reasons(entries, fallback: code == SSL_ERROR_SYSCALL
-            ? "unexpected end of data" : "OpenSSL error code \(code)")
+        let fallback = code == SSL_ERROR_SYSCALL ? "unexpected end of data"
+            : code == SSL_ERROR_ZERO_RETURN ? "close_notify" : "OpenSSL error code \(code)"
+        let reasons = OpenSSLErrorQueue.reasons(entries, fallback: fallback)
         let codes = entries.map(\.reason)
         func error(_ kind: TLSError.Kind, _ explanation: String) -> TLSError {
             TLSError(kind, "\(operation): \(explanation) (\(reasons))")
@@ -43,7 +44,12 @@ enum TLSErrorClassifier {
             return error(.wrongKey, "the two sides use different keys")
         }
         if codes.contains(SSL_R_NO_SHARED_CIPHER) {
-            return error(.wrongKey, "the two sides use keys of different sizes (128 and 256 bits)")
+            return error(.wrongKey, "the two sides use keys of different sizes (128 and 256 bits), "
+                + "or the peer is not mmnet (it offers none of mmnet's cipher suites)")
+        }
+        if code == SSL_ERROR_ZERO_RETURN && !handshakeComplete {
+            return error(.peerAlert, "the peer closed the TLS session before the handshake "
+                + "completed: it is not mmnet with this key")
         }
         if codes.contains(SSL_R_DECRYPTION_FAILED_OR_BAD_RECORD_MAC) {
             return error(.tampered, "a record failed its integrity check: the data was changed "
