@@ -115,7 +115,8 @@ final class TLSSessionTests: XCTestCase {
         let (clientError, serverError) = failingHandshake(client, server)
         XCTAssertEqual(serverError?.kind, .wrongKey)
         XCTAssertEqual(serverError?.message, "TLS handshake failed: the two sides use keys of different "
-                       + "sizes (128 and 256 bits) (no shared cipher)")
+                       + "sizes (128 and 256 bits), or the peer is not mmnet (it offers none of mmnet's "
+                       + "cipher suites) (no shared cipher)")
         XCTAssertEqual(clientError?.kind, .wrongKey)
         XCTAssertEqual(clientError?.message, "TLS handshake failed: the peer refused the handshake: the "
                        + "keys may be of different sizes, or the peer is not mmnet (sslv3 alert handshake failure)")
