@@ -1,7 +1,6 @@
 // CSystemShim: socket, accept4, ppoll and eventfd, which need _GNU_SOURCE / <sys/eventfd.h>;
 // the static mutex and id counter that must not be Swift globals; and what fork() leaves to a
-// child: the record of mmnet's descriptors, closed in the child, and the fork generation; and
-// how the Lua that loaded mmnet places integer keys (`LuaKeyChains`).
+// child: the record of mmnet's descriptors, closed in the child, and the fork generation.
 //
 // Thread: any.
 #define _GNU_SOURCE
@@ -84,11 +83,3 @@ static void register_fork_handler(void) {
 void mmnet_watch_forks(void) { pthread_once(&fork_watch, register_fork_handler); }
 
 uint64_t mmnet_fork_generation(void) { return __atomic_load_n(&fork_generation, __ATOMIC_RELAXED); }
-
-static int integer_placement = 0;
-
-void mmnet_set_integer_placement(int placement) {
-    __atomic_store_n(&integer_placement, placement, __ATOMIC_RELAXED);
-}
-
-int mmnet_integer_placement(void) { return __atomic_load_n(&integer_placement, __ATOMIC_RELAXED); }

@@ -44,11 +44,4 @@ void mmnet_watch_forks(void);
 /// 1 in its children, and so on. Objects made in an earlier generation are the parent's.
 uint64_t mmnet_fork_generation(void);
 
-/// Records how the Lua that loaded mmnet places integer keys in a table's hash part (0: not
-/// known, 1: modulo an odd number, Lua 5.4.4 and later; 2: low bits, 5.4.0 to 5.4.3).
-void mmnet_set_integer_placement(int placement);
-
-/// What `mmnet_set_integer_placement` recorded, from any thread (0 until then).
-int mmnet_integer_placement(void);
-
 #endif

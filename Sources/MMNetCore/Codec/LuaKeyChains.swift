@@ -6,8 +6,8 @@
 // with a per-state random seed and are not followed.
 //
 // Thread: any (the reader's; a value type).
-import CSystemShim
 import Glibc
+import Synchronization
 
 /// How a Lua 5.4 places integer keys in a table's hash part.
 public enum LuaIntegerPlacement: Int32, Sendable {
@@ -21,9 +21,12 @@ public enum LuaIntegerPlacement: Int32, Sendable {
     /// The placement of the Lua that loaded the module, for every state and thread of the
     /// process (there is one Lua in a process). Set by the binding at luaopen.
     public static var current: LuaIntegerPlacement {
-        get { LuaIntegerPlacement(rawValue: mmnet_integer_placement()) ?? .unknown }
-        set { mmnet_set_integer_placement(newValue.rawValue) }
+        get { LuaIntegerPlacement(rawValue: stored.load(ordering: .relaxed)) ?? .unknown }
+        set { stored.store(newValue.rawValue, ordering: .relaxed) }
     }
+
+    /// `current`'s raw value (an atomic in the library's own memory: nothing to free at unload).
+    private static let stored = Atomic<Int32>(0)
 }
 
 /// The buckets of one map's number keys, in the table `lua_createtable(L, 0, count)` makes: a
