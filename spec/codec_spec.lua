@@ -291,6 +291,10 @@ describe("network.Encode / network.Decode", function()
         "table[1.5][true][\"a b\"][\"end\"]: function values cannot be sent")
       refused({["q\"\n"] = print}, "table[\"q\\\"\\n\"]: function values cannot be sent")
       refused({[-3] = print}, "table[-3]: function values cannot be sent")
+      -- Control bytes as %q writes them, three digits: "\1" then "2" is not "\12".
+      refused({["\1" .. "2"] = print}, "table[\"\\0012\"]: function values cannot be sent")
+      refused({[1/0] = print}, "table[1/0]: function values cannot be sent")
+      refused({[-1/0] = print}, "table[-1/0]: function values cannot be sent")
     end)
 
     it("refuses keys of those types too", function()

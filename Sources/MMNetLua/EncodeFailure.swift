@@ -55,11 +55,18 @@ func pathSegment(stringKey start: UnsafeRawPointer, count: Int) -> String {
         switch byte {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"): quoted += [UInt8(ascii: "\\"), byte]
         case UInt8(ascii: "\n"): quoted += Array("\\n".utf8)
-        case 0..<32, 127: quoted += Array(("\\" + String(byte)).utf8)
-        case 128... where escapeHigh: quoted += Array(("\\" + String(byte)).utf8)
+        // Three digits, as Lua's %q writes them: "\1" then "2" must not read as "\12".
+        case 0..<32, 127: quoted += decimalEscape(byte)
+        case 128... where escapeHigh: quoted += decimalEscape(byte)
         default: quoted.append(byte)
         }
     }
     quoted += Array("\"]".utf8)
     return String(decoding: quoted, as: UTF8.self)
+}
+
+/// `byte` as a Lua decimal escape of three digits (`\001`, `\127`, `\255`).
+private func decimalEscape(_ byte: UInt8) -> [UInt8] {
+    [UInt8(ascii: "\\"), UInt8(ascii: "0") + byte / 100, UInt8(ascii: "0") + byte / 10 % 10,
+     UInt8(ascii: "0") + byte % 10]
 }

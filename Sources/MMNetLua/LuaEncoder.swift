@@ -271,7 +271,10 @@ struct LuaTableEncoder: ~Copyable {
             return MMNetLua.pathSegment(stringKey: bytes, count: length)
         case LUA_TNUMBER:
             if lua_isinteger(L, key) != 0 { return "[\(lua_tointegerx(L, key, nil))]" }
-            return "[\(lua_tonumberx(L, key, nil))]"
+            let number = lua_tonumberx(L, key, nil)
+            // As Lua source would write them: "inf" would read as a variable's name.
+            if number.isInfinite { return number > 0 ? "[1/0]" : "[-1/0]" }
+            return "[\(number)]"
         case LUA_TBOOLEAN:
             return lua_toboolean(L, key) != 0 ? "[true]" : "[false]"
         default:
