@@ -61,67 +61,135 @@ private func configureSettings(_ L: OpaquePointer) -> Configured {
     return .inForce(context.settings)
 }
 
-/// The type and field of one setting, as `apply` reads it and `pushSettings` writes it.
-private enum SettingField {
-    /// An integer, in `unit` (said in the error for a value of another type).
-    case integer(WritableKeyPath<Settings, Int>, unit: String?)
-    /// A number of seconds.
-    case seconds(WritableKeyPath<Settings, Double>)
-    /// `QueueFull`: "drop" or "wait".
-    case queueFull
-}
+/// One setting, by its name in Lua (the user's document and docs/API.md, "Settings"). An
+/// enum read through switches, not a table of key paths: a global table and the key paths it
+/// holds would be allocated once per load of the library and lost when Lua unloads it.
+private enum Setting: Int {
+    case maxMessageSize, maxDepth, sendQueueLimit, eventQueueSize, eventQueueBytes
+    case helloTimeout, pingInterval, peerTimeout, spinWait, queueFull
 
-/// Every setting by its name in Lua (the user's document and docs/API.md, "Settings"); the
-/// names are static (`pushSettings` sets fields with them without making a string).
-private let settingFields: [(name: StaticString, field: SettingField)] = [
-    ("MaxMessageSize", .integer(\.maxMessageSize, unit: "bytes")),
-    ("MaxDepth", .integer(\.maxDepth, unit: nil)),
-    ("SendQueueLimit", .integer(\.sendQueueLimit, unit: "bytes")),
-    ("EventQueueSize", .integer(\.eventQueueSize, unit: "events")),
-    ("EventQueueBytes", .integer(\.eventQueueBytes, unit: "bytes")),
-    ("HelloTimeout", .seconds(\.helloTimeout)),
-    ("PingInterval", .seconds(\.pingInterval)),
-    ("PeerTimeout", .seconds(\.peerTimeout)),
-    ("SpinWait", .seconds(\.spinWait)),
-    ("QueueFull", .queueFull),
-]
+    /// Every setting, in order, without an array (`pushSettings` runs Lua calls that may raise
+    /// a memory error past its frame, which must hold nothing allocated).
+    static let count = queueFull.rawValue + 1  // queueFull is the last case
+    static func at(_ index: Int) -> Setting { Setting(rawValue: index)! }
+
+    /// The setting called `name`, if any.
+    static func named(_ name: String) -> Setting? {
+        (0..<count).lazy.map(at).first { $0.name.description == name }
+    }
+
+    /// Its name in Lua; static, so that `pushSettings` sets fields without making a string.
+    var name: StaticString {
+        switch self {
+        case .maxMessageSize: "MaxMessageSize"
+        case .maxDepth: "MaxDepth"
+        case .sendQueueLimit: "SendQueueLimit"
+        case .eventQueueSize: "EventQueueSize"
+        case .eventQueueBytes: "EventQueueBytes"
+        case .helloTimeout: "HelloTimeout"
+        case .pingInterval: "PingInterval"
+        case .peerTimeout: "PeerTimeout"
+        case .spinWait: "SpinWait"
+        case .queueFull: "QueueFull"
+        }
+    }
+
+    /// The unit of an integer setting, said in the error for a value of another type ("" for
+    /// none); nil for a setting that is not an integer.
+    var integerUnit: String? {
+        switch self {
+        case .maxMessageSize, .sendQueueLimit, .eventQueueBytes: "bytes"
+        case .eventQueueSize: "events"
+        case .maxDepth: ""
+        default: nil
+        }
+    }
+
+    /// The value of an integer setting (nil for the others).
+    func integer(in settings: Settings) -> Int? {
+        switch self {
+        case .maxMessageSize: settings.maxMessageSize
+        case .maxDepth: settings.maxDepth
+        case .sendQueueLimit: settings.sendQueueLimit
+        case .eventQueueSize: settings.eventQueueSize
+        case .eventQueueBytes: settings.eventQueueBytes
+        default: nil
+        }
+    }
+
+    /// The value of a setting in seconds (nil for the others).
+    func seconds(in settings: Settings) -> Double? {
+        switch self {
+        case .helloTimeout: settings.helloTimeout
+        case .pingInterval: settings.pingInterval
+        case .peerTimeout: settings.peerTimeout
+        case .spinWait: settings.spinWait
+        default: nil
+        }
+    }
+
+    /// Sets an integer setting (the others are left alone).
+    func set(_ value: Int, in settings: inout Settings) {
+        switch self {
+        case .maxMessageSize: settings.maxMessageSize = value
+        case .maxDepth: settings.maxDepth = value
+        case .sendQueueLimit: settings.sendQueueLimit = value
+        case .eventQueueSize: settings.eventQueueSize = value
+        case .eventQueueBytes: settings.eventQueueBytes = value
+        default: break
+        }
+    }
+
+    /// Sets a setting in seconds (the others are left alone).
+    func set(seconds value: Double, in settings: inout Settings) {
+        switch self {
+        case .helloTimeout: settings.helloTimeout = value
+        case .pingInterval: settings.pingInterval = value
+        case .peerTimeout: settings.peerTimeout = value
+        case .spinWait: settings.spinWait = value
+        default: break
+        }
+    }
+}
 
 /// Applies the key (at -2) and value (at -1) to `settings`; returns the problem, if any.
 /// Only the type is checked here; `Settings.problem` checks the ranges.
 private func apply(_ L: OpaquePointer, to settings: inout Settings) -> String? {
     guard let name = stringArgument(L, -2) else { return "setting names are strings" }
-    guard let field = settingFields.first(where: { $0.name.description == name })?.field else {
+    guard let setting = Setting.named(name) else {
         return "unknown setting '\(name)'"
     }
-    switch field {
-    case .integer(let path, let unit):
+    if let unit = setting.integerUnit {
         var isInteger: Int32 = 0
         let value = lua_tointegerx(L, -1, &isInteger)
         guard lua_type(L, -1) == LUA_TNUMBER && isInteger != 0 else {
-            return "\(name) must be an integer" + (unit.map { " (\($0))" } ?? "")
+            return "\(name) must be an integer" + (unit.isEmpty ? "" : " (\(unit))")
         }
-        settings[keyPath: path] = Int(value)
-    case .seconds(let path):
-        guard lua_type(L, -1) == LUA_TNUMBER else { return "\(name) must be a number (seconds)" }
-        settings[keyPath: path] = lua_tonumberx(L, -1, nil)
-    case .queueFull:
+        setting.set(Int(value), in: &settings)
+    } else if setting == .queueFull {
         guard let text = stringArgument(L, -1), let policy = QueueFullPolicy(rawValue: text) else {
             return "QueueFull must be \"drop\" or \"wait\""
         }
         settings.queueFull = policy
+    } else {
+        guard lua_type(L, -1) == LUA_TNUMBER else { return "\(name) must be a number (seconds)" }
+        setting.set(seconds: lua_tonumberx(L, -1, nil), in: &settings)
     }
     return nil
 }
 
 /// Pushes a table of every setting.
 private func pushSettings(_ L: OpaquePointer, _ settings: Settings) {
-    lua_createtable(L, 0, Int32(settingFields.count))
-    for (name, field) in settingFields {
-        switch field {
-        case .integer(let path, _): lua_pushinteger(L, lua_Integer(settings[keyPath: path]))
-        case .seconds(let path): lua_pushnumber(L, settings[keyPath: path])
-        case .queueFull: push(L, settings.queueFull.rawValue)  // "drop" or "wait": no string storage
+    lua_createtable(L, 0, Int32(Setting.count))
+    for index in 0..<Setting.count {
+        let setting = Setting.at(index)
+        if let value = setting.integer(in: settings) {
+            lua_pushinteger(L, lua_Integer(value))
+        } else if let value = setting.seconds(in: settings) {
+            lua_pushnumber(L, value)
+        } else {
+            push(L, settings.queueFull.rawValue)  // "drop" or "wait": no string storage
         }
-        lua_setfield(L, -2, UnsafeRawPointer(name.utf8Start).assumingMemoryBound(to: CChar.self))
+        lua_setfield(L, -2, UnsafeRawPointer(setting.name.utf8Start).assumingMemoryBound(to: CChar.self))
     }
 }
