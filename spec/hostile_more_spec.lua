@@ -329,6 +329,42 @@ describe("a hostile peer (more)", function()
     assert.is_true(#connected.Errors > 0)
   end)
 
+  it("out of descriptors, a server reports the accept failure once, not at every retry, and accepts again once some are freed", function()
+    -- A process limited to 64 descriptors connects 60 clients to its own server ("drop" mode,
+    -- where accepting is retried every 0.1 s). Before: one EVENT_ERROR a retry, 20 in 2 s.
+    local chunk = [[
+      local network = require "mmnet"
+      local server = assert(network.Server("127.0.0.1", 0))
+      local clients = {}
+      for _ = 1, 60 do clients[#clients + 1] = network.Client("127.0.0.1", server:GetPort()) end
+      local errors, held, deadline = 0, {}, os.time() + 2
+      repeat
+        for _, e in ipairs(network.PollEvents(0.1)) do
+          if e.Event == network.EVENT_ERROR and e.Object == server then
+            assert(e.Errors:find("Too many open files", 1, true), e.Errors)
+            errors = errors + 1
+          elseif e.Event == network.EVENT_CONNECT then held[#held + 1] = e.Object end
+        end
+      until os.time() > deadline
+      print("ACCEPT ERRORS " .. errors)
+      -- Clients whose connect waits in the backlog get in once descriptors are freed.
+      for i = 1, 10 do clients[i]:Disconnect() end
+      local accepted = 0
+      deadline = os.time() + 3
+      repeat
+        for _, e in ipairs(network.PollEvents(0.1)) do
+          if e.Event == network.EVENT_CONNECT then accepted = accepted + 1; held[#held + 1] = e.Object end
+        end
+      until accepted > 0 or os.time() > deadline
+      print(accepted > 0 and "ACCEPTING AGAIN" or "STUCK")
+    ]]
+    local ok, code, out = helper.run("ulimit -n 64; " .. helper.tree_env() .. " " .. helper.lua .. " -e " ..
+      helper.quote(chunk), 30)
+    assert.is_true(ok, "exit " .. tostring(code) .. ": " .. out)
+    assert.is_truthy(out:find("ACCEPT ERRORS 1\n", 1, true), out)
+    assert.is_truthy(out:find("ACCEPTING AGAIN", 1, true), out)
+  end)
+
   it("every bad peer above, 20 rounds: RSS and descriptors stay bounded, ConnectionCount back to 1", function()
     network.Configure({ HelloTimeout = 0.3, MaxMessageSize = 1024 * 1024 })
     local server, client, c = net.pair()

@@ -45,7 +45,10 @@ extension IOThread {
             do {
                 accepted = try Posix.accept(listener.fd)
             } catch let error as SystemError {
-                report(Event(.error, source: listener, message: "\(error)"), policy: listener.context.settings.queueFull)
+                if error.errno != listener.failingAccept {
+                    listener.failingAccept = error.errno
+                    report(Event(.error, source: listener, message: "\(error)"), policy: listener.context.settings.queueFull)
+                }
                 if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOBUFS || error.errno == ENOMEM {
                     listener.pausedUntil = Clock.monotonic() + IOThread.acceptPause
                     pausedListeners[listener.id] = listener
@@ -56,6 +59,7 @@ extension IOThread {
                 return
             }
             guard let (fd, peer) = accepted else { return }
+            listener.failingAccept = 0
             Socket.configure(fd)
             let tls: TLSSession?
             do {

@@ -27,6 +27,10 @@ public final class Listener: Endpoint, @unchecked Sendable {
     /// Accepting stopped because the state's event ring is full in `QueueFull = "wait"` mode,
     /// until the script polls (`IOThread.resumeReading`).
     var acceptHeld = false
+    /// The errno of the accept failure reported last, until an accept succeeds again (I/O
+    /// thread only): a failure that repeats at every retry (out of descriptors) is reported
+    /// once, not ten times a second.
+    var failingAccept: Int32 = 0
 
     /// Opens a listening socket on `address` (Lua thread), encrypting its connections with
     /// `key` when given; throws what the system or OpenSSL refused.
