@@ -96,6 +96,26 @@ describe("fork() after require \"mmnet\"", function()
     assert.is_truthy(out:find("CHILD SERVED", 1, true), out)
   end)
 
+  it("keeps the number of the event descriptor, now the child's own", function()
+    local ok, code, out = host(PAIR .. [[
+      local fd = assert(network.GetEventDescriptor())
+      local pid = HOST.fork()
+      if pid == 0 then
+        assert(#network.PollEvents(0) == 0)
+        assert(network.GetEventDescriptor() == fd, "a new number: " .. tostring(network.GetEventDescriptor()))
+        assert(not HOST.readable(fd, 0), "readable with no event")
+        local server, client, connection = pair()
+        assert(client:Send({ n = 1 }))
+        assert(HOST.readable(fd, 5), "no wake-up for the child's event")
+        print("CHILD WOKEN")
+        return
+      end
+      assert(HOST.wait(pid, 10) == "exit 0", "the child failed")
+    ]])
+    assert.is_true(ok, "exit " .. tostring(code) .. ": " .. out)
+    assert.is_truthy(out:find("CHILD WOKEN", 1, true), out)
+  end)
+
   it("closes the child's copies of the descriptors: a server the parent closes refuses connections", function()
     local ok, code, out = host(PAIR .. [[
       local server = assert(network.Server("127.0.0.1", 0))

@@ -55,6 +55,8 @@ final class Binding {
         do {
             let context = ScriptContext(io: try IOThread.acquire())
             _ = context.configure(parents.scriptSettings)
+            let descriptor = parents.events.inheritedDescriptor
+            if descriptor >= 0 { context.events.adopt(descriptor: descriptor) }
             opened = context
             pool = Unmanaged.passUnretained(context.buffers)
         } catch {
@@ -67,6 +69,7 @@ final class Binding {
     /// Calls `body` with the context's buffer pool (nil without a context), lent: no reference
     /// is counted for the call, so a Lua error that unwinds `body` leaks none.
     func withBufferPool<R>(_ body: (BufferPool?) -> R) -> R {
+        if let opened, opened.isInherited { reopenAfterFork(opened) }  // not the parent's pool
         guard let pool else { return body(nil) }
         return pool._withUnsafeGuaranteedRef { body($0) }
     }

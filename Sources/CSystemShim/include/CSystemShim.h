@@ -23,8 +23,10 @@ int mmnet_close(int fd);
 /// when it is negative.
 int mmnet_ppoll(struct pollfd *fds, nfds_t count, int64_t timeout_ns);
 
-/// eventfd(2) with EFD_NONBLOCK | EFD_CLOEXEC, counter 0, recorded as mmnet's.
-int mmnet_eventfd(void);
+/// eventfd(2) with EFD_NONBLOCK | EFD_CLOEXEC, counter 0, recorded as mmnet's; `for_host`
+/// non-zero: a descriptor a host may poll (GetEventDescriptor), which a child of fork() gets
+/// as a fresh eventfd under the same number.
+int mmnet_eventfd(int for_host);
 
 /// Takes the process-wide mutex that guards starting and stopping the I/O thread. A static C
 /// mutex, not a Swift object: a Swift global would be allocated once per load and lost at unload.
@@ -36,9 +38,11 @@ void mmnet_global_unlock(void);
 /// A new process-unique object id (1, 2, 3, ...), from any thread.
 int64_t mmnet_next_id(void);
 
-/// Has the child of every later fork() close the descriptors mmnet made (they are the parent's
-/// connections), make the global mutex anew and count one more generation. Idempotent.
-void mmnet_watch_forks(void);
+/// Has every later fork() first call `park` (which stops the I/O thread where it holds no
+/// lock) and wait for any descriptor being made or closed; the parent then calls `unpark`;
+/// the child closes the descriptors mmnet made (they are the parent's connections), makes the
+/// locks anew and counts one more generation. Idempotent (the hooks are replaced).
+void mmnet_watch_forks(void (*park)(void), void (*unpark)(void));
 
 /// How many fork()s lie between the process that first watched forks and this one: 0 in it,
 /// 1 in its children, and so on. Objects made in an earlier generation are the parent's.

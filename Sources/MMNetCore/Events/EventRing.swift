@@ -188,10 +188,24 @@ public final class EventRing: @unchecked Sendable {
     public func descriptor() throws -> Int32 {
         try lock.withLock {
             if notifyFD < 0 {
-                notifyFD = try Posix.eventfd()
+                notifyFD = try Posix.eventfd(forHost: true)
                 if count > 0 { Posix.signal(eventfd: notifyFD) }
             }
             return notifyFD
+        }
+    }
+
+    /// The descriptor `descriptor()` made, read without the lock: for the child of a fork()
+    /// only (its one thread; the lock may have been held by a thread it does not have), where
+    /// the number now holds a fresh eventfd for the child's own ring (`adopt(descriptor:)`).
+    public var inheritedDescriptor: Int32 { notifyFD }
+
+    /// Takes `fd`, an eventfd of mmnet's, as the descriptor `descriptor()` returns: in the child
+    /// of a fork(), the host keeps the number it was given.
+    public func adopt(descriptor fd: Int32) {
+        lock.withLock {
+            notifyFD = fd
+            if count > 0 { Posix.signal(eventfd: fd) }
         }
     }
 

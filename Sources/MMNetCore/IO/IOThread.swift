@@ -47,7 +47,7 @@ public final class IOThread: @unchecked Sendable {
     /// Seconds a burst of small sends gathers before it is written (`flushSoon`).
     static let coalesceTime = 100e-6
 
-    nonisolated(unsafe) private static var instance: IOThread?
+    nonisolated(unsafe) static var instance: IOThread?
     nonisolated(unsafe) private static var users = 0
     /// The I/O threads of the processes this one was forked from (in a child): never stopped,
     /// joined or freed, since their thread is not in this process and their locks may be held
@@ -57,7 +57,7 @@ public final class IOThread: @unchecked Sendable {
     /// The fork generation this thread was started in (`mmnet_fork_generation`).
     public let generation = mmnet_fork_generation()
 
-    private let wakeFD: Int32
+    let wakeFD: Int32
     private let commandLock = Lock()
     private var commands: [Command] = []
     private var thread = pthread_t()
@@ -85,8 +85,17 @@ public final class IOThread: @unchecked Sendable {
     private var stopDeadline = Double.infinity
     private var stopLimitDeadline = Double.infinity
 
+    // Parking for a fork (`IOThread+Fork.swift`): any thread, under `parkLock`.
+    let parkLock = Lock()
+    let parkCondition: Condition
+    /// A thread about to fork asks the I/O thread to stop (`parkForFork`).
+    var parkRequested = false
+    /// The I/O thread has stopped and waits for `parkRequested` to go.
+    var parked = false
+
     private init() throws {
         wakeFD = try Posix.eventfd()
+        parkCondition = Condition(lock: parkLock)
     }
 
 
@@ -98,7 +107,7 @@ public final class IOThread: @unchecked Sendable {
     /// The process's I/O thread, started if no Lua state uses it yet (Lua thread, at luaopen,
     /// or at a state's first call after a fork). Every call must be balanced by one `release`.
     public static func acquire() throws -> IOThread {
-        mmnet_watch_forks()
+        watchForks()
         mmnet_global_lock()
         defer { mmnet_global_unlock() }
         if let parents = instance, parents.isInherited {
@@ -183,6 +192,7 @@ public final class IOThread: @unchecked Sendable {
     private func run() {
         _ = pollSet.add(fd: wakeFD, events: Int16(POLLIN), owner: .wakeup)
         while true {
+            parkIfAsked()
             let now = Clock.monotonic()
             let timeout = pollTimeout(now: now)
             yieldedSincePoll = false

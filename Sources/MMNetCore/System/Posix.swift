@@ -122,9 +122,10 @@ public enum Posix {
         throw SystemError("poll", errno: Glibc.errno)
     }
 
-    /// eventfd(2), non-blocking and close-on-exec.
-    public static func eventfd() throws -> Int32 {
-        try retrying("eventfd") { mmnet_eventfd() }
+    /// eventfd(2), non-blocking and close-on-exec; `forHost`: one a host polls
+    /// (`mmnet_eventfd`: a child of fork() keeps its number).
+    public static func eventfd(forHost: Bool = false) throws -> Int32 {
+        try retrying("eventfd") { mmnet_eventfd(forHost ? 1 : 0) }
     }
 
     /// Adds one to an eventfd counter (makes it readable).
