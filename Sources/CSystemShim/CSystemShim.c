@@ -88,14 +88,16 @@ static void (*unpark_hook)(void);
  * lock (the Swift runtime's included, which the child's own I/O thread will need), then no
  * descriptor may be half made or half closed. */
 static void before_fork(void) {
-    if (park_hook != NULL) park_hook();
+    void (*park)(void) = __atomic_load_n(&park_hook, __ATOMIC_ACQUIRE);
+    if (park != NULL) park();
     pthread_rwlock_wrlock(&fd_record);
 }
 
 /* After a fork, in the parent: everything goes on. */
 static void parent_after_fork(void) {
     pthread_rwlock_unlock(&fd_record);
-    if (unpark_hook != NULL) unpark_hook();
+    void (*unpark)(void) = __atomic_load_n(&unpark_hook, __ATOMIC_ACQUIRE);
+    if (unpark != NULL) unpark();
 }
 
 /* In the child of a fork (it has one thread, the one that forked): the sockets it inherited
@@ -133,8 +135,8 @@ static void register_fork_handlers(void) {
 }
 
 void mmnet_watch_forks(void (*park)(void), void (*unpark)(void)) {
-    park_hook = park;
-    unpark_hook = unpark;
+    __atomic_store_n(&park_hook, park, __ATOMIC_RELEASE);
+    __atomic_store_n(&unpark_hook, unpark, __ATOMIC_RELEASE);
     pthread_once(&fork_watch, register_fork_handlers);
 }
 

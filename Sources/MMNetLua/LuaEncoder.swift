@@ -179,15 +179,7 @@ struct LuaTableEncoder: ~Copyable {
             do throws(ByteWriterOverflow) { slot = try writer.writeMapHeaderPlaceholder() } catch { throw tooLarge() }
             let firstSplice = splices.count
             let count = try writeMapEntries(of: index, base: base, depth: depth)
-            let unpatched = writer.count
-            do throws(ByteWriterOverflow) { try writer.patchMapHeader(at: slot, count: count) } catch { throw tooLarge() }
-            // A map16/map32 header moved the pairs right: so do the strings lent among them.
-            let shift = writer.count &- unpatched
-            if shift != 0 {
-                for i in firstSplice..<splices.count {
-                    splices[i] = Splice(offset: splices[i].offset &+ shift, block: splices[i].block)
-                }
-            }
+            try patchMapHeader(at: slot, count: count, firstSplice: firstSplice)
             return
         }
 
@@ -259,6 +251,21 @@ struct LuaTableEncoder: ~Copyable {
             if array { try writer.writeArrayHeader(count) } else { try writer.writeMapHeader(count) }
         } catch {
             throw tooLarge()
+        }
+    }
+
+    /// Patches the header of a map written with a placeholder (`slot`) to `count` pairs. A
+    /// map16 or map32 header moves the pairs right, and with them the strings lent among them
+    /// (the splices from `firstSplice` on). Not inlined: the recursive frame of `encode` stays
+    /// small (a message 1000 levels deep must fit in a small stack).
+    @inline(never)
+    mutating func patchMapHeader(at slot: Int, count: Int, firstSplice: Int) throws(EncodeFailure) {
+        let unpatched = writer.count
+        do throws(ByteWriterOverflow) { try writer.patchMapHeader(at: slot, count: count) } catch { throw tooLarge() }
+        let shift = writer.count &- unpatched
+        guard shift != 0 else { return }
+        for i in firstSplice..<splices.count {
+            splices[i] = Splice(offset: splices[i].offset &+ shift, block: splices[i].block)
         }
     }
 
