@@ -32,6 +32,18 @@ local function assert_no_key(text, where)
 end
 
 --- Asserts `text` (an event's Errors, a reason) is a string containing `part`, and no key.
+--- An encrypted client of a raw socket standing in for its server (a test's `finally` closes
+-- the socket); returns the client and the accepted socket.
+local function client_of_raw_server(key)
+  local listener = assert(net.socket.bind("127.0.0.1", 0))
+  finally(function() listener:close() end)
+  local client = assert(network.Client("127.0.0.1", tonumber((select(2, listener:getsockname()))), key))
+  listener:settimeout(2)
+  local accepted = assert(listener:accept())
+  finally(function() accepted:close() end)
+  return client, accepted
+end
+
 local function assert_says(text, part, where)
   assert.are.equal("string", type(text), (where or "message") .. " is not a string")
   assert.is_truthy(text:find(part, 1, true), (where or "message") .. ": '" .. text ..
@@ -431,13 +443,7 @@ describe("encryption", function()
 
     it("an encrypted client whose server answers with a close_notify is told the peer closed the session", function()
       -- Before: "(OpenSSL error code 6)", which said nothing.
-      local listener = assert(net.socket.bind("127.0.0.1", 0))
-      finally(function() listener:close() end)
-      local port = select(2, listener:getsockname())
-      local client = assert(network.Client("127.0.0.1", tonumber(port), K128))
-      listener:settimeout(2)
-      local accepted = assert(listener:accept())
-      finally(function() accepted:close() end)
+      local client, accepted = client_of_raw_server(K128)
       accepted:settimeout(2)
       assert(accepted:receive(5))                      -- the ClientHello's record header
       assert(accepted:send("\x15\x03\x03\x00\x02\x01\x00"))  -- alert record: close_notify
@@ -448,13 +454,7 @@ describe("encryption", function()
 
     it("an encrypted client against a server that says nothing gets EVENT_CONNECTED false at HelloTimeout", function()
       network.Configure({ HelloTimeout = 0.3 })
-      local listener = assert(net.socket.bind("127.0.0.1", 0))
-      finally(function() listener:close() end)
-      local port = select(2, listener:getsockname())
-      local client = assert(network.Client("127.0.0.1", tonumber(port), K128))
-      listener:settimeout(2)
-      local accepted = assert(listener:accept())
-      finally(function() accepted:close() end)
+      local client, accepted = client_of_raw_server(K128)
       local start = net.now()
       local ok, _, why = client:WaitForConnect(5)
       assert.is_false(ok)

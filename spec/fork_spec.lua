@@ -10,10 +10,12 @@
 -- Thread: the busted process's Lua thread only.
 local helper = require "helper"
 
---- Runs `chunk` in the test host; returns ok, exit code, output.
-local function host(chunk, args)
-  return helper.run(helper.tree_env() .. " " .. helper.quote(helper.host) .. " " .. (args or "") ..
-    " -e " .. helper.quote(chunk), 60)
+--- Runs `chunk` in the test host and asserts that it exits 0 having printed `marker`.
+local function assert_host_prints(marker, chunk, args)
+  local ok, code, out = helper.run(helper.tree_env() .. " " .. helper.quote(helper.host) .. " " ..
+    (args or "") .. " -e " .. helper.quote(chunk), 60)
+  assert.is_true(ok, "exit " .. tostring(code) .. ": " .. out)
+  assert.is_truthy(out:find(marker, 1, true), out)
 end
 
 --- Lua source shared by the chunks: a server and a client of it, connected, in one state.
@@ -63,7 +65,7 @@ describe("fork() after require \"mmnet\"", function()
 
   it("leaves the parent's links whole: the child's use of its objects raises, its close returns at once", function()
     if unsupported() then return end
-    local ok, code, out = host(PAIR .. [[
+    assert_host_prints("PARENT GOT 1,2,3,4", PAIR .. [[
       -- Large messages still queued at the fork: the server side reads one, then no more.
       network.Configure({ EventQueueBytes = 1024 })
       local server, client, connection = pair()
@@ -87,13 +89,11 @@ describe("fork() after require \"mmnet\"", function()
       end
       print("PARENT GOT 1,2,3,4")
     ]])
-    assert.is_true(ok, "exit " .. tostring(code) .. ": " .. out)
-    assert.is_truthy(out:find("PARENT GOT 1,2,3,4", 1, true), out)
   end)
 
   it("gives the child servers and clients of its own, in the same state", function()
     if unsupported() then return end
-    local ok, code, out = host(PAIR .. [[
+    assert_host_prints("CHILD SERVED", PAIR .. [[
       local server, client = pair()
       network.Configure({ MaxDepth = 10 })
       local pid = HOST.fork()
@@ -108,13 +108,11 @@ describe("fork() after require \"mmnet\"", function()
       end
       assert(HOST.wait(pid, 10) == "exit 0", "the child failed")
     ]])
-    assert.is_true(ok, "exit " .. tostring(code) .. ": " .. out)
-    assert.is_truthy(out:find("CHILD SERVED", 1, true), out)
   end)
 
   it("keeps the number of the event descriptor, now the child's own", function()
     if unsupported() then return end
-    local ok, code, out = host(PAIR .. [[
+    assert_host_prints("CHILD WOKEN", PAIR .. [[
       local fd = assert(network.GetEventDescriptor())
       local pid = HOST.fork()
       if pid == 0 then
@@ -129,13 +127,11 @@ describe("fork() after require \"mmnet\"", function()
       end
       assert(HOST.wait(pid, 10) == "exit 0", "the child failed")
     ]])
-    assert.is_true(ok, "exit " .. tostring(code) .. ": " .. out)
-    assert.is_truthy(out:find("CHILD WOKEN", 1, true), out)
   end)
 
   it("closes the child's copies of the descriptors: a server the parent closes refuses connections", function()
     if unsupported() then return end
-    local ok, code, out = host(PAIR .. [[
+    assert_host_prints("REFUSED", PAIR .. [[
       local server = assert(network.Server("127.0.0.1", 0))
       local port = server:GetPort()
       local pid = HOST.fork()
@@ -152,15 +148,13 @@ describe("fork() after require \"mmnet\"", function()
       print("REFUSED")
       assert(HOST.wait(pid, 10) == "exit 0")
     ]])
-    assert.is_true(ok, "exit " .. tostring(code) .. ": " .. out)
-    assert.is_truthy(out:find("REFUSED", 1, true), out)
   end)
 
   it("works after the library was unloaded, and in a state the child opens", function()
     if unsupported() then return end
     -- Round 1 loads mmnet, which watches forks, and unloads it at its lua_close (the handler
     -- goes with the library); round 2 forks before loading it, and the child loads it anew.
-    local ok, code, out = host([[
+    assert_host_prints("CHILD OF ROUND 2 SERVED", [[
       if ROUND == 1 then
         local network = require "mmnet"
         assert(network.Server("127.0.0.1", 0))
@@ -177,7 +171,5 @@ describe("fork() after require \"mmnet\"", function()
       assert(HOST.wait(pid, 10) == "exit 7", "the child failed")
       print("CHILD OF ROUND 2 SERVED")
     ]], "--rounds 2")
-    assert.is_true(ok, "exit " .. tostring(code) .. ": " .. out)
-    assert.is_truthy(out:find("CHILD OF ROUND 2 SERVED", 1, true), out)
   end)
 end)

@@ -31,6 +31,17 @@ local function hostile_peer(server, mode, amount)
   return peer, connect.Object
 end
 
+--- Waits for `bad`'s EVENT_ERROR with `reason`, then its close, with `reason` too (`peer` for
+-- the message of a missing event).
+local function expect_error_then_close(bad, reason, peer)
+  local e = assert(net.wait({ Object = bad }, 10), "no event: " .. peer:output())
+  assert.are.equal(network.EVENT_ERROR, e.Event, net.describe(e))
+  assert.are.equal(reason, e.Errors)
+  local close = assert(net.wait({ Object = bad }, 5))
+  assert.are.equal(network.EVENT_CLIENT_CLOSE, close.Event, net.describe(close))
+  assert.are.equal(reason, close.Errors)
+end
+
 describe("a hostile encrypted peer", function()
   before_each(net.reset)
   after_each(net.reset)
@@ -58,13 +69,7 @@ describe("a hostile encrypted peer", function()
     local server, client, c = encrypted_pair()
     local peer, bad = hostile_peer(server, "cut", 5)
     finally(function() peer:close() end)
-    local reason = "peer closed the connection in the middle of a TLS record (data lost)"
-    local e = assert(net.wait({ Object = bad }, 10), "no event: " .. peer:output())
-    assert.are.equal(network.EVENT_ERROR, e.Event, net.describe(e))
-    assert.are.equal(reason, e.Errors)
-    local close = assert(net.wait({ Object = bad }, 5))
-    assert.are.equal(network.EVENT_CLIENT_CLOSE, close.Event, net.describe(close))
-    assert.are.equal(reason, close.Errors)
+    expect_error_then_close(bad, "peer closed the connection in the middle of a TLS record (data lost)", peer)
     assert.is_truthy(peer:wait_for("^SENT %d+ ended", 10), peer:output())
     net.assert_still_working(server, client, c)
   end)
@@ -79,12 +84,7 @@ describe("a hostile encrypted peer", function()
       local e = assert(net.wait({ Object = bad }, 10), "no message " .. i .. ": " .. peer:output())
       assert.are.equal(network.EVENT_RECEIVE, e.Event, net.describe(e))
     end
-    local reason = "peer closed the connection without TLS close_notify (its data may have been cut off)"
-    local e = assert(net.wait({ Object = bad }, 5))
-    assert.are.equal(network.EVENT_ERROR, e.Event, net.describe(e))
-    assert.are.equal(reason, e.Errors)
-    local close = assert(net.wait({ Object = bad }, 5))
-    assert.are.equal(network.EVENT_CLIENT_CLOSE, close.Event, net.describe(close))
+    expect_error_then_close(bad, "peer closed the connection without TLS close_notify (its data may have been cut off)", peer)
     assert.is_truthy(peer:wait_for("^SENT %d+ ended", 10), peer:output())
     -- An mmnet peer's own close sends close_notify: an orderly close, no error.
     client:Disconnect()

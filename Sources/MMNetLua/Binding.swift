@@ -9,9 +9,9 @@ import MMNetCore
 /// finalizer runs at `lua_close` before Lua unloads the library.
 final class Binding {
     /// The core side of this state; nil when the I/O thread could not be started. In the child
-    /// of a fork(), the first call that asks for it gets a new one (`reopenAfterFork`).
+    /// of a fork(), the first call that asks for it gets a new one (`reopenIfForked`).
     var context: ScriptContext? {
-        if let opened, opened.isInherited { reopenAfterFork(opened) }
+        reopenIfForked()
         return opened
     }
     /// The context as opened, whether this process's or (after a fork) the parent's.
@@ -47,7 +47,8 @@ final class Binding {
     /// parent's. The child gets an empty context of its own with the same settings, served by
     /// an I/O thread of its own; the parent's context is never released (its locks may be held
     /// by threads the child does not have, and its descriptor numbers may be the child's now).
-    private func reopenAfterFork(_ parents: ScriptContext) {
+    private func reopenIfForked() {
+        guard let parents = opened, parents.isInherited else { return }
         _ = Unmanaged.passRetained(parents)
         _ = Unmanaged.passRetained(Inherited(drained))
         drained = []
@@ -69,7 +70,7 @@ final class Binding {
     /// Calls `body` with the context's buffer pool (nil without a context), lent: no reference
     /// is counted for the call, so a Lua error that unwinds `body` leaks none.
     func withBufferPool<R>(_ body: (BufferPool?) -> R) -> R {
-        if let opened, opened.isInherited { reopenAfterFork(opened) }  // not the parent's pool
+        reopenIfForked()  // not the parent's pool
         guard let pool else { return body(nil) }
         return pool._withUnsafeGuaranteedRef { body($0) }
     }
@@ -147,7 +148,7 @@ final class Binding {
     }
 }
 
-/// What a child of fork() inherited from its parent and must never release (`reopenAfterFork`):
+/// What a child of fork() inherited from its parent and must never release (`reopenIfForked`):
 /// releasing the parent's events could take locks that a thread of the parent held.
 private final class Inherited {
     let value: Any
@@ -164,10 +165,11 @@ private func closeState(_ L: OpaquePointer?) -> Int32 {
           let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return 0 }
     block.storeBytes(of: nil, as: UnsafeMutableRawPointer?.self)
     let binding = Unmanaged<Binding>.fromOpaque(pointer).takeRetainedValue()
-    // A state closed in the child of a fork() that did not use mmnet since: its context is the
-    // parent's, to leave alone (`reopenAfterFork`).
+    // A state closed in the child of a fork() that did not use mmnet since: its context and the
+    // events it kept back are the parent's, to leave alone (`reopenIfForked`), and so is the
+    // binding that holds them.
     guard let context = binding.opened, !context.isInherited else {
-        if let parents = binding.opened { _ = Unmanaged.passRetained(parents) }
+        if binding.opened != nil { _ = Unmanaged.passRetained(binding) }
         return 0
     }
     context.close()

@@ -113,7 +113,7 @@ func collectObject(_ L: OpaquePointer?) -> Int32 {
     block.storeBytes(of: nil, as: UnsafeMutableRawPointer?.self)
     let endpoint = Unmanaged<Endpoint>.fromOpaque(pointer)
     // The parent's object, in the child of a fork(): neither closed nor released (its reference
-    // stays taken), as its context is not (`Binding.reopenAfterFork`).
+    // stays taken), as its context is not (`Binding.reopenIfForked`).
     if endpoint._withUnsafeGuaranteedRef({ $0.isInherited }) { return 0 }
     close(endpoint.takeRetainedValue())
     return 0

@@ -28,7 +28,7 @@ extension IOThread {
     /// has (`parkWait` at most).
     static func parkForFork() {
         guard let io = running else { return }
-        io.parkLock.withLock { io.parkRequested = true }
+        io.parkLock.withLock { io.parkRequested.store(true, ordering: .releasing) }
         Posix.signal(eventfd: io.wakeFD)
         let deadline = Clock.monotonic() + parkWait
         io.parkLock.withLock {
@@ -40,18 +40,19 @@ extension IOThread {
     static func unparkAfterFork() {
         guard let io = running else { return }
         io.parkLock.withLock {
-            io.parkRequested = false
+            io.parkRequested.store(false, ordering: .releasing)
             io.parkCondition.broadcast()
         }
     }
 
     /// Stops here, holding nothing but the park lock's condition, while a fork is under way.
+    /// Otherwise one atomic load: it runs at every turn of the I/O thread's loop.
     func parkIfAsked() {
+        guard parkRequested.load(ordering: .acquiring) else { return }
         parkLock.withLock {
-            guard parkRequested else { return }
             parked = true
             parkCondition.broadcast()
-            while parkRequested { parkCondition.wait(until: Condition.farthest) }
+            while parkRequested.load(ordering: .acquiring) { parkCondition.wait(until: Condition.farthest) }
             parked = false
         }
     }

@@ -5,6 +5,7 @@
 // Thread: `acquire`, `release` and `submit` run on Lua threads; everything else on the I/O thread.
 import CSystemShim
 import Glibc
+import Synchronization
 
 /// The background thread that accepts, connects, reads and writes for every Lua state.
 public final class IOThread: @unchecked Sendable {
@@ -88,8 +89,9 @@ public final class IOThread: @unchecked Sendable {
     // Parking for a fork (`IOThread+Fork.swift`): any thread, under `parkLock`.
     let parkLock = Lock()
     let parkCondition: Condition
-    /// A thread about to fork asks the I/O thread to stop (`parkForFork`).
-    var parkRequested = false
+    /// A thread about to fork asks the I/O thread to stop (`parkForFork`); set under
+    /// `parkLock`, read without it first by the I/O thread at every turn of its loop.
+    let parkRequested = Atomic<Bool>(false)
     /// The I/O thread has stopped and waits for `parkRequested` to go.
     var parked = false
 
