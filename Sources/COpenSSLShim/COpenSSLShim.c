@@ -147,7 +147,14 @@ static int pipe_read(BIO *bio, char *data, int length) {
     if (n > available) n = available;
     memcpy(data, state->in + state->in_start, n);
     state->in_start += n;
-    if (state->in_start == state->in_end) state->in_start = state->in_end = 0;
+    if (state->in_start == state->in_end) {
+        /* All read: the buffer (64 KiB once the socket has read into it) goes back to malloc
+         * until more arrives, as a plain connection's input does, so that an idle connection
+         * holds none (ciphertext: nothing to cleanse). */
+        free(state->in);
+        state->in = NULL;
+        state->in_start = state->in_end = state->in_capacity = 0;
+    }
     return (int)n;
 }
 

@@ -9,10 +9,13 @@
  *   HOST.signalfd(signo)        -> blocks signo in the calling thread; a signalfd for it
  *   HOST.raise(signo)           -> kill(getpid(), signo): to the process, any thread takes it
  *   HOST.readable(fd, seconds)  -> true once fd is readable, false at the time limit
+ *   HOST.heap_in_use()          -> bytes of malloc's blocks in use (mallinfo2: what the process
+ *                                  holds, whatever the heap's fragmentation keeps mapped)
  *
  * Threads: the calling state's thread.
  */
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -82,11 +85,17 @@ static int host_readable(lua_State *L) {
     return 1;
 }
 
+static int host_heap_in_use(lua_State *L) {
+    struct mallinfo2 info = mallinfo2();
+    lua_pushinteger(L, (lua_Integer)(info.uordblks + info.hblkhd));
+    return 1;
+}
+
 void host_register_process(lua_State *L) {
     static const luaL_Reg functions[] = {
         { "fork", host_fork }, { "wait", host_wait }, { "exit", host_exit },
         { "signalfd", host_signalfd }, { "raise", host_raise }, { "readable", host_readable },
-        { NULL, NULL },
+        { "heap_in_use", host_heap_in_use }, { NULL, NULL },
     };
     luaL_newlib(L, functions);
     lua_setglobal(L, "HOST");

@@ -14,6 +14,8 @@ public final class ScriptContext: @unchecked Sendable {
     public let buffers = BufferPool()
     /// The large strings this state's script lent to its send queues.
     public let loans = LoanBook()
+    /// The TLS contexts of this state's encrypted clients, one per key (Lua thread).
+    public let clientTLSContexts = TLSContextCache()
     /// The script sent a message since it last drained the events (Lua thread only): its next
     /// wait may be for the reply, the one kind of wait worth spinning for (`SpinWait`).
     var sentSinceDrain = false

@@ -64,6 +64,7 @@ extension IOThread {
                     }
                     connection.input.didWrite(n)
                 }
+                connection.input.releaseIfEmpty()  // the last read's space, when it found nothing
                 return (wasComplete, nil)
             } catch let error as TLSError {
                 return (wasComplete, error)

@@ -61,7 +61,7 @@ struct ReadBuffer {
     /// Drops the first `n` waiting bytes; frees the memory once nothing waits.
     mutating func consume(_ n: Int) {
         start += n
-        if start == end { release() }
+        releaseIfEmpty()
     }
 
     /// When the waiting bytes are exactly `count`, hands them over without a copy, minus their
@@ -74,6 +74,12 @@ struct ReadBuffer {
         start = 0
         end = 0
         return body
+    }
+
+    /// Frees the memory when no byte waits (space asked for and left unwritten), so that an
+    /// idle connection holds none.
+    mutating func releaseIfEmpty() {
+        if start == end { release() }
     }
 
     /// Frees the memory and forgets the bytes.

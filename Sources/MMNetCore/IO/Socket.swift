@@ -13,10 +13,13 @@ public enum Socket {
     }
 
     /// Opens a client connection to `address` for `context` (Lua thread), encrypted with `key`
-    /// when given: the non-blocking connect starts here, and the I/O thread finishes it.
+    /// when given (with the state's TLS context for that key): the non-blocking connect starts
+    /// here, and the I/O thread finishes it.
     /// Throws what the system or OpenSSL refused.
     public static func connect(to address: SocketAddress, key: PresharedKey?, context: ScriptContext) throws -> Connection {
-        let tls = try key.map { key throws(TLSError) in try TLSSession(key: key, role: .client) }
+        let tls = try key.map { key throws(TLSError) in
+            try TLSSession(context: context.clientTLSContexts.clientContext(for: key))
+        }
         let fd = try Posix.socket(family: address.family)
         let connected: Bool
         do {

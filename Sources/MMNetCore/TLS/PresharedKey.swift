@@ -58,6 +58,13 @@ public struct PresharedKey: Sendable, CustomStringConvertible, CustomDebugString
         body(UnsafeRawBufferPointer(storage.bytes))
     }
 
+    /// True when `other` has the same bytes, compared in constant time (`CRYPTO_memcmp`): the
+    /// time taken tells nothing about where two keys differ.
+    func isEqual(to other: PresharedKey) -> Bool {
+        storage.bytes.count == other.storage.bytes.count
+            && CRYPTO_memcmp(storage.bytes.baseAddress, other.storage.bytes.baseAddress, storage.bytes.count) == 0
+    }
+
     /// "128-bit key" or "256-bit key": never the key itself.
     public var description: String { "\(bits)-bit key" }
 

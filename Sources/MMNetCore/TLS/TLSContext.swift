@@ -12,7 +12,9 @@ public final class TLSContext: @unchecked Sendable {
     /// The role of every session made from this context.
     public let role: TLSSession.Role
     /// The key size in bits (128 or 256).
-    public let bits: Int
+    public var bits: Int { key.bits }
+    /// The key (its bytes are wiped when the last copy of it goes).
+    let key: PresharedKey
     /// The SSL_CTX (owned).
     let context: OpaquePointer
     /// The method of the sessions' pipe BIOs (owned; freed after the sessions, which keep their
@@ -31,7 +33,7 @@ public final class TLSContext: @unchecked Sendable {
     /// - Throws: `TLSError` of kind `.setup` when OpenSSL cannot build the context.
     public init(key: PresharedKey, role: TLSSession.Role) throws(TLSError) {
         self.role = role
-        self.bits = key.bits
+        self.key = key
         OpenSSLErrorQueue.clear()
         let method = role == .client ? TLS_client_method() : TLS_server_method()
         guard let context = SSL_CTX_new(method) else { throw TLSContext.setupError("SSL_CTX_new") }
