@@ -87,10 +87,37 @@ final class BufferPoolTests: XCTestCase {
         let pool = BufferPool()
         pool.giveBack(malloc(large)!, capacity: large)
         pool.releaseIfIdle(now: Clock.monotonic())
-        XCTAssertEqual(pool.keptByteCount, large, "just used: kept")
+        XCTAssertEqual(pool.keptByteCount, large, "just given back: kept")
         pool.releaseIfIdle(now: Clock.monotonic() + BufferPool.idleTime + 0.1)
         XCTAssertEqual(pool.keptByteCount, 0)
         XCTAssertNil(pool.take(minimum: large))
+    }
+
+    func testEachBufferIsFreedOnceKeptIdleWhileAnotherStaysInUse() {
+        let pool = BufferPool()
+        let old = malloc(large)!, recent = malloc(large)!
+        pool.giveBack(old, capacity: large)
+        let oldGivenBack = Clock.monotonic()
+        usleep(200_000)
+        pool.giveBack(recent, capacity: large)
+        pool.releaseIfIdle(now: oldGivenBack + BufferPool.idleTime + 0.1)
+        XCTAssertEqual(pool.keptByteCount, large, "the one kept idle went, the other stays")
+        XCTAssertEqual(pool.take(minimum: large)?.memory, recent)
+        free(recent)
+    }
+
+    func testASteadyUserTakesTheBufferGivenBackLastAndLeavesTheOthersIdle() {
+        // Pings on idle connections: each read takes a buffer of `minimumSize` and gives it
+        // back. Taking the oldest rotated through every kept buffer, so none was ever idle.
+        let pool = BufferPool()
+        let kept = (0..<4).map { _ in malloc(large)! }
+        for memory in kept { pool.giveBack(memory, capacity: large) }
+        for _ in 0..<10 {
+            guard let taken = pool.take(minimum: large) else { return XCTFail("not taken") }
+            XCTAssertEqual(taken.memory, kept[3])
+            pool.giveBack(taken.memory, capacity: taken.capacity)
+        }
+        pool.releaseIfIdle(now: Clock.monotonic() + BufferPool.idleTime + 0.1)
     }
 
     func testALargeFrameGoesBackToThePoolWhenItsLastBlockGoes() throws {
