@@ -54,9 +54,13 @@ public final class EventRing: @unchecked Sendable {
     /// returns them (counted as lost); `.wait` mode lets the ring grow past its capacity: the
     /// I/O thread checks
     /// `room` before queuing messages, so only state changes (connect, close, error) ever
-    /// do that, a few slots at most.
-    public func push(contentsOf batch: inout [Event?], policy: QueueFullPolicy) -> [Event] {
+    /// do that, a few slots at most. `alongside` runs under the ring's lock first: a change of
+    /// state that the Lua thread must never see without these events (`wait(until:for:)`
+    /// checks under this lock). It must not take the ring's lock.
+    public func push(contentsOf batch: inout [Event?], policy: QueueFullPolicy,
+                     alongside: () -> Void = {}) -> [Event] {
         let (dropped, wake) = lock.withLock { () -> ([Event], Bool) in
+            alongside()
             if closed { return ([], false) }
             var dropped: [Event] = []
             var pushed = 0

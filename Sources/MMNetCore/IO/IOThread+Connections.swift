@@ -369,7 +369,9 @@ extension IOThread {
         } else {
             let kind: EventKind = connection.role == .client ? .serverClose : .clientClose
             connection.listener?.remove(connection)
-            report(Event(kind, source: connection, message: end.reason), policy: connection.context.settings.queueFull)
+            report(Event(kind, source: connection, message: end.reason), policy: connection.context.settings.queueFull) {
+                connection.enter(.closed, reason: end.reason)  // with the event, as in `fail`
+            }
             finish(connection, reason: end.reason)
         }
     }
@@ -403,22 +405,28 @@ extension IOThread {
 
     /// Something went wrong: report it as the phase calls for, then close at once. An open
     /// connection gets an EVENT_ERROR (unless `asError` is false: a timeout is not a protocol
-    /// error) and then its close event, both with `reason`.
+    /// error) and then its close event, both with `reason`. The first event reported makes it
+    /// `.closed` in the same step (`report`'s `alongside`): a script that calls the object as
+    /// soon as it has the event finds it closed (`Send` false, `GetSocket` nil), not open until
+    /// `finish` (before: `Send` true, the message lost), and a `WaitForConnect` that sees the
+    /// failure finds its EVENT_CONNECTED queued.
     func fail(_ connection: Connection, _ reason: String, asError: Bool = true) {
         let phase = connection.currentPhase
         let policy = connection.context.settings.queueFull
+        let close = { connection.enter(.closed, reason: reason) }
         switch phase {
         case .connecting, .hello:
             if let listener = connection.listener {
-                report(Event(.error, source: listener, message: "\(connection.peer.description): \(reason)"), policy: policy)
+                report(Event(.error, source: listener, message: "\(connection.peer.description): \(reason)"), policy: policy,
+                       alongside: close)
             } else {
-                report(Event(.connected, source: connection, message: reason, result: false), policy: policy)
+                report(Event(.connected, source: connection, message: reason, result: false), policy: policy, alongside: close)
             }
         case .open:
             connection.listener?.remove(connection)
-            if asError { report(Event(.error, source: connection, message: reason), policy: policy) }
+            if asError { report(Event(.error, source: connection, message: reason), policy: policy, alongside: close) }
             let kind: EventKind = connection.role == .client ? .serverClose : .clientClose
-            report(Event(kind, source: connection, message: reason), policy: policy)
+            report(Event(kind, source: connection, message: reason), policy: policy, alongside: close)
         case .closing, .closed:
             break
         }

@@ -302,10 +302,11 @@ public final class IOThread: @unchecked Sendable {
         }
     }
 
-    /// Puts a state-change event in its state's ring (never refused; see `EventRing`).
-    func report(_ event: Event, policy: QueueFullPolicy) {
+    /// Puts a state-change event in its state's ring (never refused; see `EventRing`), and
+    /// makes the change `alongside` it, in one step for the Lua thread (`EventRing.push`).
+    func report(_ event: Event, policy: QueueFullPolicy, alongside: () -> Void = {}) {
         var single: [Event?] = [event]
-        handleDropped(event.source.context.events.push(contentsOf: &single, policy: policy))
+        handleDropped(event.source.context.events.push(contentsOf: &single, policy: policy, alongside: alongside))
     }
 
     /// Closes the connections whose EVENT_CONNECT was dropped: no script can ever hold them.
