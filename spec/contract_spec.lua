@@ -97,4 +97,45 @@ describe("contract", function()
       end
     end)
   end)
+
+  describe("argument errors", function()
+    -- Before the fix, every wrong object was "got userdata", as a server's, a file's or a closed
+    -- client's: Lua's own errors (luaL_typeerror) name the type from its metatable's __name.
+    it("name the type of a wrong object, as Lua's own errors do", function()
+      local server, client, c = net.pair()
+      local cases = {
+        { function() server:Disconnect(client) end, "mmnet.ClientConnection expected, got mmnet.Client" },
+        { function() server:Send({}, c, server) end, "mmnet.ClientConnection expected, got mmnet.Server" },
+        { function() client.Send(server, {}) end, "mmnet.Client expected, got mmnet.Server" },
+        { function() server.GetPort(c) end, "mmnet.Server expected, got mmnet.ClientConnection" },
+        { function() client.GetAddress(io.stdout) end, "mmnet.Client or mmnet.ClientConnection expected, got FILE*" },
+        { function() client:Send(io.stdout) end, "table expected, got FILE*" },
+        { function() client:Send() end, "table expected, got no value" },
+        { function() client.GetSocket(setmetatable({}, {})) end, "expected, got table" },
+      }
+      for i, case in ipairs(cases) do
+        local ok, err = pcall(case[1])
+        assert.is_false(ok, "case " .. i)
+        assert.is_truthy(tostring(err):find(case[2], 1, true), "case " .. i .. ": " .. tostring(err))
+      end
+    end)
+
+    it("say that an object whose __gc was called by hand is closed", function()
+      local server, client, c = net.pair()
+      getmetatable(client).__gc(client)
+      getmetatable(c).__gc(c)
+      for i, case in ipairs {
+        { function() client:Send({}) end, "mmnet.Client expected, got an mmnet.Client already closed by its __gc" },
+        { function() client:GetStats() end, "got an mmnet.Client already closed by its __gc" },
+        { function() c:GetPort() end, "got an mmnet.ClientConnection already closed by its __gc" },
+      } do
+        local ok, err = pcall(case[1])
+        assert.is_false(ok, "case " .. i)
+        assert.is_truthy(tostring(err):find(case[2], 1, true), "case " .. i .. ": " .. tostring(err))
+      end
+      -- A closed connection given to server:Send or Disconnect is skipped, as the docs say.
+      assert.are.equal(0, server:Send({}, c))
+      assert.are.equal(0, server:Disconnect(c))
+    end)
+  end)
 end)

@@ -4,15 +4,27 @@
 // Thread: Lua thread only.
 import CLuaShim
 
-/// The Lua type name of the value at `index` ("nil", "number", ...).
+/// The type name of the value at `index` (an absolute index) as Lua's own argument errors
+/// give it: its metatable's `__name` when that is a string ("mmnet.Client", "FILE*"), else
+/// its basic type ("nil", "number", "userdata", ...). Allocates nothing in Lua ("__name" is
+/// interned already: mmnet's metatables have it), so raises nothing.
 func typeName(_ L: OpaquePointer, _ index: Int32) -> String {
-    String(cString: lua_typename(L, lua_type(L, index)))
+    let field = luaL_getmetafield(L, index, "__name")  // pushes nothing when there is none
+    if field != LUA_TNIL {
+        defer { mmnet_pop(L, 1) }
+        if field == LUA_TSTRING, let name = stringArgument(L, -1) { return name }
+    }
+    return String(cString: lua_typename(L, lua_type(L, index)))
 }
 
 /// Pushes "<expected> expected, got <actual>" and returns the status that raises
 /// "bad argument #index to 'fn' (...)" (`MMNET_RETHROW` when Lua has no memory for it).
+/// `expected` is a type name, or several joined by " or ". An mmnet object of an expected
+/// type got here only because its `__gc` has run (called by hand): the message says so.
 func argumentTypeError(_ L: OpaquePointer, _ index: Int32, expected: String) -> Int32 {
-    let message = "\(expected) expected, got \(lua_type(L, index) == LUA_TNONE ? "no value" : typeName(L, index))"
+    let actual = lua_type(L, index) == LUA_TNONE ? "no value" : typeName(L, index)
+    let finalized = expected.split(separator: " or ").contains { $0 == actual }
+    let message = "\(expected) expected, got \(finalized ? "an \(actual) already closed by its __gc" : actual)"
     return pushProtected(L, message) ? mmnet_argerror_status(index) : MMNET_RETHROW
 }
 
