@@ -158,6 +158,20 @@ describe("docs/API.md", function()
     end
   end)
 
+  it("lists every setting Configure returns in the overview's settings table", function()
+    -- SpinWait was missing there (found by a review of the contract, 2026-12-06).
+    local overview = assert(api:match("## Overview\n(.-)\n## "), "no '## Overview' section")
+    local listed = {}
+    for name in assert(overview:match("settings = (%b{})"), "no settings = { ... } in the overview"):gmatch("%a+") do
+      listed[name] = true
+    end
+    local missing = {}
+    for _, name in ipairs(sorted_keys(network.Configure())) do
+      if not listed[name] then missing[#missing + 1] = name end
+    end
+    assert.are.same({}, missing)
+  end)
+
   it("opens with every signature on one screen, each one a section", function()
     local overview = api:match("## Overview\n(.-)\n## ")
     assert(overview, "no '## Overview' section before the first other '## ' section")
