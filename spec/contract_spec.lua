@@ -98,6 +98,23 @@ describe("contract", function()
     end)
   end)
 
+  -- The same, when the connection is made: WaitForConnect saw the phase change, which comes
+  -- just before the event is queued, and returned true without it in 1 round of 1000.
+  it("WaitForConnect true: the EVENT_CONNECTED true is queued when it returns", function()
+    local server = assert(network.Server("127.0.0.1", 0))
+    for round = 1, 1000 do
+      local client = assert(network.Client("127.0.0.1", server:GetPort()))
+      assert.is_true((client:WaitForConnect(2)))
+      local found
+      for _, e in ipairs(network.PollEvents()) do
+        if rawequal(e.Object, client) and e.Event == network.EVENT_CONNECTED then found = e end
+      end
+      assert.is_truthy(found, "round " .. round .. ": no EVENT_CONNECTED right after WaitForConnect")
+      assert.is_true(found.Result)
+      client:Disconnect()
+    end
+  end)
+
   describe("argument errors", function()
     -- Before the fix, every wrong object was "got userdata", as a server's, a file's or a closed
     -- client's: Lua's own errors (luaL_typeerror) name the type from its metatable's __name.

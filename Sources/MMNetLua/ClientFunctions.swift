@@ -106,9 +106,7 @@ func clientWaitForConnect(_ L: OpaquePointer?) -> Int32 {
             timeout = value
         }
         let start = Clock.monotonic()
-        let done = connection.context.events.wait(until: start + timeout) {
-            connection.currentPhase != .connecting && connection.currentPhase != .hello
-        }
+        let done = connection.context.events.wait(until: start + timeout) { connection.connectingIsOver }
         let waited = Clock.monotonic() - start
         if done && connection.currentPhase == .open {
             lua_pushboolean(L, 1)

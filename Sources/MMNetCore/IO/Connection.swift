@@ -61,6 +61,8 @@ public final class Connection: Endpoint, @unchecked Sendable {
     private(set) var failure: String?
     /// Seconds from creation to the end of the hello, once open.
     private(set) var connectSeconds: Double?
+    /// A client's EVENT_CONNECTED with Result true is queued (`IOThread.open`).
+    private var connectedReported = false
     /// When the connection object was made (monotonic seconds).
     let createdAt = Clock.monotonic()
     /// Bytes to write to the socket, in order (ciphertext when encrypted).
@@ -155,6 +157,14 @@ public final class Connection: Endpoint, @unchecked Sendable {
 
     /// Seconds connecting and the hello took, once the connection is open (any thread).
     public var connectDuration: Double? { lock.withLock { connectSeconds } }
+
+    /// Whether a client's connecting is over for `WaitForConnect` (any thread): it is open and
+    /// its EVENT_CONNECTED is queued (the event goes in just after the phase changes: a script
+    /// that saw the phase alone could poll before the event is there), or it failed (its
+    /// EVENT_CONNECTED queued with the change, `IOThread.fail`), or it is closing or closed.
+    public var connectingIsOver: Bool {
+        lock.withLock { phase == .open ? connectedReported : phase > .open }
+    }
 
     /// The connection's statistics now (any thread).
     public var stats: ConnectionStats {
@@ -274,6 +284,12 @@ extension Connection {
         refusedQueued = true
         context.countRefusedMessage()
         io.submit(.refuse(self, reason: reason))
+    }
+
+    /// Records that the client's EVENT_CONNECTED with Result true is queued (I/O thread, under
+    /// the ring's lock, with the push: `connectingIsOver`).
+    func noteConnectedReported() {
+        lock.withLock { connectedReported = true }
     }
 
     /// Moves to `newPhase`, `.closing` or `.closed` (I/O thread), recording `reason` when it is

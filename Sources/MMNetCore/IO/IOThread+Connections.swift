@@ -398,7 +398,8 @@ extension IOThread {
             }
             report(Event(.connect, source: connection, message: "connection from \(connection.peer.description)"), policy: policy)
         } else {
-            report(Event(.connected, source: connection, message: "connected to \(connection.peer.description)", result: true), policy: policy)
+            report(Event(.connected, source: connection, message: "connected to \(connection.peer.description)", result: true),
+                   policy: policy, alongside: connection.noteConnectedReported)
         }
         updateInterest(connection)
     }
