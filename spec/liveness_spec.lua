@@ -147,6 +147,24 @@ describe("liveness", function()
     assert.are.equal(5, network.Configure().PeerTimeout)
   end)
 
+  it("turning PeerTimeout on, or shortening it, gives a live idle peer the new PeerTimeout to answer", function()
+    -- Silence was counted from the last bytes received, before the change: an idle connection
+    -- (no pings while they were off) was declared dead at the next sweep, a few ms after
+    -- Configure, before the first ping could even be sent.
+    network.Configure({ PingInterval = 0, PeerTimeout = 0 })
+    local server, client, c = net.pair()
+    assert.are.same({}, net.collect(function() return true end, 1.5))
+    network.Configure({ PingInterval = 0.2, PeerTimeout = 1 })
+    assert.are.same({}, net.collect(function() return true end, 1.5))
+    assert_exchange(server, client, c, "after turning liveness on")
+    -- Shorter again, below the time since the last ping (PingInterval 0.2 s): still alive.
+    network.Configure({ PingInterval = 5, PeerTimeout = 30 })
+    assert.are.same({}, net.collect(function() return true end, 0.6))
+    network.Configure({ PingInterval = 0.05, PeerTimeout = 0.3 })
+    assert.are.same({}, net.collect(function() return true end, 1))
+    assert_exchange(server, client, c, "after shortening PeerTimeout")
+  end)
+
   it("a relay that stops forwarding: both sides close with 'peer timed out after 1 s' within PeerTimeout + 1 s", function()
     network.Configure({ PingInterval = PING, PeerTimeout = TIMEOUT })
     local server, client, c, relay, stall, dir = relayed_pair()

@@ -110,8 +110,11 @@ public final class Connection: Endpoint, @unchecked Sendable {
     var helloReceived = false
     /// The TCP connect has completed (always true for accepted connections).
     var tcpConnected: Bool
-    /// When bytes last arrived (monotonic seconds), for dead-peer detection.
+    /// When bytes last arrived (monotonic seconds), for dead-peer detection; moved forward
+    /// when the silence before it is not the peer's (`IOThread.sweepLiveness`).
     var lastReceived = Clock.monotonic()
+    /// The PeerTimeout the last liveness sweep applied (0: off), to notice a new one.
+    var peerTimeoutApplied = 0.0
     /// When the last ping went out (monotonic seconds).
     var lastPing = Clock.monotonic()
     /// The ping sent at `lastPing` has not been answered yet: the one pong whose stamp is

@@ -384,13 +384,14 @@ extension IOThread {
         timed.removeValue(forKey: connection.id)
         connection.lastReceived = Clock.monotonic()
         connection.lastPing = connection.lastReceived
+        let settings = connection.context.settings
+        connection.peerTimeoutApplied = settings.peerTimeout
         // Its first ping must not wait for a sweep planned for longer PingIntervals.
-        let interval = connection.context.settings.pingInterval
-        if interval > 0 { nextSweep = min(nextSweep, connection.lastReceived + interval) }
+        if settings.pingInterval > 0 { nextSweep = min(nextSweep, connection.lastReceived + settings.pingInterval) }
         connection.deadline = .infinity
         connection.countedOpen = true
         connection.context.countConnection(1)
-        let policy = connection.context.settings.queueFull
+        let policy = settings.queueFull
         if let listener = connection.listener {
             guard listener.add(connection) else {
                 finish(connection, reason: "server closed")

@@ -17,6 +17,15 @@ extension IOThread {
             if connection.readPaused {
                 // Not reading (the event queue is full): silence is ours, not the peer's.
                 connection.lastReceived = now
+            } else if settings.peerTimeout != connection.peerTimeoutApplied {
+                // PeerTimeout turned on or shortened: the silence is counted from now. The peer
+                // had no reason to speak sooner (with pings off, an idle live connection was
+                // declared dead at once), and gets a full PeerTimeout to answer our next ping,
+                // which goes at once when the PingInterval was shortened too.
+                if connection.peerTimeoutApplied == 0 || settings.peerTimeout < connection.peerTimeoutApplied {
+                    connection.lastReceived = now
+                }
+                connection.peerTimeoutApplied = settings.peerTimeout
             } else if settings.peerTimeout > 0 && now - connection.lastReceived > settings.peerTimeout {
                 let reason = "peer timed out after \(IOThread.seconds(settings.peerTimeout))"
                 fail(connection, reason, asError: false)
