@@ -5,6 +5,7 @@
 -- reads on, and reports the close only after the script has polled every message out.
 --
 -- Thread: the busted process's Lua thread only.
+local helper = require "helper"
 local net = require "nethelper"
 local network = net.network
 
@@ -42,5 +43,40 @@ describe("a receiver paused longer than the sender's linger", function()
     assert.is_true(closed)
     assert.are.equal(total + 1, expected)
     assert.is_truthy(conn)
+  end)
+end)
+
+describe("a connection whose peer is gone while reading is paused", function()
+  before_each(net.reset)
+  after_each(net.reset)
+
+  it("closes at once when the script disconnects it (no linger on a stream already ended)", function()
+    -- The end of the peer's stream waits, while reading is paused, until the script has polled
+    -- what came before it. A Disconnect meanwhile left the connection closing with its socket
+    -- out of the poll set: it stayed for the whole 10 s linger (and held lua_close 5 s).
+    network.Configure({ QueueFull = "wait", EventQueueSize = 10 })
+    local server = assert(network.Server("127.0.0.1", 0))
+    local raw = net.hello_peer(server:GetPort())
+    finally(function() raw:close() end)
+    local frames = {}
+    for i = 1, 50 do frames[i] = net.frame(network.Encode({ seq = i })) end
+    assert(raw:send(table.concat(frames)))
+    local c = assert(net.wait_kind(network.EVENT_CONNECT, nil, 5)).Object
+    -- Nine of the messages came with the connect; the ring is full again at once.
+    net.socket.sleep(0.3)
+    assert.are.equal(10, network.GetStats().EventsQueued)
+    -- A reset now: the paused connection reads to the end of the stream and keeps the close.
+    raw:setoption("linger", { on = true, timeout = 0 })
+    raw:close()
+    net.socket.sleep(0.3)
+    assert.are.equal(1, network.GetStats().Connections)
+    assert.are.equal(1, server:Disconnect(c))
+    local t0 = net.now()
+    assert.is_truthy(helper.wait_until(function() return network.GetStats().Connections == 0 end, 8, 0.02),
+      "still open 8 s after the Disconnect")
+    local took = net.now() - t0
+    assert.is_true(took < 2, ("closed %.2f s after the Disconnect"):format(took))
+    -- No event for a close this side asked for.
+    assert.are.same({}, net.collect({ Event = network.EVENT_CLIENT_CLOSE }, 0.2))
   end)
 end)

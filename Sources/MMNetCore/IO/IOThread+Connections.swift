@@ -445,6 +445,9 @@ extension IOThread {
         // Still connecting with messages queued: finishConnect (then the TLS handshake, on
         // encrypted connections) goes on, and they go out before the close, within the linger.
         connection.readPaused = false
+        // A stream that ended while reading was paused: read to its end again (at once), as a
+        // closing connection does, rather than stay out of the poll set for the whole linger.
+        connection.pendingEnd = nil
         connection.input.release()
         connection.deadline = Clock.monotonic() + IOThread.lingerTime
         timed[connection.id] = connection
