@@ -44,6 +44,47 @@ describe("a receiver paused longer than the sender's linger", function()
     assert.are.equal(total + 1, expected)
     assert.is_truthy(conn)
   end)
+
+  for _, case in ipairs { { "plain", nil }, { "encrypted", "0C03EA65238DD2C25EB87CE563868098" } } do
+    it("whose peer dies: a failed ping loses none of what arrived (" .. case[1] .. ")", function()
+      -- Encrypted, our ping meeting the dead peer's reset closed the connection at once: the
+      -- 500 messages waiting in the socket were lost ("write failed: Broken pipe" after 99).
+      local key = case[2]
+      network.Configure({ QueueFull = "wait", EventQueueSize = 100, PingInterval = 0.2, PeerTimeout = 1 })
+      local server = assert(network.Server("127.0.0.1", 0, key))
+      local total = 500  -- about 60 KB: all of it fits in the socket's buffers
+      local sender = net.spawn_peer("sender", { server:GetPort(), total, "hold", 100, 0, key or "" }, { timeout = 60 })
+      finally(function() sender:close() end)
+      assert.is_truthy(sender:wait_for("^SENT", 10), sender:output())
+      net.socket.sleep(1)          -- its I/O thread writes them all
+      os.execute("kill -KILL -" .. sender.pid)
+      sender:wait(5)
+      net.socket.sleep(1.5)        -- our pings meet the reset: writing fails
+      local expected, conn, errors, closed = 1, nil, {}, nil
+      local deadline = net.now() + 20
+      while not closed and net.now() < deadline do
+        for _, e in ipairs(network.PollEvents(0.05)) do
+          if e.Event == network.EVENT_CONNECT then
+            conn = e.Object
+          elseif e.Event == network.EVENT_RECEIVE then
+            assert.are.equal(expected, e.Packet.seq)
+            expected = expected + 1
+          elseif e.Event == network.EVENT_ERROR then
+            errors[#errors + 1] = e.Errors
+          elseif e.Event == network.EVENT_CLIENT_CLOSE then
+            closed = e
+          end
+        end
+      end
+      assert.is_truthy(conn)
+      assert.is_truthy(closed, "no close event; got up to seq " .. (expected - 1))
+      assert.are.equal(total + 1, expected, "then " .. tostring(closed.Errors))
+      -- A reset, or an end without TLS close_notify, is also an EVENT_ERROR; a plain FIN is not.
+      assert.is_true(#errors <= 1, table.concat(errors, "; "))
+      if key then assert.are.equal(1, #errors) end
+      if errors[1] then assert.are.equal(errors[1], closed.Errors) end
+    end)
+  end
 end)
 
 describe("a connection whose peer is gone while reading is paused", function()

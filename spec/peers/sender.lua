@@ -5,6 +5,7 @@
 --   exit        exit at once (lua_close closes the connection)
 --   forever     keep sending (for a SIGKILL in the middle of a message)
 --   delayed     wait DELAY seconds after connecting, send COUNT messages, then disconnect
+--   hold        send COUNT messages, then stay connected (polling) until killed (60 s at most)
 --
 --   lua5.4 sender.lua PORT COUNT [MODE] [PAD_BYTES] [DELAY] [KEY]
 --
@@ -58,6 +59,9 @@ io.stdout:flush()
 
 if mode == "disconnect" or mode == "delayed" then
   client:Disconnect()
+elseif mode == "hold" then
+  local deadline = os.time() + 60
+  while os.time() < deadline do network.PollEvents(0.1) end
 elseif mode == "drop" then
   client = nil
   collectgarbage()

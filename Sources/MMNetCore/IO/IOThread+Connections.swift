@@ -87,17 +87,20 @@ extension IOThread {
         let phase = connection.currentPhase
         guard connection.tcpConnected && phase != .closed else { return }
         switch writeQueue(of: connection) {
-        case .failed where phase == .open && connection.tls == nil:
+        case .broken where phase == .open:
             // The peer is gone, but what it sent before may still be waiting to be read:
             // stop writing, and read on until the stream ends; the read that meets the end
-            // reports the close (the kernel returns the queued data before the error).
+            // reports the close (the kernel returns the queued data before the error). On an
+            // encrypted connection too: only the socket failed, not the TLS session, which
+            // still decrypts what arrived.
             connection.lock.withLock {
                 connection.writeShut = true
                 connection.outQueue.removeAll()
+                connection.plainQueue.removeAll()
                 connection.queuedBytes = 0
             }
             updateInterest(connection)
-        case .failed(let reason):
+        case .broken(let reason), .failed(let reason):
             fail(connection, reason)
         case .written(let drained, let progress):
             if phase == .closing && progress {
@@ -162,7 +165,7 @@ extension IOThread {
             if let error = result.error {
                 // Worded as when a read meets the reset (it said "write failed: Connection reset
                 // by peer" of a peer that reset during the hello).
-                return .failed(error.errno == ECONNRESET ? "connection reset by peer" : "write failed: \(error.reason)")
+                return .broken(error.errno == ECONNRESET ? "connection reset by peer" : "write failed: \(error.reason)")
             }
             if !complete { return .written(drained: false, progress: progress) }
         }
@@ -521,6 +524,8 @@ private enum FlushOutcome {
     case written(drained: Bool, progress: Bool)
     /// Some was written; the rest is a burst that gathers for `coalesceTime` before it is.
     case deferred
-    /// Writing (or encrypting) failed, for this reason.
+    /// Writing to the socket failed (the peer is gone), for this reason.
+    case broken(String)
+    /// Encrypting failed, for this reason.
     case failed(String)
 }
