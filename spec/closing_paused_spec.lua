@@ -45,6 +45,40 @@ describe("a receiver paused longer than the sender's linger", function()
     assert.is_truthy(conn)
   end)
 
+  it("that never reads again is reset by a sender giving up, never told its stream was complete", function()
+    -- The sender queues 20 MB, more than the sockets hold, and exits: its lua_close waits 5 s
+    -- without progress, then gives up with messages still queued. It used to end the stream
+    -- with a FIN: cut between two messages, the receiver saw "closed by peer", the rest
+    -- missing without a word (cut inside one, "in the middle of a message"). Now a reset:
+    -- every message that arrived, in order, then EVENT_ERROR "connection reset by peer".
+    network.Configure({ QueueFull = "wait", EventQueueSize = 10 })
+    local server = assert(network.Server("127.0.0.1", 0))
+    local total = 2000
+    local sender = net.spawn_peer("sender", { server:GetPort(), total, "exit", 10000 }, { timeout = 60 })
+    finally(function() sender:close() end)
+    assert.is_truthy(sender:wait_for("^SENT", 20), sender:output())
+    assert.are.equal(0, sender:wait(20), sender:output())
+    local expected, errors, closed = 1, {}, false
+    local deadline = net.now() + 20
+    while not closed and net.now() < deadline do
+      for _, e in ipairs(network.PollEvents(0.05)) do
+        if e.Event == network.EVENT_RECEIVE then
+          assert.are.equal(expected, e.Packet.seq)
+          expected = expected + 1
+        elseif e.Event == network.EVENT_ERROR then
+          errors[#errors + 1] = e.Errors
+        elseif e.Event == network.EVENT_CLIENT_CLOSE then
+          closed = true
+        elseif e.Event ~= network.EVENT_CONNECT then
+          error("unexpected " .. net.describe(e) .. " after seq " .. (expected - 1))
+        end
+      end
+    end
+    assert.is_true(closed)
+    assert.is_true(expected <= total, "all " .. total .. " arrived: the sockets held more than the test assumes")
+    assert.are.same({ "connection reset by peer" }, errors)
+  end)
+
   for _, case in ipairs { { "plain", nil }, { "encrypted", "0C03EA65238DD2C25EB87CE563868098" } } do
     it("whose peer dies: a failed ping loses none of what arrived (" .. case[1] .. ")", function()
       -- Encrypted, our ping meeting the dead peer's reset closed the connection at once: the

@@ -467,8 +467,21 @@ extension IOThread {
             let handshaking = connection.tls.map { tls in !connection.lock.withLock { tls.isHandshakeComplete } } ?? false
             fail(connection, "no \(handshaking ? "TLS handshake" : "hello") from peer within \(IOThread.seconds(connection.helloTimeout))")
         default:
-            finish(connection, reason: "closed")
+            abandon(connection, reason: "closed")
         }
+    }
+
+    /// Gives up on a closing connection whose peer took nothing for the whole linger (or
+    /// whose library is stopping): what is still queued will never reach the peer, so the
+    /// socket is reset rather than ended with a FIN. A FIN after the last whole message would
+    /// tell the peer the stream was complete ("closed by peer", the rest missing without a
+    /// word); a reset is reported there as an error, after every message that did arrive.
+    /// With nothing left in the queues, the FIN goes after what the kernel still holds.
+    func abandon(_ connection: Connection, reason: String) {
+        if connection.lock.withLock({ !connection.outQueue.isEmpty || !connection.plainQueue.isEmpty }) {
+            Posix.resetOnClose(connection.fd)
+        }
+        finish(connection, reason: reason)
     }
 
     /// Closes the socket and forgets the connection.

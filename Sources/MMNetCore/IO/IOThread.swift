@@ -217,7 +217,7 @@ public final class IOThread: @unchecked Sendable {
             checkDeadlines(now: Clock.monotonic())
             if stopping && (connections.isEmpty || Clock.monotonic() >= stopDeadline) { break }
         }
-        for connection in Array(connections.values) { finish(connection, reason: "library unloaded") }
+        for connection in Array(connections.values) { abandon(connection, reason: "library unloaded") }
         for listener in Array(listeners.values) { stopListening(listener) }
     }
 

@@ -108,6 +108,13 @@ public enum Posix {
         _ = Glibc.shutdown(fd, Int32(SHUT_WR))
     }
 
+    /// Makes the next close(2) of `fd` reset the connection (SO_LINGER with a time of 0) instead
+    /// of ending it with a FIN; errors are ignored (a reset that cannot be arranged is a FIN).
+    public static func resetOnClose(_ fd: Int32) {
+        var option = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &option, socklen_t(MemoryLayout<linger>.size))
+    }
+
     /// close(2). Errors are not reported: the descriptor is released either way on Linux.
     public static func close(_ fd: Int32) {
         _ = mmnet_close(fd)
