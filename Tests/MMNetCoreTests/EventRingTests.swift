@@ -121,4 +121,48 @@ final class EventRingTests: XCTestCase {
         _ = ring.drain(into: &drained, timeout: 0, spin: 0)
         XCTAssertEqual(drained.map { $0.message }, ["A"])
     }
+
+    func testDropsBehindStateEventsKeepEveryOrderWhateverTheHolesTheyLeave() throws {
+        // Drops leave holes in the slots; pushes, drops, compactions and drains interleaved
+        // must still give back exactly the events a model queue keeps, in order.
+        let server = try Listener(address: XCTUnwrap(SocketAddress(ip: "127.0.0.1", port: 0)), key: nil,
+                                  context: source.context, io: io)
+        defer { server.close() }
+        var generator = SystemRandomNumberGenerator()
+        for capacity in [1, 2, 3, 7, 64, 200] {
+            let ring = EventRing(capacity: capacity, byteLimit: 1 << 30)
+            var model: [(kind: EventKind, name: String, ofServer: Bool)] = []
+            var dropped = 0
+            for step in 0..<5_000 {
+                let roll = Int.random(in: 0..<100, using: &generator)
+                if roll < 3 {
+                    var drained: [Event] = []
+                    _ = ring.drain(into: &drained, timeout: 0, spin: 0)
+                    XCTAssertEqual(drained.map { $0.message! }, model.map(\.name), "capacity \(capacity), step \(step)")
+                    model.removeAll()
+                    continue
+                }
+                let kind: EventKind = roll < 60 ? .receive : roll < 75 ? .error : roll < 90 ? .connect : .clientClose
+                let ofServer = kind == .error && roll % 2 == 0
+                let name = "\(step)"
+                var batch: [Event?] = [Event(kind, source: ofServer ? server : source, message: name)]
+                let lost = ring.push(contentsOf: &batch, policy: .drop).map { $0.message! }
+                if model.count >= capacity {  // full: the least costly of those queued goes first
+                    let victim = model.firstIndex { $0.kind == .receive }
+                        ?? model.firstIndex { $0.kind == .error && $0.ofServer } ?? 0
+                    XCTAssertEqual(lost, [model[victim].name], "capacity \(capacity), step \(step)")
+                    model.remove(at: victim)
+                    dropped += 1
+                } else {
+                    XCTAssertEqual(lost, [], "capacity \(capacity), step \(step)")
+                }
+                model.append((kind, name, ofServer))
+                XCTAssertEqual(ring.queued, model.count)
+            }
+            XCTAssertGreaterThan(dropped, 0)
+            var drained: [Event] = []
+            _ = ring.drain(into: &drained, timeout: 0, spin: 0)
+            XCTAssertEqual(drained.map { $0.message! }, model.map(\.name))
+        }
+    }
 }

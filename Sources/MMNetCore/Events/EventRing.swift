@@ -18,9 +18,21 @@ public final class EventRing: @unchecked Sendable {
     /// Guards everything below; `condition` waits on it.
     private let lock = Lock()
     private let condition: Condition
+    /// The events, oldest first from `head`, over `used` slots: a message or a server's error
+    /// dropped from the middle leaves a hole (nil) there instead of moving every older event
+    /// up a slot, which made each drop behind 2,000 queued connects cost 130 us of the I/O
+    /// thread (6,600 drops a second for the whole process, against 470,000 behind none).
     private var slots: [Event?]
     private var head = 0
+    /// Slots in use from `head`, holes included.
+    private var used = 0
+    /// Events queued (holes not counted).
     private var count = 0
+    /// No message (`scanFrom`) or server error (`errorScanFrom`) is queued in the slots before
+    /// these offsets from `head`: a drop's search starts there, so dropping behind a long run
+    /// of state events costs that run once, not at every drop.
+    private var scanFrom = 0
+    private var errorScanFrom = 0
     private var capacity: Int
     /// Bytes of the message bodies queued, and the most before reading stops.
     private var bytes = 0
@@ -72,9 +84,14 @@ public final class EventRing: @unchecked Sendable {
                     lostSinceReport += 1
                     lostTotal += 1
                 }
-                if count == slots.count { relayout(slotCount: slots.count * 2) }
+                if used == slots.count {
+                    // Full of slots: compact the holes away, and double too unless they were
+                    // half the slots (each compaction then frees as many slots as it moves).
+                    relayout(slotCount: (used - count) * 2 >= slots.count ? slots.count : slots.count * 2)
+                }
                 bytes += event.payload.count
-                slots[(head + count) % slots.count] = event
+                slots[slot(used)] = event
+                used += 1
                 count += 1
             }
             if count == pushed && notifyFD >= 0 { Posix.signal(eventfd: notifyFD) }
@@ -131,10 +148,8 @@ public final class EventRing: @unchecked Sendable {
                 waiters -= 1
                 lastWaitWasShort = count > 0 && Clock.monotonic() - start <= 2 * spin
             }
-            events.reserveCapacity(count)
-            while count > 0 {
-                events.append(remove(at: 0))
-            }
+            events.reserveCapacity(events.count + count)
+            takeAll { events.append($0) }
             if notifyFD >= 0 { Posix.drain(eventfd: notifyFD) }
             let lost = lostSinceReport
             lostSinceReport = 0
@@ -237,7 +252,7 @@ public final class EventRing: @unchecked Sendable {
     public func close() {
         lock.withLock {
             closed = true
-            while count > 0 { _ = remove(at: 0) }
+            takeAll { _ in }
             if notifyFD >= 0 {
                 Posix.close(notifyFD)
                 notifyFD = -1
@@ -256,36 +271,74 @@ public final class EventRing: @unchecked Sendable {
     /// keep their order. Neither one peer's flood of messages nor a churn of bad hellos may
     /// cost another peer its EVENT_CONNECT, and so its connection (`IOThread.handleDropped`).
     private func removeLeastCostly() -> Event {
-        var serverError: Int?
-        for offset in 0..<count {
-            guard let kind = slots[(head + offset) % slots.count]?.kind else { continue }
-            if kind == .receive { return remove(at: offset) }
-            if serverError == nil && kind == .error && slots[(head + offset) % slots.count]?.source is Listener {
-                serverError = offset
+        while scanFrom < used {
+            let offset = scanFrom
+            scanFrom += 1  // before the take, whose trimming of holes shifts it with the rest
+            if slots[slot(offset)]?.kind == .receive { return takeEvent(at: offset) }
+        }
+        while errorScanFrom < used {
+            let offset = errorScanFrom
+            errorScanFrom += 1
+            if let event = slots[slot(offset)], event.kind == .error, event.source is Listener {
+                return takeEvent(at: offset)
             }
         }
-        return remove(at: serverError ?? 0)
+        trimHoles()
+        return takeEvent(at: 0)
     }
 
-    /// Removes the event `offset` places from the oldest, moving the older ones up by one.
-    private func remove(at offset: Int) -> Event {
-        let event = slots[(head + offset) % slots.count].take()!
-        var offset = offset
-        while offset > 0 {
-            slots[(head + offset) % slots.count] = slots[(head + offset - 1) % slots.count].take()
-            offset -= 1
-        }
-        head = (head + 1) % slots.count
+    /// The slot of the event `offset` places from the oldest (`offset` < `slots.count`).
+    private func slot(_ offset: Int) -> Int {
+        let index = head + offset
+        return index < slots.count ? index : index - slots.count
+    }
+
+    /// Takes the event `offset` places from the oldest, leaving a hole in its slot.
+    private func takeEvent(at offset: Int) -> Event {
+        let event = slots[slot(offset)].take()!
         count -= 1
         bytes -= event.payload.count
+        trimHoles()
         return event
     }
 
+    /// Moves `head` past the holes at the front (the search offsets follow it).
+    private func trimHoles() {
+        while used > 0 && slots[head] == nil {
+            head = slot(1)
+            used -= 1
+            scanFrom = max(0, scanFrom - 1)
+            errorScanFrom = max(0, errorScanFrom - 1)
+        }
+    }
+
+    /// Takes every event, oldest first, into `body`, and leaves the ring empty.
+    private func takeAll(_ body: (Event) -> Void) {
+        for offset in 0..<used {
+            if let event = slots[slot(offset)].take() { body(event) }
+        }
+        head = 0
+        used = 0
+        count = 0
+        bytes = 0
+        scanFrom = 0
+        errorScanFrom = 0
+    }
+
     /// Moves the queued events, oldest first, to the start of a new slot array of `slotCount`.
+    /// The holes are left out; the search offsets start again from the oldest.
     private func relayout(slotCount: Int) {
         var fresh = [Event?](repeating: nil, count: slotCount)
-        for i in 0..<count { fresh[i] = slots[(head + i) % slots.count] }
+        var next = 0
+        for offset in 0..<used {
+            guard let event = slots[slot(offset)].take() else { continue }
+            fresh[next] = event
+            next += 1
+        }
         slots = fresh
         head = 0
+        used = count
+        scanFrom = 0
+        errorScanFrom = 0
     }
 }
