@@ -36,3 +36,61 @@ describe("a closing connection whose peer writes on", function()
     assert.are.equal(0, peer:wait(10), "still closing after 10 s, or failed: " .. peer:output())
   end)
 end)
+
+describe("a peer that closes only its own direction (a half-close) after its requests", function()
+  before_each(net.reset)
+  after_each(net.reset)
+
+  it("still gets every reply queued for it, then the close", function()
+    -- Found by an independent peer written from PROTOCOL.md: the side that got the FIN
+    -- closed at once and dropped what Send had accepted and not yet written (6 of 20 replies
+    -- of 1 MiB arrived). Now it writes them out, then closes after the last byte.
+    local server = assert(network.Server("127.0.0.1", 0))
+    local raw = net.hello_peer(server:GetPort())
+    finally(function() raw:close() end)
+    local requests, pad = 20, string.rep("r", 1024 * 1024)
+    local frames = {}
+    for i = 1, requests do frames[i] = net.frame(network.Encode({ seq = i })) end
+    assert(raw:send(table.concat(frames)))
+    -- The replies are queued while the peer reads nothing: more than the sockets hold.
+    local replied, deadline = 0, net.now() + 10
+    while replied < requests and net.now() < deadline do
+      for _, e in ipairs(network.PollEvents(0.05)) do
+        if e.Event == network.EVENT_RECEIVE then
+          assert.are.equal(1, server:Send({ seq = e.Packet.seq, pad = pad }, e.Object))
+          replied = replied + 1
+        elseif e.Event ~= network.EVENT_CONNECT then
+          error("unexpected " .. net.describe(e))
+        end
+      end
+    end
+    assert.are.equal(requests, replied)
+    assert(raw:shutdown("send"))
+    -- The peer reads to the end of the stream; the script sees the close at once.
+    raw:settimeout(0.05)
+    local buffer, seqs, ended, close = "", {}, false, nil
+    deadline = net.now() + 20
+    while not ended and net.now() < deadline do
+      local data, err, partial = raw:receive(256 * 1024)
+      buffer = buffer .. (data or partial or "")
+      while #buffer >= 5 do
+        local length = string.unpack(">I4", buffer)
+        if #buffer < 5 + length then break end
+        seqs[#seqs + 1] = network.Decode(buffer:sub(6, 5 + length)).seq
+        buffer = buffer:sub(6 + length)
+      end
+      ended = err == "closed"
+      for _, e in ipairs(network.PollEvents(0)) do
+        if e.Event == network.EVENT_CLIENT_CLOSE then close = e end
+      end
+    end
+    assert.is_true(ended, "the stream did not end")
+    assert.are.equal("", buffer)
+    local expected = {}
+    for i = 1, requests do expected[i] = i end
+    assert.are.same(expected, seqs)
+    assert.is_truthy(close, "no EVENT_CLIENT_CLOSE")
+    assert.are.equal("closed by peer", close.Errors)
+    assert.is_nil(close.Object:GetSocket())
+  end)
+end)

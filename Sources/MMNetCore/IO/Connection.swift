@@ -127,6 +127,10 @@ public final class Connection: Endpoint, @unchecked Sendable {
     var pendingEnd: StreamEnd?
     /// Reading stopped because the event ring refused an event (`QueueFull = "wait"`).
     var readPaused = false
+    /// The peer ended its stream cleanly while what `Send` accepted was still queued: the
+    /// connection is closed for the script, and the I/O thread writes the queue out (the peer
+    /// may have closed only its own direction, and read on) before it closes the socket.
+    var writingOutAfterEnd = false
     /// The size of the last message frame received whole, header included: when it was large
     /// (`IOThread.adoptSize` or more) the next read takes its header alone, and it is what the
     /// peer has earned for the next one (`IOThread.readAllowance`).

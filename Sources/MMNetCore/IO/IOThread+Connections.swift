@@ -38,7 +38,8 @@ extension IOThread {
         if !connection.tcpConnected {
             events = Int16(POLLOUT)
         } else {
-            if !connection.readPaused { events |= Int16(POLLIN) }
+            // Not after the peer's end either: its end of stream would be readable at every poll.
+            if !connection.readPaused && !connection.writingOutAfterEnd { events |= Int16(POLLIN) }
             // Not while a burst gathers (`flushDeferred`): its timer writes it.
             let wantsWrite = connection.lock.withLock {
                 !connection.outQueue.isEmpty && !connection.writeShut && !connection.flushDeferred
@@ -85,7 +86,7 @@ extension IOThread {
     /// plaintext waiting first, on encrypted connections).
     func flush(_ connection: Connection) {
         let phase = connection.currentPhase
-        guard connection.tcpConnected && phase != .closed else { return }
+        guard connection.tcpConnected && (phase != .closed || connection.writingOutAfterEnd) else { return }
         switch writeQueue(of: connection) {
         case .broken where phase == .open:
             // The peer is gone, but what it sent before may still be waiting to be read:
@@ -103,6 +104,17 @@ extension IOThread {
         case .broken(let reason), .failed(let reason):
             fail(connection, reason)
         case .written(let drained, let progress):
+            if connection.writingOutAfterEnd {
+                if drained && connection.lock.withLock({ connection.plainQueue.isEmpty }) {
+                    finish(connection, reason: "closed by peer")  // the FIN follows the last byte
+                } else if progress {
+                    connection.deadline = Clock.monotonic() + IOThread.lingerTime
+                    updateInterest(connection)
+                } else {
+                    updateInterest(connection)
+                }
+                return
+            }
             if phase == .closing && progress {
                 // A closing connection waits as long as its peer keeps taking what was sent;
                 // it is given up only after `lingerTime` without progress.
@@ -283,6 +295,11 @@ extension IOThread {
     /// into the input and dropped, as on a plain connection (the engine would keep it all: a
     /// peer writing on took 5 GB in the 10 s a close may wait).
     private func read(_ connection: Connection) {
+        if connection.writingOutAfterEnd {
+            // Not reading any more: only POLLERR or POLLHUP brings it here, the peer is gone.
+            finish(connection, reason: "closed by peer")
+            return
+        }
         let n: Int?
         let closing = connection.currentPhase == .closing
         do {
@@ -375,8 +392,26 @@ extension IOThread {
             report(Event(kind, source: connection, message: end.reason), policy: connection.context.settings.queueFull) {
                 connection.enter(.closed, reason: end.reason)  // with the event, as in `fail`
             }
-            finish(connection, reason: end.reason)
+            let unsent = connection.lock.withLock {
+                !connection.writeShut && !(connection.outQueue.isEmpty && connection.plainQueue.isEmpty)
+            }
+            if unsent { writeOutAfterEnd(connection) } else { finish(connection, reason: end.reason) }
         }
+    }
+
+    /// The peer ended its stream cleanly (a FIN, a TLS close_notify) with messages `Send` had
+    /// accepted still queued: it may have closed only its own direction and still read (a
+    /// request-reply peer that half-closes after its last request), so they are written out,
+    /// for as long as the peer takes them (given up after `lingerTime` without progress, as a
+    /// close of this side's), and the socket closes after the last byte. Before, they were
+    /// dropped: such a peer got 6 of its 20 replies.
+    func writeOutAfterEnd(_ connection: Connection) {
+        connection.writingOutAfterEnd = true
+        connection.pendingEnd = nil
+        connection.input.release()
+        connection.deadline = Clock.monotonic() + IOThread.lingerTime
+        timed[connection.id] = connection
+        flush(connection)
     }
 
     /// The hello is done: the connection carries messages from now on. Unless the script's
