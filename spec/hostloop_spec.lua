@@ -56,6 +56,34 @@ describe("network.GetEventDescriptor", function()
     assert.is_false(readable(handle, 0))
   end)
 
+  it("is readable when one read brings more messages than EventQueueSize (QueueFull = \"drop\")", function()
+    -- The read's messages go to the ring in one batch, which drops its own oldest: the ring
+    -- went from empty to full, and the descriptor must say so (it stayed unreadable).
+    local handle = selectable()
+    network.Configure({ PingInterval = 0, PeerTimeout = 0, EventQueueSize = 2, QueueFull = "drop" })
+    local server = assert(network.Server("127.0.0.1", 0))
+    local raw = net.hello_peer(server:GetPort())
+    finally(function() raw:close() end)
+    local connect = assert(net.wait_kind(network.EVENT_CONNECT, nil, 5))
+    network.PollEvents()
+    assert.is_false(readable(handle, 0))
+    local frames = {}
+    for i = 1, 10 do frames[i] = net.frame("\x91" .. string.char(i)) end  -- bodies: MessagePack { i }
+    assert(raw:send(table.concat(frames)))
+    local ok = helper.wait_until(function() return network.GetStats().EventsQueued == 2 end, 5, 0.01)
+    assert.is_truthy(ok)
+    assert.is_true(readable(handle, 1), "2 events queued, and the descriptor is not readable")
+    local packets = {}
+    for _, e in ipairs(network.PollEvents()) do
+      if e.Event == network.EVENT_RECEIVE then
+        assert.are.equal(connect.Object, e.Object)
+        packets[#packets + 1] = e.Packet
+      end
+    end
+    assert.are.same({ { 9 }, { 10 } }, packets)
+    assert.is_false(readable(handle, 0))
+  end)
+
   it("is readable at once when events were waiting before it was asked for", function()
     -- The descriptor exists already in this process's state (earlier tests); a fresh state
     -- shows the case: its first GetEventDescriptor comes after an event is queued.

@@ -165,4 +165,24 @@ final class EventRingTests: XCTestCase {
             XCTAssertEqual(drained.map { $0.message! }, model.map(\.name))
         }
     }
+
+    func testTheDescriptorTurnsReadableWhenABatchLargerThanTheQueueArrivesInDropMode() throws {
+        // A read that parses more messages than EventQueueSize makes one batch; in "drop" mode
+        // it is pushed whole and drops its own oldest. The descriptor a host sleeps on must
+        // still turn readable: the ring went from empty to holding events.
+        let ring = EventRing(capacity: 2, byteLimit: 1 << 30)
+        let fd = try ring.descriptor()
+        func readable() -> Bool {
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            return poll(&entry, 1, 0) == 1
+        }
+        XCTAssertFalse(readable())
+        XCTAssertEqual(push(ring, 3, size: 1), 1)
+        XCTAssertEqual(ring.queued, 2)
+        XCTAssertTrue(readable(), "events queued, and the host's descriptor says none")
+        var drained: [Event] = []
+        _ = ring.drain(into: &drained, timeout: 0, spin: 0)
+        XCTAssertFalse(readable())
+        ring.close()
+    }
 }

@@ -75,10 +75,9 @@ public final class EventRing: @unchecked Sendable {
             alongside()
             if closed { return ([], false) }
             var dropped: [Event] = []
-            var pushed = 0
+            let wasEmpty = count == 0
             for index in batch.indices {
                 guard let event = batch[index].take() else { continue }
-                pushed += 1
                 if count >= capacity && policy == .drop {
                     dropped.append(removeLeastCostly())
                     lostSinceReport += 1
@@ -94,7 +93,9 @@ public final class EventRing: @unchecked Sendable {
                 used += 1
                 count += 1
             }
-            if count == pushed && notifyFD >= 0 { Posix.signal(eventfd: notifyFD) }
+            // Empty before (comparing `count` with the events pushed missed a batch larger than
+            // the capacity, which dropped some of its own in "drop" mode).
+            if wasEmpty && count > 0 && notifyFD >= 0 { Posix.signal(eventfd: notifyFD) }
             return (dropped, waiters > 0)
         }
         // Woken after the lock is released, so the waiter does not wake only to block on it.
