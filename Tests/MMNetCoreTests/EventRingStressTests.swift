@@ -4,6 +4,8 @@
 // search hints <= used with no message / server error before them, no slot in use past used,
 // no hole at head, count = events held), and the slot array bounded by 4x the larger of the
 // capacity and the events held.
+//
+// Thread: the test's own (it plays both the I/O thread and the Lua thread).
 import XCTest
 @testable import MMNetCore
 
