@@ -9,6 +9,32 @@ local helper = require "helper"
 local net = require "nethelper"
 local network = net.network
 
+--- Polls until a connection's EVENT_CLIENT_CLOSE (20 s at most), checking that the messages
+-- arrive in order from seq 1; any event but these and EVENT_ERROR fails the test.
+-- @return the next seq expected, the EVENT_ERROR reasons, the close event (nil if none came)
+-- and the server's ClientConnection (nil if its EVENT_CONNECT was not among them)
+local function receive_until_close()
+  local expected, errors, close, conn = 1, {}, nil, nil
+  local deadline = net.now() + 20
+  while not close and net.now() < deadline do
+    for _, e in ipairs(network.PollEvents(0.05)) do
+      if e.Event == network.EVENT_CONNECT then
+        conn = e.Object
+      elseif e.Event == network.EVENT_RECEIVE then
+        assert.are.equal(expected, e.Packet.seq)
+        expected = expected + 1
+      elseif e.Event == network.EVENT_ERROR then
+        errors[#errors + 1] = e.Errors
+      elseif e.Event == network.EVENT_CLIENT_CLOSE then
+        close = e
+      else
+        error("unexpected " .. net.describe(e) .. " after seq " .. (expected - 1))
+      end
+    end
+  end
+  return expected, errors, close, conn
+end
+
 describe("a receiver paused longer than the sender's linger", function()
   before_each(net.reset)
   after_each(net.reset)
@@ -24,23 +50,9 @@ describe("a receiver paused longer than the sender's linger", function()
     -- what the buffers take, disconnects and exits (its lua_close waits while it can).
     assert.is_truthy(sender:wait_for("^SENT", 10), sender:output())
     net.socket.sleep(3)
-    local expected, closed, conn = 1, false, nil
-    local deadline = net.now() + 20
-    while not closed and net.now() < deadline do
-      for _, e in ipairs(network.PollEvents(0.05)) do
-        if e.Event == network.EVENT_CONNECT then
-          conn = e.Object
-        elseif e.Event == network.EVENT_RECEIVE then
-          assert.are.equal(expected, e.Packet.seq)
-          expected = expected + 1
-        elseif e.Event == network.EVENT_CLIENT_CLOSE then
-          closed = true
-        else
-          error("unexpected " .. net.describe(e) .. " after seq " .. (expected - 1))
-        end
-      end
-    end
-    assert.is_true(closed)
+    local expected, errors, close, conn = receive_until_close()
+    assert.is_truthy(close, "no close event")
+    assert.are.same({}, errors)
     assert.are.equal(total + 1, expected)
     assert.is_truthy(conn)
   end)
@@ -58,23 +70,8 @@ describe("a receiver paused longer than the sender's linger", function()
     finally(function() sender:close() end)
     assert.is_truthy(sender:wait_for("^SENT", 20), sender:output())
     assert.are.equal(0, sender:wait(20), sender:output())
-    local expected, errors, closed = 1, {}, false
-    local deadline = net.now() + 20
-    while not closed and net.now() < deadline do
-      for _, e in ipairs(network.PollEvents(0.05)) do
-        if e.Event == network.EVENT_RECEIVE then
-          assert.are.equal(expected, e.Packet.seq)
-          expected = expected + 1
-        elseif e.Event == network.EVENT_ERROR then
-          errors[#errors + 1] = e.Errors
-        elseif e.Event == network.EVENT_CLIENT_CLOSE then
-          closed = true
-        elseif e.Event ~= network.EVENT_CONNECT then
-          error("unexpected " .. net.describe(e) .. " after seq " .. (expected - 1))
-        end
-      end
-    end
-    assert.is_true(closed)
+    local expected, errors, close = receive_until_close()
+    assert.is_truthy(close, "no close event")
     assert.is_true(expected <= total, "all " .. total .. " arrived: the sockets held more than the test assumes")
     assert.are.same({ "connection reset by peer" }, errors)
   end)
@@ -94,22 +91,7 @@ describe("a receiver paused longer than the sender's linger", function()
       os.execute("kill -KILL -" .. sender.pid)
       sender:wait(5)
       net.socket.sleep(1.5)        -- our pings meet the reset: writing fails
-      local expected, conn, errors, closed = 1, nil, {}, nil
-      local deadline = net.now() + 20
-      while not closed and net.now() < deadline do
-        for _, e in ipairs(network.PollEvents(0.05)) do
-          if e.Event == network.EVENT_CONNECT then
-            conn = e.Object
-          elseif e.Event == network.EVENT_RECEIVE then
-            assert.are.equal(expected, e.Packet.seq)
-            expected = expected + 1
-          elseif e.Event == network.EVENT_ERROR then
-            errors[#errors + 1] = e.Errors
-          elseif e.Event == network.EVENT_CLIENT_CLOSE then
-            closed = e
-          end
-        end
-      end
+      local expected, errors, closed, conn = receive_until_close()
       assert.is_truthy(conn)
       assert.is_truthy(closed, "no close event; got up to seq " .. (expected - 1))
       assert.are.equal(total + 1, expected, "then " .. tostring(closed.Errors))

@@ -407,11 +407,7 @@ extension IOThread {
     /// dropped: such a peer got 6 of its 20 replies.
     func writeOutAfterEnd(_ connection: Connection) {
         connection.writingOutAfterEnd = true
-        connection.pendingEnd = nil
-        connection.input.release()
-        connection.deadline = Clock.monotonic() + IOThread.lingerTime
-        timed[connection.id] = connection
-        flush(connection)
+        startLinger(connection)
     }
 
     /// The hello is done: the connection carries messages from now on. Unless the script's
@@ -485,6 +481,12 @@ extension IOThread {
         connection.readPaused = false
         // A stream that ended while reading was paused: read to its end again (at once), as a
         // closing connection does, rather than stay out of the poll set for the whole linger.
+        startLinger(connection)
+    }
+
+    /// Writes out what `connection` has queued, forgetting what it read and any end held back,
+    /// until the queue is written or `lingerTime` passes without progress (`expire`).
+    private func startLinger(_ connection: Connection) {
         connection.pendingEnd = nil
         connection.input.release()
         connection.deadline = Clock.monotonic() + IOThread.lingerTime
