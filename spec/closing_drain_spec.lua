@@ -41,56 +41,68 @@ describe("a peer that closes only its own direction (a half-close) after its req
   before_each(net.reset)
   after_each(net.reset)
 
-  it("still gets every reply queued for it, then the close", function()
-    -- Found by an independent peer written from PROTOCOL.md: the side that got the FIN
-    -- closed at once and dropped what Send had accepted and not yet written (6 of 20 replies
-    -- of 1 MiB arrived). Now it writes them out, then closes after the last byte.
-    local server = assert(network.Server("127.0.0.1", 0))
-    local raw = net.hello_peer(server:GetPort())
-    finally(function() raw:close() end)
-    local requests, pad = 20, string.rep("r", 1024 * 1024)
-    local frames = {}
-    for i = 1, requests do frames[i] = net.frame(network.Encode({ seq = i })) end
-    assert(raw:send(table.concat(frames)))
-    -- The replies are queued while the peer reads nothing: more than the sockets hold.
-    local replied, deadline = 0, net.now() + 10
-    while replied < requests and net.now() < deadline do
-      for _, e in ipairs(network.PollEvents(0.05)) do
-        if e.Event == network.EVENT_RECEIVE then
-          assert.are.equal(1, server:Send({ seq = e.Packet.seq, pad = pad }, e.Object))
-          replied = replied + 1
-        elseif e.Event ~= network.EVENT_CONNECT then
-          error("unexpected " .. net.describe(e))
+  for _, disconnect in ipairs { false, true } do
+    it("still gets every reply queued for it, then the close" ..
+        (disconnect and " (the script disconnecting it first)" or ""), function()
+      -- Found by an independent peer written from PROTOCOL.md: the side that got the FIN
+      -- closed at once and dropped what Send had accepted and not yet written (6 of 20 replies
+      -- of 1 MiB arrived), and so did a side closing at its script's request (Disconnect, or
+      -- its ClientConnection collected) when the peer's FIN came before its queue was out.
+      -- Now the queue is written out, then the socket closes after the last byte.
+      local server = assert(network.Server("127.0.0.1", 0))
+      local raw = net.hello_peer(server:GetPort())
+      finally(function() raw:close() end)
+      local requests, pad = 20, string.rep("r", 1024 * 1024)
+      local frames = {}
+      for i = 1, requests do frames[i] = net.frame(network.Encode({ seq = i })) end
+      assert(raw:send(table.concat(frames)))
+      -- The replies are queued while the peer reads nothing: more than the sockets hold.
+      local conn, replied, deadline = nil, 0, net.now() + 10
+      while replied < requests and net.now() < deadline do
+        for _, e in ipairs(network.PollEvents(0.05)) do
+          if e.Event == network.EVENT_CONNECT then
+            conn = e.Object  -- held: a ClientConnection collected closes
+          elseif e.Event == network.EVENT_RECEIVE then
+            assert.are.equal(1, server:Send({ seq = e.Packet.seq, pad = pad }, e.Object))
+            replied = replied + 1
+          else
+            error("unexpected " .. net.describe(e))
+          end
         end
       end
-    end
-    assert.are.equal(requests, replied)
-    assert(raw:shutdown("send"))
-    -- The peer reads to the end of the stream; the script sees the close at once.
-    raw:settimeout(0.05)
-    local buffer, seqs, ended, close = "", {}, false, nil
-    deadline = net.now() + 20
-    while not ended and net.now() < deadline do
-      local data, err, partial = raw:receive(256 * 1024)
-      buffer = buffer .. (data or partial or "")
-      while #buffer >= 5 do
-        local length = string.unpack(">I4", buffer)
-        if #buffer < 5 + length then break end
-        seqs[#seqs + 1] = network.Decode(buffer:sub(6, 5 + length)).seq
-        buffer = buffer:sub(6 + length)
+      assert.are.equal(requests, replied)
+      if disconnect then assert.are.equal(1, server:Disconnect(conn)) end
+      assert(raw:shutdown("send"))
+      -- The peer reads to the end of the stream; the script sees the close at once.
+      raw:settimeout(0.05)
+      local buffer, seqs, ended, close = "", {}, false, nil
+      deadline = net.now() + 20
+      while not ended and net.now() < deadline do
+        local data, err, partial = raw:receive(256 * 1024)
+        buffer = buffer .. (data or partial or "")
+        while #buffer >= 5 do
+          local length = string.unpack(">I4", buffer)
+          if #buffer < 5 + length then break end
+          seqs[#seqs + 1] = network.Decode(buffer:sub(6, 5 + length)).seq
+          buffer = buffer:sub(6 + length)
+        end
+        ended = err == "closed"
+        for _, e in ipairs(network.PollEvents(0)) do
+          if e.Event == network.EVENT_CLIENT_CLOSE then close = e end
+        end
       end
-      ended = err == "closed"
-      for _, e in ipairs(network.PollEvents(0)) do
-        if e.Event == network.EVENT_CLIENT_CLOSE then close = e end
+      assert.is_true(ended, "the stream did not end")
+      assert.are.equal("", buffer)
+      local expected = {}
+      for i = 1, requests do expected[i] = i end
+      assert.are.same(expected, seqs)
+      if disconnect then
+        assert.is_nil(close, "a close the script asked for has no event")
+      else
+        assert.is_truthy(close, "no EVENT_CLIENT_CLOSE")
+        assert.are.equal("closed by peer", close.Errors)
+        assert.is_nil(conn:GetSocket())
       end
-    end
-    assert.is_true(ended, "the stream did not end")
-    assert.are.equal("", buffer)
-    local expected = {}
-    for i = 1, requests do expected[i] = i end
-    assert.are.same(expected, seqs)
-    assert.is_truthy(close, "no EVENT_CLIENT_CLOSE")
-    assert.are.equal("closed by peer", close.Errors)
-    assert.is_nil(close.Object:GetSocket())
-  end)
+    end)
+  end
 end)

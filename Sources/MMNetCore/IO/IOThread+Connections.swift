@@ -106,7 +106,7 @@ extension IOThread {
         case .written(let drained, let progress):
             if connection.writingOutAfterEnd {
                 if drained && connection.lock.withLock({ connection.plainQueue.isEmpty }) {
-                    finish(connection, reason: "closed by peer")  // the FIN follows the last byte
+                    finish(connection, reason: "closed")  // the FIN follows the last byte
                 } else if progress {
                     connection.deadline = Clock.monotonic() + IOThread.lingerTime
                     updateInterest(connection)
@@ -297,7 +297,7 @@ extension IOThread {
     private func read(_ connection: Connection) {
         if connection.writingOutAfterEnd {
             // Not reading any more: only POLLERR or POLLHUP brings it here, the peer is gone.
-            finish(connection, reason: "closed by peer")
+            finish(connection, reason: "closed")
             return
         }
         let n: Int?
@@ -343,7 +343,13 @@ extension IOThread {
                 connection.input.release()
                 return
             }
-            if n == 0 { finish(connection, reason: "closed") } else { connection.input.release() }
+            if n == 0 {
+                // The peer's end while this side still writes what was sent before its close:
+                // the peer may read on (a half-close), so the rest goes out first.
+                if hasUnsent(connection) { writeOutAfterEnd(connection) } else { finish(connection, reason: "closed") }
+            } else {
+                connection.input.release()
+            }
             return
         }
         if n == 0 {
@@ -392,19 +398,23 @@ extension IOThread {
             report(Event(kind, source: connection, message: end.reason), policy: connection.context.settings.queueFull) {
                 connection.enter(.closed, reason: end.reason)  // with the event, as in `fail`
             }
-            let unsent = connection.lock.withLock {
-                !connection.writeShut && !(connection.outQueue.isEmpty && connection.plainQueue.isEmpty)
-            }
-            if unsent { writeOutAfterEnd(connection) } else { finish(connection, reason: end.reason) }
+            if hasUnsent(connection) { writeOutAfterEnd(connection) } else { finish(connection, reason: end.reason) }
+        }
+    }
+
+    /// Whether bytes `Send` accepted still wait to be written (and can be: writing has not failed).
+    private func hasUnsent(_ connection: Connection) -> Bool {
+        connection.lock.withLock {
+            !connection.writeShut && !(connection.outQueue.isEmpty && connection.plainQueue.isEmpty)
         }
     }
 
     /// The peer ended its stream cleanly (a FIN, a TLS close_notify) with messages `Send` had
-    /// accepted still queued: it may have closed only its own direction and still read (a
-    /// request-reply peer that half-closes after its last request), so they are written out,
-    /// for as long as the peer takes them (given up after `lingerTime` without progress, as a
-    /// close of this side's), and the socket closes after the last byte. Before, they were
-    /// dropped: such a peer got 6 of its 20 replies.
+    /// accepted still queued, whether or not this side was closing too: it may have closed only
+    /// its own direction and still read (a request-reply peer that half-closes after its last
+    /// request), so they are written out, for as long as the peer takes them (given up after
+    /// `lingerTime` without progress, as a close of this side's), and the socket closes after
+    /// the last byte. Before, they were dropped: such a peer got 6 of its 20 replies.
     func writeOutAfterEnd(_ connection: Connection) {
         connection.writingOutAfterEnd = true
         startLinger(connection)
