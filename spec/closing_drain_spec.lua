@@ -105,4 +105,32 @@ describe("a peer that closes only its own direction (a half-close) after its req
       end
     end)
   end
+
+  it("that resets instead of reading on is forgotten at once, not after the linger", function()
+    -- A side writing out after the peer's end stops reading; when the peer then resets, the
+    -- failed write (or the error poll(2) reports) must end it: no 10 s wait, no spinning.
+    local server = assert(network.Server("127.0.0.1", 0))
+    local raw = net.hello_peer(server:GetPort())
+    finally(function() raw:close() end)
+    assert(raw:send(net.frame(network.Encode({ seq = 1 }))))
+    local conn, deadline = nil, net.now() + 10
+    while not conn and net.now() < deadline do
+      for _, e in ipairs(network.PollEvents(0.05)) do
+        if e.Event == network.EVENT_RECEIVE then conn = e.Object end
+      end
+    end
+    assert.is_truthy(conn)
+    local pad = string.rep("r", 1024 * 1024)
+    for i = 1, 20 do assert.are.equal(1, server:Send({ seq = i, pad = pad }, conn)) end
+    assert(raw:shutdown("send"))
+    assert(net.wait_kind(network.EVENT_CLIENT_CLOSE, conn, 5))
+    assert.are.equal(1, network.GetStats().Connections, "writing out its replies")
+    raw:setoption("linger", { on = true, timeout = 0 })
+    raw:close()  -- unread replies in its socket: a reset
+    local cpu, start = os.clock(), net.now()
+    while network.GetStats().Connections > 0 and net.now() - start < 5 do net.socket.sleep(0.02) end
+    assert.are.equal(0, network.GetStats().Connections)
+    assert.is_true(net.now() - start < 2, string.format("forgotten after %.1f s", net.now() - start))
+    assert.is_true(os.clock() - cpu < 0.5, string.format("%.2f s of CPU meanwhile", os.clock() - cpu))
+  end)
 end)

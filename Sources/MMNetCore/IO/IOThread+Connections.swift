@@ -104,25 +104,19 @@ extension IOThread {
         case .broken(let reason), .failed(let reason):
             fail(connection, reason)
         case .written(let drained, let progress):
-            if connection.writingOutAfterEnd {
-                if drained && connection.lock.withLock({ connection.plainQueue.isEmpty }) {
-                    finish(connection, reason: "closed")  // the FIN follows the last byte
-                } else if progress {
-                    connection.deadline = Clock.monotonic() + IOThread.lingerTime
-                    updateInterest(connection)
-                } else {
-                    updateInterest(connection)
-                }
-                return
-            }
-            if phase == .closing && progress {
+            let ending = phase == .closing || connection.writingOutAfterEnd
+            if ending && progress {
                 // A closing connection waits as long as its peer keeps taking what was sent;
                 // it is given up only after `lingerTime` without progress.
                 connection.deadline = Clock.monotonic() + IOThread.lingerTime
                 madeClosingProgress()
             }
-            if drained && phase == .closing && connection.lock.withLock({ connection.plainQueue.isEmpty }) {
-                Posix.shutdownWrite(connection.fd)
+            if drained && ending && connection.lock.withLock({ connection.plainQueue.isEmpty }) {
+                if connection.writingOutAfterEnd {
+                    finish(connection, reason: "closed")  // the peer's end came: the FIN follows the last byte
+                    return
+                }
+                Posix.shutdownWrite(connection.fd)  // then the peer's end is awaited
             }
             updateInterest(connection)
         case .deferred:
@@ -525,9 +519,7 @@ extension IOThread {
     /// word); a reset is reported there as an error, after every message that did arrive.
     /// With nothing left in the queues, the FIN goes after what the kernel still holds.
     func abandon(_ connection: Connection, reason: String) {
-        if connection.lock.withLock({ !connection.outQueue.isEmpty || !connection.plainQueue.isEmpty }) {
-            Posix.resetOnClose(connection.fd)
-        }
+        if hasUnsent(connection) { Posix.resetOnClose(connection.fd) }
         finish(connection, reason: reason)
     }
 
