@@ -35,7 +35,8 @@ int mmnet_pcall(lua_State *L, int nargs, mmnet_Protected f, void *context, int n
     return lua_pcall(L, nargs + 2, nresults, 0);
 }
 
-void mmnet_pushfunction(lua_State *L, mmnet_Function f) {
+/// Pushes a Lua function that calls `f` through the trampoline.
+static void mmnet_pushfunction(lua_State *L, mmnet_Function f) {
     lua_pushlightuserdata(L, (void *)f);
     lua_pushcclosure(L, mmnet_trampoline, 1);
 }

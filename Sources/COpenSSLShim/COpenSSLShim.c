@@ -5,7 +5,8 @@
 #include <string.h>
 #include "COpenSSLShim.h"
 
-const char mmnet_tls_psk_identity[] = "mmnet";
+/// The PSK identity mmnet sends and accepts: "mmnet" (5 bytes, no terminator on the wire).
+static const char mmnet_tls_psk_identity[] = "mmnet";
 
 /// A marker stored in an SSL's ex_data slot 0 when the client offered an unknown identity.
 static const char unknown_identity_marker = 1;

@@ -2,10 +2,11 @@
 //
 // Thread: Lua thread only (every function here takes the lua_State of the calling script).
 //
-// Clang imports no function-like macros, so Lua's macro API (lua_pop, lua_newtable, ...) is
-// re-exposed here as static inline functions under an `mmnet_` prefix. Lua errors longjmp, and a
-// longjmp across Swift frames skips Swift's cleanup; so Swift functions never raise: they return
-// a status to `mmnet_trampoline`, which raises the error in C after the Swift frame is gone.
+// Clang imports no function-like macros, so the ones of Lua's macro API the binding uses (lua_pop,
+// LUA_REGISTRYINDEX, ...) are re-exposed here as static inline functions under an `mmnet_` prefix.
+// Lua errors longjmp, and a longjmp across Swift frames skips Swift's cleanup; so Swift functions
+// never raise: they return a status to `mmnet_trampoline`, which raises the error in C after the
+// Swift frame is gone.
 #ifndef MMNET_CLUASHIM_H
 #define MMNET_CLUASHIM_H
 
@@ -48,9 +49,6 @@ int mmnet_pcall(lua_State *L, int nargs, mmnet_Protected f, void *context, int n
 /// Sets field `name` of the table at the top of the stack to a Lua function calling `f`.
 void mmnet_register(lua_State *L, const char *name, mmnet_Function f);
 
-/// Pushes a Lua function that calls `f` (same error handling as `mmnet_register`).
-void mmnet_pushfunction(lua_State *L, mmnet_Function f);
-
 /// Stops the garbage collector if it runs (`lua_gc` is variadic: Swift cannot call it) and
 /// returns whether it did, for `mmnet_gc_restart`.
 int mmnet_gc_stop(lua_State *L);
@@ -84,21 +82,9 @@ static inline int mmnet_registryindex(void) { return LUA_REGISTRYINDEX; }
 static inline int mmnet_upvalueindex(int i) { return lua_upvalueindex(i); }
 /// lua_pop(L, n).
 static inline void mmnet_pop(lua_State *L, int n) { lua_pop(L, n); }
-/// lua_newtable(L).
-static inline void mmnet_newtable(lua_State *L) { lua_newtable(L); }
-/// lua_insert(L, idx).
-static inline void mmnet_insert(lua_State *L, int idx) { lua_insert(L, idx); }
 /// lua_remove(L, idx).
 static inline void mmnet_remove(lua_State *L, int idx) { lua_remove(L, idx); }
-/// lua_replace(L, idx).
-static inline void mmnet_replace(lua_State *L, int idx) { lua_replace(L, idx); }
-/// lua_tonumber(L, idx) (0 when not convertible).
-static inline lua_Number mmnet_tonumber(lua_State *L, int idx) { return lua_tonumberx(L, idx, NULL); }
-/// lua_tointeger(L, idx) (0 when not convertible).
-static inline lua_Integer mmnet_tointeger(lua_State *L, int idx) { return lua_tointegerx(L, idx, NULL); }
 /// luaL_getmetatable(L, name).
 static inline int mmnet_getmetatable(lua_State *L, const char *name) { return luaL_getmetatable(L, name); }
-/// The numeric version of the Lua the host runs (LUA_VERSION_NUM it was built with is 504).
-static inline lua_Number mmnet_version(lua_State *L) { return lua_version(L); }
 
 #endif

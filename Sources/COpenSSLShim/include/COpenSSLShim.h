@@ -14,9 +14,6 @@
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
 
-/// The PSK identity mmnet sends and accepts: "mmnet" (5 bytes, no terminator on the wire).
-extern const char mmnet_tls_psk_identity[];
-
 /// Configures a fresh SSL_CTX the way every mmnet session uses it: TLS 1.3 only, exactly the
 /// one `ciphersuite` ("TLS_AES_128_GCM_SHA256" or "TLS_AES_256_GCM_SHA384"), key exchange groups
 /// X25519 then P-256 (psk_dhe_ke: the PSK only authenticates, (EC)DHE makes the keys), no
