@@ -32,7 +32,7 @@ final class EventRingStressTests: XCTestCase {
         Mirror(reflecting: ring).children.first { $0.label == name }!.value as! T
     }
 
-    private func checkInvariants(_ ring: EventRing, capacity: Int, maxSlots: inout Int, _ where_: String) {
+    private func checkInvariants(_ ring: EventRing, maxSlots: inout Int, _ where_: String) {
         let slots: [Event?] = field(ring, "slots")
         let head: Int = field(ring, "head")
         let used: Int = field(ring, "used")
@@ -120,7 +120,7 @@ final class EventRingStressTests: XCTestCase {
                 maxCount = max(maxCount, model.count)
                 XCTAssertEqual(ring.queued, model.count, here)
                 XCTAssertEqual(ring.queuedBytes, model.reduce(0) { $0 + $1.size }, here)
-                checkInvariants(ring, capacity: capacity, maxSlots: &maxSlots, here)
+                checkInvariants(ring, maxSlots: &maxSlots, here)
             }
             XCTAssertLessThanOrEqual(maxSlots, max(64, 4 * max(maxCapacity, maxCount)) + 64, "round \(round)")
             ring.close()

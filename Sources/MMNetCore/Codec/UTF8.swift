@@ -13,7 +13,7 @@ public enum UTF8Validation {
     /// - Returns: true when the bytes are valid UTF-8 (the empty string is).
     @inlinable @inline(__always)
     public static func isValid(_ start: UnsafeRawPointer, count: Int) -> Bool {
-        isASCII(start, count: count) || validateMultibyte(start, count: count, from: 0)
+        isASCII(start, count: count) || validateMultibyte(start, count: count)
     }
 
     /// Whether `count` bytes at `start` are all ASCII, read a word at a time (the last word may
@@ -41,11 +41,11 @@ public enum UTF8Validation {
         return bits & 0x80 == 0
     }
 
-    /// The slow path of `isValid`: the bytes from `from` to the end, character by character,
-    /// except that eight ASCII bytes in a row are skipped at once.
+    /// The slow path of `isValid`: the bytes character by character, except that eight ASCII
+    /// bytes in a row are skipped at once.
     @usableFromInline
-    static func validateMultibyte(_ start: UnsafeRawPointer, count: Int, from: Int) -> Bool {
-        var i = from
+    static func validateMultibyte(_ start: UnsafeRawPointer, count: Int) -> Bool {
+        var i = 0
         @inline(__always) func byte(_ j: Int) -> UInt8 { start.load(fromByteOffset: j, as: UInt8.self) }
         @inline(__always) func cont(_ j: Int) -> Bool { j < count && byte(j) & 0xC0 == 0x80 }
         while i < count {

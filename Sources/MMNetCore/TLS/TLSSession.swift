@@ -64,9 +64,6 @@ public final class TLSSession: @unchecked Sendable {
         SSL_free(ssl)  // frees the BIO; the context (and its BIO method) is released after
     }
 
-    /// The role of this session.
-    public var role: Role { context.role }
-
     /// The session has failed (out of memory for the peer's bytes, or a TLS error): it takes no
     /// more input, and the next `readPlaintext` or `advanceHandshake` throws why.
     public var hasFailed: Bool { failure != nil }
