@@ -11,13 +11,11 @@ extension IOThread {
         guard let tls = connection.tls else { return }
         let problem = connection.lock.withLock { () -> TLSError? in
             defer { connection.collectCiphertext() }
-            do {
+            do throws(TLSError) {
                 _ = try tls.advanceHandshake()
                 return nil
-            } catch let error as TLSError {
-                return error
             } catch {
-                return TLSError(.protocolFailure, "TLS handshake failed: \(error)")
+                return error
             }
         }
         if let problem {
@@ -51,7 +49,7 @@ extension IOThread {
                     unreadReplies = connection.repliesQueued > IOThread.unreadRepliesLimit
                 }
             }
-            do {
+            do throws(TLSError) {
                 while true {
                     guard let space = connection.input.writableSpace(minimum: readSize(connection)) else {
                         outOfMemory = true
@@ -66,10 +64,8 @@ extension IOThread {
                 }
                 connection.input.releaseIfEmpty()  // the last read's space, when it found nothing
                 return (wasComplete, nil)
-            } catch let error as TLSError {
-                return (wasComplete, error)
             } catch {
-                return (wasComplete, TLSError(.protocolFailure, "TLS read failed: \(error)"))
+                return (wasComplete, error)
             }
         }
         if let problem {
