@@ -1,4 +1,5 @@
-// COpenSSLShim: OpenSSL macro wrappers and the external-PSK callbacks (see the header).
+// COpenSSLShim: OpenSSL macro wrappers, the external-PSK callbacks and the pipe BIO (see the
+// header).
 //
 // Thread: any; each SSL / SSL_CTX is used by one thread at a time (the caller's lock).
 #include <stdlib.h>

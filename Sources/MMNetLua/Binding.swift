@@ -1,5 +1,6 @@
-// mmnet's data in one Lua state: the core context, the sentinel that closes it, and the Lua
-// values (full userdata) that stand for servers, clients and client connections.
+// mmnet's data in one Lua state: the core context and what the binding keeps beside it, the
+// sentinel userdata whose finalizer closes them at lua_close, and the registry tables of the
+// state's objects (by id; their Lua values are `Objects.swift`) and of the strings it lent.
 //
 // Thread: Lua thread only.
 import CLuaShim

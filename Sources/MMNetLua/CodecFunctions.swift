@@ -4,9 +4,9 @@
 import CLuaShim
 import MMNetCore
 
-/// Registers `Encode` and `Decode` into the module table on top of the stack.
+/// Registers `Encode` and `Decode` into the module table on top of the stack. Each holds the
+/// state's sentinel as upvalue 2, to find the binding cheaply on every call.
 /// - Parameter L: the Lua state.
-/// Each holds the state's sentinel as upvalue 2, to find the binding cheaply on every call.
 func registerCodecFunctions(_ L: OpaquePointer) {
     Binding.pushSentinel(L)
     mmnet_register_with_upvalue(L, "Encode", luaEncode)

@@ -1,4 +1,5 @@
-// The arguments `network.Server` and `network.Client` share: address, port, cypher key.
+// What `network.Server` and `network.Client` share: their arguments (address, port, cypher
+// key), and making the object and its Lua value (`newEndpoint`).
 //
 // Thread: Lua thread only.
 import CLuaShim

@@ -25,7 +25,7 @@
  * allocations fail with it, one after another, by setting it just above what it uses).
  *
  * Every state also gets the global HOST (tests/host/process.c): fork, wait for a child, _exit,
- * a signalfd, raise a signal, wait for a readable descriptor.
+ * a signalfd, raise a signal, wait for a readable descriptor, read the bytes malloc has in use.
  *
  * Exit status 0 on success; 1 with a message on stderr on any Lua error; 2 on bad usage.
  *

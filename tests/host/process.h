@@ -3,6 +3,6 @@
 #define MMNET_TEST_HOST_PROCESS_H
 #include <lua.h>
 
-/* Sets the global HOST: fork, wait, exit, signalfd, raise, readable (see process.c). */
+/* Sets the global HOST: fork, wait, exit, signalfd, raise, readable, heap_in_use (see process.c). */
 void host_register_process(lua_State *L);
 #endif

@@ -1,7 +1,9 @@
 // COpenSSLShim: OpenSSL's headers for Swift, plus the few things Swift cannot import or should
-// not hold itself: function-like macros (SSL_CTX_set_min_proto_version, SSL_OP_* bits, ...) under
-// an `mmnet_` prefix, and the two TLS 1.3 external-PSK callbacks, which hand out a PSK session
-// kept in the SSL_CTX and must return a pointer to an identity that outlives the call.
+// not hold itself, under an `mmnet_` prefix: what needs OpenSSL's function-like macros (the
+// context setup, with SSL_CTX_set_min_proto_version, the SSL_OP_* bits, ...; and
+// SSL_get_negotiated_group); the two TLS 1.3 external-PSK callbacks, which hand out a PSK
+// session kept in the SSL_CTX and must return a pointer to an identity that outlives the call;
+// and the pipe BIO between an SSL and the I/O thread.
 //
 // Thread: any; each SSL / SSL_CTX is used by one thread at a time (the caller's lock).
 #ifndef MMNET_COPENSSLSHIM_H

@@ -4,7 +4,8 @@
 
 /// Bounds applied when encoding a table and when decoding bytes.
 ///
-/// The defaults come from `Defaults`; `network.Configure` will set per-state values.
+/// The defaults come from `Defaults`; `network.Configure` sets per-state values
+/// (`Settings.codecLimits`).
 /// The encoder and the reader recurse once per nesting level (the reader's frame is about
 /// 1.7 KB of native stack per level), so a `maxDepth` above `depthCeiling` is treated as
 /// `depthCeiling`; settings should refuse larger values.

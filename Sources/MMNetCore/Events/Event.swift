@@ -1,6 +1,6 @@
 // One event on its way from the I/O thread to a script.
 //
-// Thread: created on the I/O thread, consumed on the Lua thread (passed through `EventQueue`).
+// Thread: created on the I/O thread, consumed on the Lua thread (passed through `EventRing`).
 
 /// Something that happened to a server, client or client connection.
 public struct Event: Sendable {

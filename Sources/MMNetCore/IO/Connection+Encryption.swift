@@ -26,7 +26,7 @@ extension Connection {
         defer { collectCiphertext() }
         do {
             for block in plainQueue.takeAll().blocks {
-                // The ciphertext is moved out after each write: the memory BIO never grows
+                // The ciphertext is moved out after each write: the pipe BIO never grows
                 // past a batch, even for a large frame.
                 try block.withUnsafeBytes { frame in
                     var offset = 0

@@ -70,8 +70,9 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// Writing failed (the peer is gone): sends are refused, what was queued is dropped, and
     /// reading goes on until what the peer sent before is delivered.
     var writeShut = false
-    /// Plaintext frames waiting to be encrypted into `outQueue` (encrypted connections only:
-    /// the I/O thread encrypts them in batches once the handshake is done).
+    /// Plaintext frames waiting to be encrypted into `outQueue` (encrypted connections only),
+    /// once the handshake is done: in batches by the I/O thread, or at once by the thread that
+    /// sends a large frame (`encryptPending`).
     var plainQueue = FrameQueue()
     /// close_notify has been queued (encrypted connections).
     var tlsClosed = false

@@ -2,7 +2,8 @@
 // This file holds its life (started by the first Lua state, joined by the last), its command
 // queue, and the poll loop. What it does with each kind of socket is in the `IOThread+*` files.
 //
-// Thread: `acquire`, `release` and `submit` run on Lua threads; everything else on the I/O thread.
+// Thread: `acquire` and `release` run on Lua threads, `submit` and `handleDropped` on any thread
+// (the I/O thread's own sends and closes submit too); everything else on the I/O thread.
 import CSystemShim
 import Glibc
 import Synchronization

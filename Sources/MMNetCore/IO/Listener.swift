@@ -1,7 +1,8 @@
 // A server's listening socket and the set of its open client connections.
 //
-// Thread: both. The socket is the I/O thread's; `connections` is guarded by `lock` (the I/O
-// thread adds and removes, the Lua thread reads it for Broadcast and ConnectionCount).
+// Thread: both. The socket is the I/O thread's; the set of connections (`members`) is guarded
+// by `lock` (the I/O thread adds and removes, the Lua thread reads it for Broadcast and
+// ConnectionCount).
 import Glibc
 
 /// The listening side of a `network.Server`.

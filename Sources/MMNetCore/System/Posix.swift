@@ -95,7 +95,8 @@ public enum Posix {
         try nonBlocking("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }
 
-    /// writev(2); nil when it would block. Never raises SIGPIPE (sockets are set up with MSG_NOSIGNAL semantics by `sendmsg`).
+    /// Writes the `count` iovecs at `iov`: a writev(2) made as sendmsg(2) with MSG_NOSIGNAL, so
+    /// that a peer that is gone never raises SIGPIPE. Nil when it would block.
     public static func writev(_ fd: Int32, _ iov: UnsafeMutablePointer<iovec>, count: Int32) throws -> Int? {
         var message = msghdr()
         message.msg_iov = iov
