@@ -56,8 +56,12 @@ func stringArgument(_ L: OpaquePointer, _ index: Int32) -> String? {
 /// A number argument that may be absent: `.absent` for nil/none, `.value` for a number,
 /// `.wrongType` otherwise.
 enum NumberArgument {
+    /// nil or no value.
     case absent
+    /// A number, with its integer value when it has one (an integer, or a float with an
+    /// integral value that fits).
     case value(Double, integer: Int64?)
+    /// Anything else.
     case wrongType
 }
 

@@ -8,8 +8,11 @@ import MMNetCore
 
 /// The three object types of the user's document, by metatable name.
 enum ObjectType: String {
+    /// `network.Server`: a `Listener`.
     case server = "mmnet.Server"
+    /// `network.Client`: a `Connection` this side opened.
     case client = "mmnet.Client"
+    /// A server's connection to one client (`.Object` of EVENT_CONNECT): an accepted `Connection`.
     case clientConnection = "mmnet.ClientConnection"
 }
 

@@ -1,3 +1,6 @@
+// EventKind: six distinct codes, and the Lua name of one (`EVENT_CONNECT`).
+//
+// Thread: test runner thread.
 import XCTest
 @testable import MMNetCore
 

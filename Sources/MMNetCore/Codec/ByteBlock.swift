@@ -12,11 +12,15 @@ import Glibc
 public struct ByteBlock: Sendable {
     /// Who owns the bytes. Each case is one reference, which keeps copying an event cheap.
     @usableFromInline enum Storage: Sendable {
+        /// An array holds the bytes.
         case copied([UInt8])
+        /// malloc'd memory taken over, maybe shared with other blocks (`ByteSlab`).
         case adopted(AdoptedMemory)
+        /// A string the script lent.
         case lent(Loan)
     }
 
+    /// Who owns the bytes.
     @usableFromInline let storage: Storage
     /// Where the bytes start in the adopted memory (0 for an array).
     @usableFromInline let offset: Int
@@ -149,9 +153,12 @@ public struct ByteSlab {
 final class AdoptedMemory: @unchecked Sendable {
     /// The memory (moved only by `ByteSlab.seal`).
     @usableFromInline var memory: UnsafeMutableRawPointer
+    /// The size `memory` was allocated with, given back to `pool` with it.
     let capacity: Int
+    /// Where the memory goes back to (nil: it is freed).
     let pool: BufferPool?
 
+    /// Takes over `memory` (`capacity` bytes from malloc), for `pool` or to be freed.
     init(_ memory: UnsafeMutableRawPointer, capacity: Int, pool: BufferPool?) {
         self.memory = memory
         self.capacity = capacity

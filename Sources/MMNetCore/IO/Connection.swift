@@ -28,6 +28,7 @@ public final class Connection: Endpoint, @unchecked Sendable {
         /// Gone; the descriptor is closed.
         case closed
 
+        /// Whether `a` comes before `b` in a connection's life.
         public static func < (a: Phase, b: Phase) -> Bool { a.rawValue < b.rawValue }
     }
 
@@ -55,7 +56,9 @@ public final class Connection: Endpoint, @unchecked Sendable {
     let tls: TLSSession?
 
     // Shared state, under `lock`.
+    /// Guards the shared state below and the TLS session.
     let lock = Lock()
+    /// Where the connection is in its life (`currentPhase` reads it from any thread).
     private(set) var phase: Phase
     /// Why the connection failed or closed, once it has.
     private(set) var failure: String?
@@ -78,6 +81,7 @@ public final class Connection: Endpoint, @unchecked Sendable {
     var tlsClosed = false
     /// Encrypting failed (`encryptPending`): the I/O thread fails the connection with it.
     var encryptionFailure: TLSError?
+    /// Bytes waiting in `outQueue` and `plainQueue`, for SendQueueLimit and `SendQueueBytes`.
     var queuedBytes = 0
     /// Bytes of TLS records the engine wrote in reply to the peer's (a KeyUpdate that asks for
     /// one) since the send queue was last empty (`IOThread.decrypt` bounds them).

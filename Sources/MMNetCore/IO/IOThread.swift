@@ -49,6 +49,7 @@ public final class IOThread: @unchecked Sendable {
     /// Seconds a burst of small sends gathers before it is written (`flushSoon`).
     static let coalesceTime = 100e-6
 
+    /// The process's I/O thread while a Lua state uses it (under the global lock).
     nonisolated(unsafe) static var instance: IOThread?
     nonisolated(unsafe) private static var users = 0
     /// The I/O threads of the processes this one was forked from (in a child): never stopped,
@@ -59,14 +60,18 @@ public final class IOThread: @unchecked Sendable {
     /// The fork generation this thread was started in (`mmnet_fork_generation`).
     public let generation = mmnet_fork_generation()
 
+    /// The eventfd in the poll set that `submit` (and a fork's park) signals to wake the thread.
     let wakeFD: Int32
     private let commandLock = Lock()
     private var commands: [Command] = []
     private var thread = pthread_t()
 
     // I/O thread only.
+    /// The descriptors poll(2) waits on: the wake-up eventfd, listeners and connections.
     var pollSet = PollSet()
+    /// Every connection the thread serves, by id, until `finish` forgets it.
     var connections: [Int64: Connection] = [:]
+    /// Every listener the thread accepts on, by id, until `stopListening`.
     var listeners: [Int64: Listener] = [:]
     /// Connections with a finite deadline (hello or closing linger).
     var timed: [Int64: Connection] = [:]
@@ -88,7 +93,9 @@ public final class IOThread: @unchecked Sendable {
     private var stopLimitDeadline = Double.infinity
 
     // Parking for a fork (`IOThread+Fork.swift`): any thread, under `parkLock`.
+    /// Guards `parked` and the waits on `parkCondition`.
     let parkLock = Lock()
+    /// Signalled when the thread parks and when the fork lets it go on.
     let parkCondition: Condition
     /// A thread about to fork asks the I/O thread to stop (`parkForFork`); set under
     /// `parkLock`, read without it first by the I/O thread at every turn of its loop.
@@ -100,7 +107,6 @@ public final class IOThread: @unchecked Sendable {
         wakeFD = try Posix.eventfd()
         parkCondition = Condition(lock: parkLock)
     }
-
 
     /// True in the child of a fork() made after this thread started: the thread, its sockets
     /// and its states are the parent's (the child closed its copies of the descriptors).
