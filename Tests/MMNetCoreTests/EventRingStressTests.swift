@@ -9,21 +9,7 @@
 import XCTest
 @testable import MMNetCore
 
-final class EventRingStressTests: XCTestCase {
-    private var io: IOThread!
-    private var source: Endpoint!
-
-    override func setUpWithError() throws {
-        io = try IOThread.acquire()
-        source = Endpoint(context: ScriptContext(io: io))
-    }
-
-    override func tearDown() {
-        source = nil
-        io = nil
-        IOThread.release()
-    }
-
+final class EventRingStressTests: EventRingTestCase {
     private func ident(_ e: Event) -> String {
         e.kind == .receive ? e.payload.withUnsafeBytes { String(decoding: $0, as: UTF8.self) } : e.message!
     }

@@ -6,21 +6,7 @@
 import XCTest
 @testable import MMNetCore
 
-final class EventRingTests: XCTestCase {
-    private var io: IOThread!
-    private var source: Endpoint!
-
-    override func setUpWithError() throws {
-        io = try IOThread.acquire()
-        source = Endpoint(context: ScriptContext(io: io))
-    }
-
-    override func tearDown() {
-        source = nil
-        io = nil
-        IOThread.release()
-    }
-
+final class EventRingTests: EventRingTestCase {
     /// Pushes `count` EVENT_RECEIVE with bodies of `size` bytes; returns how many were dropped.
     @discardableResult
     private func push(_ ring: EventRing, _ count: Int, size: Int, policy: QueueFullPolicy = .drop) -> Int {
