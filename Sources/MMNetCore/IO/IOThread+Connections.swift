@@ -188,8 +188,8 @@ extension IOThread {
         var offset = offset
         while done < frames.count {
             let written: Int?
-            do {
-                written = try withUnsafeTemporaryAllocation(of: iovec.self, capacity: IOThread.writeBatch) { iov in
+            do throws(SystemError) {
+                written = try withUnsafeTemporaryAllocation(of: iovec.self, capacity: IOThread.writeBatch) { iov throws(SystemError) in
                     var count = 0
                     var start = offset
                     for frame in frames[done...].prefix(IOThread.writeBatch) {
@@ -202,10 +202,8 @@ extension IOThread {
                     }
                     return try Posix.writev(fd, iov.baseAddress!, count: Int32(count))
                 }
-            } catch let error as SystemError {
-                return (total, done, offset, error)
             } catch {
-                return (total, done, offset, SystemError("sendmsg", errno: EIO))
+                return (total, done, offset, error)
             }
             guard var n = written else { break }  // the socket is full
             total += n

@@ -42,9 +42,9 @@ extension IOThread {
         let timeout = context.settings.helloTimeout
         for _ in 0..<IOThread.acceptBatch {
             let accepted: (Int32, SocketAddress)?
-            do {
+            do throws(SystemError) {
                 accepted = try Posix.accept(listener.fd)
-            } catch let error as SystemError {
+            } catch {
                 if error.errno != listener.failingAccept {
                     listener.failingAccept = error.errno
                     report(Event(.error, source: listener, message: "\(error)"), policy: listener.context.settings.queueFull)
@@ -54,8 +54,6 @@ extension IOThread {
                     pausedListeners[listener.id] = listener
                     pollSet.setEvents(0, at: listener.pollIndex)
                 }
-                return
-            } catch {
                 return
             }
             guard let (fd, peer) = accepted else { return }

@@ -21,7 +21,7 @@ public enum Posix {
 
     /// Like `retrying`, but EAGAIN/EWOULDBLOCK gives nil.
     @inline(__always)
-    private static func nonBlocking<T: BinaryInteger>(_ call: String, _ body: () -> T) throws -> T? {
+    private static func nonBlocking<T: BinaryInteger>(_ call: String, _ body: () -> T) throws(SystemError) -> T? {
         while true {
             let result = body()
             if result >= 0 { return result }
@@ -76,11 +76,11 @@ public enum Posix {
     }
 
     /// accept4(2), non-blocking and close-on-exec; nil when no connection is waiting.
-    public static func accept(_ fd: Int32) throws -> (Int32, SocketAddress)? {
+    public static func accept(_ fd: Int32) throws(SystemError) -> (Int32, SocketAddress)? {
         var storage = sockaddr_storage()
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        let client = try withUnsafeMutablePointer(to: &storage) { ptr in
-            try ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+        let client = try withUnsafeMutablePointer(to: &storage) { ptr throws(SystemError) in
+            try ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa throws(SystemError) in
                 try nonBlocking("accept4") {
                     mmnet_accept_nonblocking(fd, sa, &len)
                 }
@@ -91,13 +91,13 @@ public enum Posix {
     }
 
     /// read(2); nil when it would block, 0 at end of stream.
-    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws -> Int? {
+    public static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int? {
         try nonBlocking("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
     }
 
     /// Writes the `count` iovecs at `iov`: a writev(2) made as sendmsg(2) with MSG_NOSIGNAL, so
     /// that a peer that is gone never raises SIGPIPE. Nil when it would block.
-    public static func writev(_ fd: Int32, _ iov: UnsafeMutablePointer<iovec>, count: Int32) throws -> Int? {
+    public static func writev(_ fd: Int32, _ iov: UnsafeMutablePointer<iovec>, count: Int32) throws(SystemError) -> Int? {
         var message = msghdr()
         message.msg_iov = iov
         message.msg_iovlen = Int(count)
