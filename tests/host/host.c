@@ -96,12 +96,11 @@ static void parse(int argc, char **argv) {
     if (opts.script == NULL) usage("no script");
 }
 
-/* Reports the error message on top of L's stack for state `index`. Returns 0. */
-static int report(lua_State *L, int index, const char *what) {
+/* Reports the error message on top of L's stack for state `index`, and pops it. */
+static void report(lua_State *L, int index, const char *what) {
     const char *msg = lua_tostring(L, -1);
     fprintf(stderr, "host: state %d, %s: %s\n", index, what, msg ? msg : "(error object)");
     lua_pop(L, 1);
-    return 0;
 }
 
 /* A message handler that adds a traceback to an error. */
