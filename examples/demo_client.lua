@@ -39,4 +39,4 @@ while replies < #messages + 1 and os.time() < deadline do  -- the greeting + one
 end
 client:Disconnect()
 print(("client: %d replies, disconnected"):format(replies))
-os.exit(replies == #messages + 1 and 0 or 1)
+os.exit(replies == #messages + 1 and 0 or 1, true)  -- true: close the state, flushing what is queued
