@@ -33,6 +33,8 @@ extension IOThread {
     /// each adding a connect or error event the ring must take past its capacity (a churn of
     /// 20,000 bad hellos a second grew a stalled script's ring by 4 MB a second).
     func accept(on listener: Listener) {
+        // Closed by the script (its socket shut down, `Listener.close`); `.unlisten` follows.
+        if listener.isClosed { return }
         let context = listener.context
         if context.settings.queueFull == .wait && context.events.holdBackIfFull(policy: .wait) {
             listener.acceptHeld = true

@@ -94,6 +94,13 @@ public final class Listener: Endpoint, @unchecked Sendable {
             return Array(members.values)
         }
         guard let all else { return }
+        // Stop listening now, from this thread: the I/O thread closes the socket only when it
+        // next runs its commands, and until then the port stayed bound. A script that dropped
+        // its server and collected it (a game changing maps) got "Address already in use"
+        // from a Server made on the same port right after. The socket stays open, so its
+        // descriptor cannot be reused while the I/O thread may still poll or accept on it
+        // (accept then fails with EINVAL, which `IOThread.accept` ignores once closed).
+        Posix.shutdownBoth(fd)
         io.submit(.unlisten(self))
         for connection in all { connection.requestClose() }
     }

@@ -104,6 +104,12 @@ public enum Posix {
         return try nonBlocking("sendmsg") { sendmsg(fd, &message, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// shutdown(2) of both sides; errors are ignored. On a listening socket it stops listening
+    /// at once (Linux), so that the port can be bound again before the socket is closed.
+    public static func shutdownBoth(_ fd: Int32) {
+        _ = Glibc.shutdown(fd, Int32(SHUT_RDWR))
+    }
+
     /// shutdown(2) of the write side; errors are ignored (the peer may be gone already).
     public static func shutdownWrite(_ fd: Int32) {
         _ = Glibc.shutdown(fd, Int32(SHUT_WR))
