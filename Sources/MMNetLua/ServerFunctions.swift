@@ -70,6 +70,9 @@ func serverBroadcast(_ L: OpaquePointer?) -> Int32 {
 private func sendToConnections<Targets: Collection<Connection>>(_ L: OpaquePointer, _ listener: Listener, _ targets: Targets,
                                                                checkMembership: Bool) -> Int32 {
     let settings = listener.context.scriptSettings
+    // A message for several connections is written by the I/O thread, not one send(2) per
+    // connection from this thread (12 us each: 2.5 ms of a frame for 200 players).
+    let deferWrites = targets.count > 1
     let sent = withMessageFrame(L, at: 2, settings: settings, context: listener.context) { frame in
         var count: lua_Integer = 0
         var firstProblem: String?
@@ -78,7 +81,7 @@ private func sendToConnections<Targets: Collection<Connection>>(_ L: OpaquePoint
                 if firstProblem == nil { firstProblem = "connection \(connection.peer.description) is not open on this server" }
                 continue
             }
-            let outcome = connection.send(frame, limit: settings.sendQueueLimit)
+            let outcome = connection.send(frame, limit: settings.sendQueueLimit, deferWrite: deferWrites)
             if case .sent = outcome {
                 count += 1
             } else if firstProblem == nil {
