@@ -6,6 +6,8 @@
 --   forever     keep sending (for a SIGKILL in the middle of a message)
 --   delayed     wait DELAY seconds after connecting, send COUNT messages, then disconnect
 --   hold        send COUNT messages, then stay connected (polling) until killed (60 s at most)
+--   quit        exit with os.exit(0) at once, the Lua state left open (mmnet finishes at exit)
+--   disconnect-quit  client:Disconnect(), then os.exit(0), the Lua state left open
 --
 --   lua5.4 sender.lua PORT COUNT [MODE] [PAD_BYTES] [DELAY] [KEY]
 --
@@ -57,7 +59,7 @@ end
 print("SENT " .. i)
 io.stdout:flush()
 
-if mode == "disconnect" or mode == "delayed" then
+if mode == "disconnect" or mode == "delayed" or mode == "disconnect-quit" then
   client:Disconnect()
 elseif mode == "hold" then
   local deadline = os.time() + 60
@@ -68,4 +70,4 @@ elseif mode == "drop" then
   collectgarbage()
   network.PollEvents(0.5)
 end
-os.exit(0, true)
+os.exit(0, not mode:find("quit", 1, true))

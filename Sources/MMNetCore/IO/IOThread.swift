@@ -1,9 +1,10 @@
 // The I/O thread: one per process, built on poll(2), owning every socket of every Lua state.
-// This file holds its life (started by the first Lua state, joined by the last), its command
-// queue, and the poll loop. What it does with each kind of socket is in the `IOThread+*` files.
+// This file holds its life (started by the first Lua state, joined by the last, or at the
+// process's exit: `IOThread+Exit.swift`), its command queue, and the poll loop. What it does with each kind of socket is in the `IOThread+*` files.
 //
-// Thread: `acquire` and `release` run on Lua threads, `submit` and `handleDropped` on any thread
-// (the I/O thread's own sends and closes submit too); everything else on the I/O thread.
+// Thread: `acquire` and `release` run on Lua threads, `stopAndJoin` on a Lua thread or the one
+// calling exit(), `submit` and `handleDropped` on any thread (the I/O thread's own sends and
+// closes submit too); everything else on the I/O thread.
 import CSystemShim
 import Glibc
 import Synchronization
@@ -35,6 +36,9 @@ public final class IOThread: @unchecked Sendable {
         case closeContext(ScriptContext)
         /// The last Lua state is gone: finish closing and exit.
         case stop
+        /// The process is exiting with Lua states still open (`finishAtExit`): close every
+        /// socket as their states' close would (flushing what was sent), then exit.
+        case exit
     }
 
     /// Seconds a closing connection waits for its peer without progress: to take what is still
@@ -65,6 +69,8 @@ public final class IOThread: @unchecked Sendable {
     private let commandLock = Lock()
     private var commands: [Command] = []
     private var thread = pthread_t()
+    /// A thread has undertaken to stop and join this one (`stopAndJoin`); under `commandLock`.
+    private var joinClaimed = false
 
     // I/O thread only.
     /// The descriptors poll(2) waits on: the wake-up eventfd, listeners and connections.
@@ -132,6 +138,7 @@ public final class IOThread: @unchecked Sendable {
         }
         let io = try IOThread()
         try io.start()
+        watchExit()
         instance = io
         users = 1
         return io
@@ -151,10 +158,22 @@ public final class IOThread: @unchecked Sendable {
             instance = nil
             return io
         }()
-        guard let io = stopped else { return }
-        io.submit(.stop)
-        pthread_join(io.thread, nil)
+        guard let io = stopped, io.stopAndJoin(.stop) else { return }
         Posix.close(io.wakeFD)
+    }
+
+    /// Has the thread exit after `command` (`.stop` or `.exit`) and joins it; returns false,
+    /// at once, when another thread has done so or is doing it (a state's close racing the
+    /// process's exit): a thread must be joined once.
+    func stopAndJoin(_ command: Command) -> Bool {
+        let first: Bool = commandLock.withLock {
+            defer { joinClaimed = true }
+            return !joinClaimed
+        }
+        guard first else { return false }
+        submit(command)
+        pthread_join(thread, nil)
+        return true
     }
 
     /// Bytes of stack the thread gets, whatever `RLIMIT_STACK` the host runs under (threads get
@@ -255,6 +274,9 @@ public final class IOThread: @unchecked Sendable {
             case .refuse(let connection, let reason): fail(connection, reason, asError: false)
             case .resume(let context): resumeReading(context)
             case .closeContext(let context): forget(context)
+            case .exit:
+                for context in openContexts() { forget(context) }
+                fallthrough
             case .stop:
                 stopping = true
                 stopDeadline = Clock.monotonic() + IOThread.stopTime
@@ -307,6 +329,13 @@ public final class IOThread: @unchecked Sendable {
                 beginClosing(connection)
             }
         }
+    }
+
+    /// The states that still have a listener or a connection here, each once.
+    private func openContexts() -> [ScriptContext] {
+        var seen = Set<ObjectIdentifier>()
+        let all = listeners.values.map(\.context) + connections.values.map(\.context)
+        return all.filter { seen.insert(ObjectIdentifier($0)).inserted }
     }
 
     /// Puts a state-change event in its state's ring (never refused; see `EventRing`), and

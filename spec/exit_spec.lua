@@ -1,0 +1,84 @@
+-- A script that ends with os.exit(code), without the `true` that closes its Lua state: the
+-- process's exit used to end mmnet's I/O thread in the middle of its work. A client that sent
+-- 200 small messages in a loop lost the last of them in 10 runs of 10, and with a key a message
+-- followed by Disconnect was lost in 7 of 20, its server told "peer closed the connection
+-- without TLS close_notify" (found by the game-style review, 2026-12-07). mmnet now finishes at
+-- exit as at the last state's close: what was sent goes out, and each connection closes
+-- cleanly, within the close's time limit (IOThread+Exit.swift).
+--
+-- Thread: the busted process's Lua thread only.
+local net = require "nethelper"
+local helper = require "helper"
+local network = net.network
+
+local KEY = "0C03EA65238DD2C25EB87CE563868098"
+
+--- Takes the events of `connection` from `events` into `seen` (messages checked in order).
+local function take(events, connection, seen)
+  for _, e in ipairs(events) do
+    if rawequal(e.Object, connection) then
+      if e.Event == network.EVENT_RECEIVE then
+        assert.are.equal(seen.messages + 1, e.Packet.seq, "a message lost or out of order")
+        seen.messages = seen.messages + 1
+      elseif e.Event == network.EVENT_ERROR then
+        seen.errors[#seen.errors + 1] = e.Errors
+      elseif e.Event == network.EVENT_CLIENT_CLOSE then
+        seen.close = e
+      end
+    end
+  end
+end
+
+describe("a script that ends with os.exit(code), its Lua state left open", function()
+  before_each(net.reset)
+  after_each(net.reset)
+
+  local cases = {
+    { what = "a burst of 200 messages", count = 200, mode = "quit" },
+    { what = "a burst of 200 encrypted messages", count = 200, mode = "quit", key = KEY },
+    { what = "an encrypted message, then Disconnect", count = 1, mode = "disconnect-quit", key = KEY },
+  }
+  for _, case in ipairs(cases) do
+    it("still delivers " .. case.what .. ", then closes cleanly", function()
+      for round = 1, 3 do
+        local server = assert(network.Server("127.0.0.1", 0, case.key))
+        local peer = net.spawn_peer("sender", { server:GetPort(), case.count, case.mode, 100, 0, case.key or "" })
+        finally(function() peer:close() end)
+        local connection = assert(net.wait_kind(network.EVENT_CONNECT, nil, 10), "no client").Object
+        local seen = { messages = 0, errors = {} }
+        take(net.pending, connection, seen)
+        net.pending = {}
+        local deadline = net.now() + 15
+        while not seen.close and net.now() < deadline do take(network.PollEvents(0.2), connection, seen) end
+        assert.are.equal(0, peer:wait(10), "the peer failed: " .. peer:output())
+        assert(seen.close, "no close event within 15 s (round " .. round .. ")")
+        assert.are.same({}, seen.errors)
+        assert.are.equal(case.count, seen.messages, "round " .. round)
+        assert.are.equal("closed by peer", seen.close.Errors)
+        server = nil
+        collectgarbage()
+      end
+    end)
+  end
+
+  it("still ends when its peer reads nothing, within the close's time limit", function()
+    -- A raw server that answers the hello and then reads nothing: the exiting client cannot
+    -- write out its 20 MB, and gives up after 5 s without progress, as lua_close does.
+    local listener = assert(net.socket.bind("127.0.0.1", 0))
+    finally(function() listener:close() end)
+    listener:settimeout(10)
+    local _, port = listener:getsockname()
+    local peer = net.spawn_peer("sender", { port, 2000, "quit", 10000 })
+    finally(function() peer:close() end)
+    local raw = assert(listener:accept())
+    finally(function() raw:close() end)
+    raw:settimeout(5)
+    assert(raw:send(net.HELLO))
+    assert.are.equal(net.HELLO, raw:receive(#net.HELLO))
+    assert(peer:wait_for("^SENT 2000", 20), peer:output())
+    local start = net.now()
+    assert.are.equal(0, peer:wait(15), "still running 15 s after its exit began: " .. peer:output())
+    local took = net.now() - start
+    assert.is_true(took < 12, string.format("exit took %.1f s", took))
+  end)
+end)
