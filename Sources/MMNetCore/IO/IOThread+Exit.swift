@@ -24,7 +24,10 @@ extension IOThread {
         // exit() runs its handlers in the reverse order of their registration, and OpenSSL
         // registers its cleanup when it first initializes: initialized here, before ours is
         // registered, its cleanup runs after ours, in which the thread may still encrypt.
-        OPENSSL_init_ssl(0, nil)
+        // Error strings only (options 0 would do nothing at all): the configuration file is
+        // not decided on, so a host that initializes OpenSSL with settings of its own later
+        // still gets them.
+        OPENSSL_init_crypto(UInt64(OPENSSL_INIT_LOAD_CRYPTO_STRINGS), nil)
         atexit { IOThread.finishAtExit() }
     }
 
