@@ -100,6 +100,7 @@ class Link:
         self.messages = []       # (body bytes) of message frames, oldest first
         self.pings, self.pongs = [], []   # (time, payload) received
         self.answer_pings = True
+        self.write_shut = False  # our FIN is sent (shut_write): nothing more may be written
         self.ping_interval = 0.5
         self.last_ping = time.monotonic()
         self.last_sent = time.monotonic()
@@ -177,7 +178,9 @@ class Link:
             del self.buf[:5 + n]
             if kind == PING:
                 self.pings.append((time.monotonic(), body))
-                if self.answer_pings:
+                # Not once our FIN is out: a ping the peer sent before it read our FIN can
+                # still arrive, and a write after SHUT_WR fails with EPIPE.
+                if self.answer_pings and not self.write_shut:
                     self.write(frame(PONG, body))
             elif kind == PONG:
                 self.pongs.append((time.monotonic(), body))
@@ -187,7 +190,7 @@ class Link:
     def tick(self):
         now = time.monotonic()
         if self.ping_interval and self.eof is None and self.hello_done and \
-                self.hello_sent and \
+                self.hello_sent and not self.write_shut and \
                 now - self.last_ping >= self.ping_interval:
             self.last_ping = now
             try:
@@ -213,10 +216,15 @@ class Link:
         self.hub.until(lambda: self.eof, timeout)
         return self.eof
 
+    def shut_write(self):
+        """Sends our FIN (shutdown SHUT_WR); from then on pings are read but not answered."""
+        self.write_shut = True
+        self.sock.shutdown(socket.SHUT_WR)
+
     def close(self, timeout=2):
         """Orderly close: FIN, then read until the peer's FIN."""
         try:
-            self.sock.shutdown(socket.SHUT_WR)
+            self.shut_write()
         except OSError:
             pass
         self.wait_eof(timeout)
@@ -655,7 +663,7 @@ def run_client_mode(script):
             if data:
                 link.write(data)
             if shut:
-                link.sock.shutdown(socket.SHUT_WR)
+                link.shut_write()
             tried.append((name, reason, link, "127.0.0.1:%d: " % link.sock.getsockname()[1]))
         for name, reason, link, me in tried:
             ev = reports.wait(lambda m: field(m, "ev") == "error" and field(m, "server") is True
@@ -692,7 +700,7 @@ def run_client_mode(script):
             me = field(link.recv(3), "id")
             link.write(frame(0, encode(M(seq=7))) + data)
             if name in CUT:
-                link.sock.shutdown(socket.SHUT_WR)
+                link.shut_write()
             link.me = me
         for name, data, reason, link in tried:
             me = link.me
@@ -766,7 +774,7 @@ def run_client_mode(script):
         link = connect(hub, port, "fin")
         me = field(request(link, M(cmd="whoami"), "you"), "id")
         link.write(frame(0, encode(M(seq=1))) + frame(0, encode(M(seq=2))))
-        link.sock.shutdown(socket.SHUT_WR)
+        link.shut_write()
         end = link.wait_eof(3)
         evs = reports.events_of(me, 0.5)
         kinds = [(field(e, "ev"), field(e, "seq") if field(e, "ev") == "receive" else field(e, "errors")) for e in evs]
@@ -883,7 +891,7 @@ def run_server_mode(script):
             if data:
                 link.write(data)
             if shut:
-                link.sock.shutdown(socket.SHUT_WR)
+                link.shut_write()
             tried.append((name, reason, link, me))
         for name, reason, link, me in tried:
             ev = reports.wait(lambda e: field(e, "ev") == "connected" and field(e, "id") == me, 4)
@@ -904,7 +912,7 @@ def run_server_mode(script):
         for name, data, reason, link in tried:
             link.write(frame(0, encode(M(seq=7))) + data)
             if name in CUT:
-                link.sock.shutdown(socket.SHUT_WR)
+                link.shut_write()
         for name, data, reason, link in tried:
             me = link.me
             evs = []
@@ -936,7 +944,7 @@ def run_server_mode(script):
         link = new_client()
         me = field(link.recv(3), "id")
         link.write(frame(0, encode(M(seq=1))) + frame(0, encode(M(seq=2))))
-        link.sock.shutdown(socket.SHUT_WR)
+        link.shut_write()
         end = link.wait_eof(3)
         evs = reports.events_of(me, 0.5)
         kinds = [(field(e, "ev"), field(e, "seq") if field(e, "ev") == "receive" else field(e, "errors"))
