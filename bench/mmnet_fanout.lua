@@ -6,8 +6,9 @@
 --
 -- Thread: Lua thread of its own lua5.4 process (mmnet's I/O thread runs beside it).
 --
--- Usage: lua5.4 bench/mmnet_fanout.lua server N ROUNDS   prints "PORT n", then connections and
---          rss_kib_per_conn (server RSS growth / N, after the broadcasts)
+-- Usage: lua5.4 bench/mmnet_fanout.lua server N ROUNDS   prints "PORT n", then connections,
+--          bcast_call_ms_p50 (what one Broadcast call takes the script's thread: the writes are
+--          the I/O thread's) and rss_kib_per_conn (server RSS growth / N, after the broadcasts)
 --        lua5.4 bench/mmnet_fanout.lua clients PORT N ROUNDS
 --          prints connect_s (all N connected), bcast_ms_p50, bcast_ms_max (send to last receipt)
 
@@ -36,10 +37,12 @@ if role == "server" then
   collectgarbage("collect")
   local rss0 = common.rss_kib()
   common.port(server:GetPort())
-  local connections, round = {}, 0
+  local connections, round, calls = {}, 0, {}
   local function broadcast()
     round = round + 1
-    local count = server:Broadcast({OpCode = 12, Data = "From server", Seq = round, T = now()})
+    local t = now()
+    local count = server:Broadcast({OpCode = 12, Data = "From server", Seq = round, T = t})
+    calls[round] = now() - t
     assert(count == n, "Broadcast reached " .. count .. " of " .. n)
   end
   poll_until(300, function(e)
@@ -56,6 +59,8 @@ if role == "server" then
       broadcast()
     end
   end, function() return round > rounds end)
+  table.sort(calls)
+  common.result("bcast_call_ms_p50", string.format("%.3f", calls[math.max(1, #calls // 2)] * 1e3))
   -- After the broadcasts: whatever buffers the connections grew are counted too.
   common.result("rss_kib_per_conn", string.format("%.1f", (common.rss_kib() - rss0) / n))
   network.PollEvents(0.2)

@@ -323,7 +323,8 @@ line("%-46s %-20s %s", string.format("5 %d clients on one server", W.many), "mmn
 line("%-46s %-20s %s", "", "LuaSocket + cjson", "skipped (select(2) holds at most 1024 sockets)")
 local f6 = R.fan
 line("%-46s %-20s %s", string.format("6 broadcast to %d clients, %d rounds", W.fan, W.fan_rounds), "mmnet",
-  f6 and string.format("last one has it after p50 %.1f ms, max %.1f ms", f6.bcast_ms_p50, f6.bcast_ms_max) or (R.fan_why or "failed"))
+  f6 and string.format("last one has it after p50 %.1f ms, max %.1f ms; the call %.2f ms (p50)",
+    f6.bcast_ms_p50, f6.bcast_ms_max, f6.bcast_call_ms_p50) or (R.fan_why or "failed"))
 line("")
 line("targets (ratios from this run)")
 line("%s", string.rep("-", 94))
