@@ -355,8 +355,15 @@ describe("network API", function()
       -- A peer process connects in a while, into the wait.
       local sender = net.spawn_peer("sender", { server:GetPort(), 1, "disconnect" }, { timeout = 60 })
       finally(function() sender:close() end)
+      -- The wait's own limit, should the peer never connect: a client of ours to a listener
+      -- that never says hello fails at HelloTimeout, an event that ends the wait.
+      local silent = assert(net.socket.bind("127.0.0.1", 0))
+      finally(function() silent:close() end)
+      network.Configure({ HelloTimeout = 15 })
+      local watchdog = assert(network.Client("127.0.0.1", tonumber((select(2, silent:getsockname())))))
       -- Before: the deadline did not fit an integer of seconds and the process died (SIGILL).
       local events = network.PollEvents(1e19)
+      assert.is_false(rawequal(watchdog, events[1].Object), "the peer did not connect within 15 s")
       assert.are.equal(network.EVENT_CONNECT, events[1].Event)
       assert.is_false(pcall(network.PollEvents, math.huge))
     end)
