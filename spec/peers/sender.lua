@@ -5,7 +5,8 @@
 --   exit        exit at once (lua_close closes the connection)
 --   forever     keep sending (for a SIGKILL in the middle of a message)
 --   delayed     wait DELAY seconds after connecting, send COUNT messages, then disconnect
---   hold        send COUNT messages, then stay connected (polling) until killed (60 s at most)
+--   hold        send COUNT messages, then stay connected (polling) until killed (60 s at most);
+--               prints "FLUSHED" once its send queue is empty (all of it in the kernel)
 --   quit        exit with os.exit(0) at once, the Lua state left open (mmnet finishes at exit)
 --   disconnect-quit  client:Disconnect(), then os.exit(0), the Lua state left open
 --
@@ -62,8 +63,15 @@ io.stdout:flush()
 if mode == "disconnect" or mode == "delayed" or mode == "disconnect-quit" then
   client:Disconnect()
 elseif mode == "hold" then
-  local deadline = os.time() + 60
-  while os.time() < deadline do network.PollEvents(0.1) end
+  local deadline, flushed = os.time() + 60, false
+  while os.time() < deadline do
+    network.PollEvents(0.05)
+    if not flushed and client:GetStats().SendQueueBytes == 0 then
+      flushed = true
+      print("FLUSHED")
+      io.stdout:flush()
+    end
+  end
 elseif mode == "drop" then
   client = nil
   collectgarbage()
