@@ -1,6 +1,7 @@
 // The I/O thread: one per process, built on poll(2), owning every socket of every Lua state.
 // This file holds its life (started by the first Lua state, joined by the last, or at the
-// process's exit: `IOThread+Exit.swift`), its command queue, and the poll loop. What it does with each kind of socket is in the `IOThread+*` files.
+// process's exit: `IOThread+Exit.swift`), its command queue, and the poll loop. What it does
+// with each kind of socket is in the other `IOThread+*` files.
 //
 // Thread: `acquire` and `release` run on Lua threads, `stopAndJoin` on a Lua thread or the one
 // calling exit(), `submit` and `handleDropped` on any thread (the I/O thread's own sends and
