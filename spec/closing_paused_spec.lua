@@ -9,31 +9,7 @@ local helper = require "helper"
 local net = require "nethelper"
 local network = net.network
 
---- Polls until a connection's EVENT_CLIENT_CLOSE (20 s at most), checking that the messages
--- arrive in order from seq 1; any event but these and EVENT_ERROR fails the test.
--- @return the next seq expected, the EVENT_ERROR reasons, the close event (nil if none came)
--- and the server's ClientConnection (nil if its EVENT_CONNECT was not among them)
-local function receive_until_close()
-  local expected, errors, close, conn = 1, {}, nil, nil
-  local deadline = net.now() + 20
-  while not close and net.now() < deadline do
-    for _, e in ipairs(network.PollEvents(0.05)) do
-      if e.Event == network.EVENT_CONNECT then
-        conn = e.Object
-      elseif e.Event == network.EVENT_RECEIVE then
-        assert.are.equal(expected, e.Packet.seq)
-        expected = expected + 1
-      elseif e.Event == network.EVENT_ERROR then
-        errors[#errors + 1] = e.Errors
-      elseif e.Event == network.EVENT_CLIENT_CLOSE then
-        close = e
-      else
-        error("unexpected " .. net.describe(e) .. " after seq " .. (expected - 1))
-      end
-    end
-  end
-  return expected, errors, close, conn
-end
+local receive_until_close = net.receive_until_close
 
 describe("a receiver paused longer than the sender's linger", function()
   before_each(net.reset)

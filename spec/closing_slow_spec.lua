@@ -17,26 +17,13 @@ describe("closing with a receiver slower than the 2 s linger", function()
     local total = 20000
     local sender = net.spawn_peer("sender", { server:GetPort(), total, "disconnect", 1024 }, { timeout = 60 })
     finally(function() sender:close() end)
-    local expected, closed, conn = 1, false, nil
-    local deadline = net.now() + 40
-    while not closed and net.now() < deadline do
-      for _, e in ipairs(network.PollEvents(0.05)) do
-        if e.Event == network.EVENT_CONNECT then
-          conn = e.Object
-        elseif e.Event == network.EVENT_RECEIVE then
-          assert.are.equal(expected, e.Packet.seq)
-          expected = expected + 1
-          -- Slow: 0.2 s per 1,000 messages, about 4 s for all, well past the 2 s linger.
-          if expected % 1000 == 0 then net.socket.sleep(0.2) end
-        elseif e.Event == network.EVENT_CLIENT_CLOSE then
-          closed = true
-          assert.are.equal("closed by peer", e.Errors)
-        else
-          error("unexpected " .. net.describe(e) .. " after seq " .. (expected - 1))
-        end
-      end
-    end
-    assert.is_true(closed, "no close; got up to seq " .. (expected - 1))
+    -- Slow: 0.2 s per 1,000 messages, about 4 s for all, well past the 2 s linger.
+    local expected, errors, close = net.receive_until_close(40, function(seq)
+      if seq % 1000 == 999 then net.socket.sleep(0.2) end
+    end)
+    assert.is_truthy(close, "no close; got up to seq " .. (expected - 1))
+    assert.are.same({}, errors)
+    assert.are.equal("closed by peer", close.Errors)
     assert.are.equal(total + 1, expected)
     assert.are.equal(0, sender:wait(10), sender:output())
   end)

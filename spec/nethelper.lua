@@ -102,6 +102,35 @@ function net.collect(match, seconds)
   return found
 end
 
+--- Polls until a connection's EVENT_CLIENT_CLOSE, checking that the messages arrive in order
+-- from `seq` 1; any event but these, EVENT_CONNECT and EVENT_ERROR fails the test.
+-- @param seconds number|nil time limit (default 20)
+-- @param on_message function|nil called with each message's seq (a slow reader sleeps there)
+-- @return the next seq expected, the EVENT_ERROR reasons, the close event (nil if none came)
+-- and the server's ClientConnection (nil if its EVENT_CONNECT was not among them)
+function net.receive_until_close(seconds, on_message)
+  local expected, errors, close, conn = 1, {}, nil, nil
+  local deadline = net.now() + (seconds or 20)
+  while not close and net.now() < deadline do
+    for _, e in ipairs(network.PollEvents(0.05)) do
+      if e.Event == network.EVENT_CONNECT then
+        conn = e.Object
+      elseif e.Event == network.EVENT_RECEIVE then
+        assert(e.Packet.seq == expected, "expected seq " .. expected .. ", got " .. tostring(e.Packet.seq))
+        if on_message then on_message(expected) end
+        expected = expected + 1
+      elseif e.Event == network.EVENT_ERROR then
+        errors[#errors + 1] = e.Errors
+      elseif e.Event == network.EVENT_CLIENT_CLOSE then
+        close = e
+      else
+        error("unexpected " .. net.describe(e) .. " after seq " .. (expected - 1))
+      end
+    end
+  end
+  return expected, errors, close, conn
+end
+
 --- Drops every pending and queued event (between tests) and restores the default settings.
 function net.reset()
   net.pending = {}
