@@ -93,7 +93,7 @@ final class EventRingStressTests: EventRingTestCase {
                             : Event(kind, source: ofServer ? server : source, message: name))
                         added.append((kind, name, ofServer, size))
                     }
-                    let lost = ring.push(contentsOf: &batch, policy: policy)
+                    let lost = ring.push(contentsOf: &batch, policy: policy).dropped
                     var expected: [M] = []
                     for m in added {
                         if policy == .drop && model.count >= capacity { expected.append(model.remove(at: victim())) }

@@ -13,7 +13,7 @@ final class EventRingTests: EventRingTestCase {
         var batch: [Event?] = (0..<count).map { _ in
             Event(.receive, source: source, payload: ByteBlock([UInt8](repeating: 7, count: size)))
         }
-        return ring.push(contentsOf: &batch, policy: policy).count
+        return ring.push(contentsOf: &batch, policy: policy).dropped.count
     }
 
     func testBodiesCountAgainstTheByteLimitInBothModes() {
@@ -49,7 +49,7 @@ final class EventRingTests: EventRingTestCase {
         func push(_ kind: EventKind, _ name: String = "", size: Int = 0) -> [String] {
             var batch: [Event?] = [Event(kind, source: source, message: kind == .receive ? nil : name,
                                          payload: ByteBlock([UInt8](repeating: 1, count: size)))]
-            return ring.push(contentsOf: &batch, policy: .drop).map { $0.message ?? "m\($0.payload.count)" }
+            return ring.push(contentsOf: &batch, policy: .drop).dropped.map { $0.message ?? "m\($0.payload.count)" }
         }
         XCTAssertEqual(push(.connect, "A") + push(.error, "B"), [])
         XCTAssertEqual(push(.receive, size: 1) + push(.receive, size: 2), [])
@@ -72,7 +72,7 @@ final class EventRingTests: EventRingTestCase {
         /// Pushes one state event named `name`, of `source` or of the server.
         func push(_ kind: EventKind, _ name: String, ofServer: Bool = false) -> [String] {
             var batch: [Event?] = [Event(kind, source: ofServer ? server : source, message: name)]
-            return ring.push(contentsOf: &batch, policy: .drop).map { $0.message! }
+            return ring.push(contentsOf: &batch, policy: .drop).dropped.map { $0.message! }
         }
         XCTAssertEqual(push(.connect, "A") + push(.error, "bad hello 1", ofServer: true) + push(.error, "B"), [])
         XCTAssertEqual(push(.error, "bad hello 2", ofServer: true), ["bad hello 1"], "not the connect before it")
@@ -97,7 +97,7 @@ final class EventRingTests: EventRingTestCase {
         let ring = EventRing(capacity: 4, byteLimit: 1 << 20)
         var batch: [Event?] = [Event(.connect, source: source, message: "A")] +
             (1...3).map { _ in Event(.receive, source: source, payload: ByteBlock([1])) }
-        XCTAssertEqual(ring.push(contentsOf: &batch, policy: .wait).count, 0)
+        XCTAssertEqual(ring.push(contentsOf: &batch, policy: .wait).dropped.count, 0)
         XCTAssertEqual(ring.resize(to: 2, policy: .wait).count, 0, "\"wait\" loses nothing")
         XCTAssertEqual(ring.queued, 4)
         XCTAssertTrue(ring.holdBackIfFull(policy: .wait), "and reads no more until drained")
@@ -132,7 +132,7 @@ final class EventRingTests: EventRingTestCase {
                 let ofServer = kind == .error && roll % 2 == 0
                 let name = "\(step)"
                 var batch: [Event?] = [Event(kind, source: ofServer ? server : source, message: name)]
-                let lost = ring.push(contentsOf: &batch, policy: .drop).map { $0.message! }
+                let lost = ring.push(contentsOf: &batch, policy: .drop).dropped.map { $0.message! }
                 if model.count >= capacity {  // full: the least costly of those queued goes first
                     let victim = model.firstIndex { $0.kind == .receive }
                         ?? model.firstIndex { $0.kind == .error && $0.ofServer } ?? 0

@@ -44,6 +44,9 @@ public final class EventRing: @unchecked Sendable {
     private var closed = false
     /// The last wait for an event ended within twice its spin time: the next one spins first.
     private var lastWaitWasShort = true
+    /// The spin time of the script's wait under way when it spun first (0 otherwise): it waits
+    /// for a reply, so the I/O thread, delivering it, keeps polling a while for the next one.
+    private var replySpin = 0.0
     /// The eventfd readable while events wait (-1 until a host asks for it).
     private var notifyFD: Int32 = -1
 
@@ -68,12 +71,13 @@ public final class EventRing: @unchecked Sendable {
     /// `room` before queuing messages, so only state changes (connect, close, error) ever
     /// do that, a few slots at most. `alongside` runs under the ring's lock first: a change of
     /// state that the Lua thread must never see without these events (`wait(until:for:)`
-    /// checks under this lock). It must not take the ring's lock.
+    /// checks under this lock). It must not take the ring's lock. Also returns the spin time
+    /// of the script's wait when it is waiting for a reply (`drain`), else 0.
     public func push(contentsOf batch: inout [Event?], policy: QueueFullPolicy,
-                     alongside: () -> Void = {}) -> [Event] {
-        let (dropped, wake) = lock.withLock { () -> ([Event], Bool) in
+                     alongside: () -> Void = {}) -> (dropped: [Event], replySpin: Double) {
+        let (dropped, wake, spin) = lock.withLock { () -> ([Event], Bool, Double) in
             alongside()
-            if closed { return ([], false) }
+            if closed { return ([], false, 0) }
             var dropped: [Event] = []
             let wasEmpty = count == 0
             for index in batch.indices {
@@ -96,12 +100,12 @@ public final class EventRing: @unchecked Sendable {
             // Empty before (comparing `count` with the events pushed missed a batch larger than
             // the capacity, which dropped some of its own in "drop" mode).
             if wasEmpty && count > 0 && notifyFD >= 0 { Posix.signal(eventfd: notifyFD) }
-            return (dropped, waiters > 0)
+            return (dropped, waiters > 0, replySpin)
         }
         // Woken after the lock is released, so the waiter does not wake only to block on it.
         // (A waiter checks `count` under the lock before it sleeps: no wake-up is lost.)
         if wake { condition.broadcast() }
-        return dropped
+        return (dropped, spin)
     }
 
     /// What the ring takes before the I/O thread must stop reading (I/O thread): how many more
@@ -133,9 +137,11 @@ public final class EventRing: @unchecked Sendable {
     /// meanwhile costs no sleep and no wake-up, which on these machines take tens of
     /// microseconds. When events are further apart, waits are long and it does not spin.
     /// The caller passes 0 when the script is not waiting for a reply (`ScriptContext`).
+    /// Until a wait that spun ends, `push` tells the I/O thread to keep polling after it
+    /// delivers (`IOThread.pollForReplies`).
     public func drain(into events: inout [Event], timeout: Double, spin: Double) -> (lost: Int, resume: Bool) {
         let start = timeout > 0 ? Clock.monotonic() : 0
-        if timeout > 0 && spin > 0 && lock.withLock({ count == 0 && lastWaitWasShort }) {
+        if timeout > 0 && spin > 0 && lock.withLock({ startSpinning(spin) }) {
             let spinEnd = start + min(spin, timeout)
             while lock.withLock({ count == 0 }) && Clock.monotonic() < spinEnd { sched_yield() }
         }
@@ -149,6 +155,7 @@ public final class EventRing: @unchecked Sendable {
                 waiters -= 1
                 lastWaitWasShort = count > 0 && Clock.monotonic() - start <= 2 * spin
             }
+            replySpin = 0
             events.reserveCapacity(events.count + count)
             takeAll { events.append($0) }
             if notifyFD >= 0 { Posix.drain(eventfd: notifyFD) }
@@ -158,6 +165,14 @@ public final class EventRing: @unchecked Sendable {
             refusedSinceDrain = false
             return (lost, resume)
         }
+    }
+
+    /// Whether a wait for `spin` seconds should spin first (nothing queued, and the last wait
+    /// was short); if so, notes it for `push`. Under the lock.
+    private func startSpinning(_ spin: Double) -> Bool {
+        guard count == 0 && lastWaitWasShort else { return false }
+        replySpin = spin
+        return true
     }
 
     /// Waits (Lua thread) until `done()` holds or the monotonic clock passes `deadline`;

@@ -158,7 +158,9 @@ extension IOThread {
         batch.bodies.seal()
         guard !batch.events.isEmpty else { return }
         let count = batch.events.count
-        handleDropped(batch.ring.push(contentsOf: &batch.events, policy: batch.policy))
+        let (dropped, replySpin) = batch.ring.push(contentsOf: &batch.events, policy: batch.policy)
+        handleDropped(dropped)
+        if replySpin > 0 { awaitReplies(spin: replySpin) }
         batch.events.removeAll(keepingCapacity: true)
         connection.lock.withLock { connection.counters.messagesReceived += count }
         if !yieldedSincePoll {

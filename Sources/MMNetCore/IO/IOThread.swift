@@ -89,6 +89,9 @@ public final class IOThread: @unchecked Sendable {
     var batchStorage: [Event?] = []
     /// The CPU was handed to the scripts once since the last poll(2) (`deliver`).
     var yieldedSincePoll = false
+    /// Until when (monotonic seconds) the thread polls without sleeping: it delivered a message
+    /// to a script waiting for a reply, whose next one is likely to come soon (`pollForReplies`).
+    var replyPollUntil = 0.0
     /// Connections to flush once their time comes (`flushSoon`), soonest first.
     private var soonFlushes: [(connection: Connection, due: Double)] = []
     /// When the next liveness sweep is due (monotonic seconds).
@@ -222,11 +225,11 @@ public final class IOThread: @unchecked Sendable {
         _ = pollSet.add(fd: wakeFD, events: Int16(POLLIN), owner: .wakeup)
         while true {
             parkIfAsked()
-            let now = Clock.monotonic()
-            let timeout = pollTimeout(now: now)
             yieldedSincePoll = false
             do {
-                _ = try pollSet.poll(timeout: timeout)
+                if try !pollForReplies() {
+                    _ = try pollSet.poll(timeout: pollTimeout(now: Clock.monotonic()))
+                }
             } catch {
                 preconditionFailure("mmnet I/O thread: \(error)")
             }
@@ -249,7 +252,7 @@ public final class IOThread: @unchecked Sendable {
     }
 
     /// Seconds until the nearest deadline, nil for none.
-    private func pollTimeout(now: Double) -> Double? {
+    func pollTimeout(now: Double) -> Double? {
         var nearest = stopping ? stopDeadline : Double.infinity
         for connection in timed.values { nearest = min(nearest, connection.deadline) }
         for listener in pausedListeners.values { nearest = min(nearest, listener.pausedUntil) }
@@ -343,7 +346,7 @@ public final class IOThread: @unchecked Sendable {
     /// makes the change `alongside` it, in one step for the Lua thread (`EventRing.push`).
     func report(_ event: Event, policy: QueueFullPolicy, alongside: () -> Void = {}) {
         var single: [Event?] = [event]
-        handleDropped(event.source.context.events.push(contentsOf: &single, policy: policy, alongside: alongside))
+        handleDropped(event.source.context.events.push(contentsOf: &single, policy: policy, alongside: alongside).dropped)
     }
 
     /// Closes the connections whose EVENT_CONNECT was dropped: no script can ever hold them.
