@@ -5,8 +5,8 @@
 // two virtual cores, with both scripts of a ping-pong spinning, the woken thread waited for a
 // core (`perf sched`: 5 to 6 us on average, each way) before it could read. Once it has
 // delivered a message to a script that waits for replies, this thread keeps polling without
-// sleeping for twice that script's spin time, so the reply to the script's next request finds
-// it awake too.
+// sleeping for a while (`ReplyPolling`), so the reply to the script's next request finds it
+// awake too.
 //
 // Thread: I/O thread only.
 import Glibc
@@ -17,22 +17,30 @@ extension IOThread {
     static let replyPollDescriptors = 64
 
     /// Notes that a message went to a script that waits for replies, spinning `spin` seconds
-    /// for each: the thread polls without sleeping for twice that from now.
+    /// for each (`ReplyPolling.delivered`).
     func awaitReplies(spin: Double) {
-        replyPollUntil = max(replyPollUntil, Clock.monotonic() + 2 * spin)
+        replyPolling.delivered(now: Clock.monotonic(), spin: spin)
     }
 
     /// Polls without sleeping (yielding the CPU between polls) until a descriptor is ready,
-    /// `replyPollUntil` passes or a deadline comes; returns whether one is ready (its results
-    /// are in the poll set, as after a poll(2) that slept). Returns false at once when no
-    /// script waits for replies, or when there are too many descriptors.
+    /// the window `replyPolling` opened is over or a deadline comes; returns whether one is
+    /// ready (its results are in the poll set, as after a poll(2) that slept). Returns false at
+    /// once when no window is open, or when there are too many descriptors.
     func pollForReplies() throws -> Bool {
         let now = Clock.monotonic()
-        guard now < replyPollUntil && pollSet.count <= IOThread.replyPollDescriptors else { return false }
-        let end = min(replyPollUntil, now + (pollTimeout(now: now) ?? .infinity))
+        let until = replyPolling.until
+        guard now < until && pollSet.count <= IOThread.replyPollDescriptors else { return false }
+        let end = min(until, now + (pollTimeout(now: now) ?? .infinity))
         while true {
-            if try pollSet.poll(timeout: 0) > 0 { return true }
-            if Clock.monotonic() >= end { return false }
+            if try pollSet.poll(timeout: 0) > 0 {
+                replyPolling.ended(caught: true)
+                return true
+            }
+            let time = Clock.monotonic()
+            if time >= end {
+                if time >= until { replyPolling.ended(caught: false) }
+                return false
+            }
             sched_yield()
         }
     }

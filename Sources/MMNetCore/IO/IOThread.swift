@@ -89,9 +89,9 @@ public final class IOThread: @unchecked Sendable {
     var batchStorage: [Event?] = []
     /// The CPU was handed to the scripts once since the last poll(2) (`deliver`).
     var yieldedSincePoll = false
-    /// Until when (monotonic seconds) the thread polls without sleeping: it delivered a message
-    /// to a script waiting for a reply, whose next one is likely to come soon (`pollForReplies`).
-    var replyPollUntil = 0.0
+    /// When the thread polls without sleeping: it delivered a message to a script waiting for
+    /// a reply, whose next one is likely to come soon (`pollForReplies`).
+    var replyPolling = ReplyPolling()
     /// Connections to flush once their time comes (`flushSoon`), soonest first.
     private var soonFlushes: [(connection: Connection, due: Double)] = []
     /// When the next liveness sweep is due (monotonic seconds).
