@@ -25,9 +25,8 @@ extension IOThread {
     /// Polls without sleeping (yielding the CPU between polls) until a descriptor is ready,
     /// the window `replyPolling` opened is over or a deadline comes; returns whether one is
     /// ready (its results are in the poll set, as after a poll(2) that slept). Returns false at
-    /// once when no window is open, or when there are too many descriptors.
-    func pollForReplies() throws -> Bool {
-        let now = Clock.monotonic()
+    /// once when no window is open at `now`, or when there are too many descriptors.
+    func pollForReplies(now: Double) throws -> Bool {
         let until = replyPolling.until
         guard now < until && pollSet.count <= IOThread.replyPollDescriptors else { return false }
         let end = min(until, now + (pollTimeout(now: now) ?? .infinity))

@@ -226,9 +226,10 @@ public final class IOThread: @unchecked Sendable {
         while true {
             parkIfAsked()
             yieldedSincePoll = false
+            let now = Clock.monotonic()
             do {
-                if try !pollForReplies() {
-                    _ = try pollSet.poll(timeout: pollTimeout(now: Clock.monotonic()))
+                if try !pollForReplies(now: now) {
+                    _ = try pollSet.poll(timeout: pollTimeout(now: now))
                 }
             } catch {
                 preconditionFailure("mmnet I/O thread: \(error)")
