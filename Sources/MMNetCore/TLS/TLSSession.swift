@@ -214,10 +214,17 @@ public final class TLSSession: @unchecked Sendable {
         _ = OpenSSLErrorQueue.drain()
     }
 
+    /// Whether the engine holds input not yet read: ciphertext fed but not decrypted (a whole
+    /// record or part of one), or plaintext of a decrypted record not yet all read. When it
+    /// holds none, `readPlaintext` can only return nil (more ciphertext needed).
+    public var hasUnreadInput: Bool {
+        SSL_has_pending(ssl) == 1 || BIO_ctrl_pending(pipe) > 0
+    }
+
     /// Why the peer's end of the TCP stream loses data, or nil: the engine still holds part of
     /// a record (bytes of it are missing), or the handshake completed and no close_notify came.
     public var truncation: String? {
-        if SSL_has_pending(ssl) == 1 || BIO_ctrl_pending(pipe) > 0 {
+        if hasUnreadInput {
             return "peer closed the connection in the middle of a TLS record (data lost)"
         }
         if isHandshakeComplete && (SSL_get_shutdown(ssl) & Int32(SSL_RECEIVED_SHUTDOWN)) == 0 {
