@@ -201,6 +201,13 @@ do
       progress("2 ping-pong %s (round %d): p50 %s us %s", contenders[id].name, rep,
         res and tostring(res.rtt_p50_us) or "failed", why or "")
     end
+    -- Workload 4's ping-pong (a figure, not a target): mmnet with a key, in the same rounds.
+    if encrypted_available then
+      res, why = ping(contenders.mmnet, W.ping, KEY128)
+      keep("ping_enc", res, res == nil and enc_why(why) or nil)
+      progress("4 encrypted ping-pong (round %d): p50 %s us %s", rep,
+        res and tostring(res.rtt_p50_us) or "failed", why or "")
+    end
   end
 end
 
@@ -316,6 +323,8 @@ for _, id in ipairs({"mmnet", "luasocket", "luv"}) do
 end
 line("%-46s %-20s %s", "4 encrypted (128-bit key): small tables", "mmnet", why_or(R.small_enc, "small_enc", "%.0f msgs/s"))
 line("%-46s %-20s %s", "  encrypted: 1 MiB payloads", "mmnet", why_or(R.bulk_enc, "bulk_enc", "%.0f MB/s"))
+line("%-46s %-20s %s", "  encrypted: ping-pong round trip", "mmnet",
+  encrypted_available and rtt("ping_enc") or "n/a (encryption not available)")
 local m = R.many
 line("%-46s %-20s %s", string.format("5 %d clients on one server", W.many), "mmnet",
   m and string.format("all connected in %.2f s; broadcast in all %.1f ms (max of %d); %.1f KiB RSS/conn",

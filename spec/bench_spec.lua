@@ -43,6 +43,8 @@ describe("make bench BENCH_QUICK=1", function()
     -- Encrypted: figures once encryption exists, the n/a line until then; never a failure.
     assert.truthy(output:find("encrypted %(128%-bit key%): small tables%s+mmnet%s+%d+ msgs/s") or
       output:find("n/a %(encryption not available%)"), output)
+    assert.truthy(output:find("encrypted: ping%-pong round trip%s+mmnet%s+p50 [%d.]+ us") or
+      output:find("n/a %(encryption not available%)"), output)
     assert.falsy(output:find("failed"), output)
   end)
 

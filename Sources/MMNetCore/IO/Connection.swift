@@ -191,13 +191,16 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// Queues one encoded message frame for sending (Lua thread). `frame` starts with its
     /// header. When nothing is queued ahead of it and it is in one piece, the frame is written
     /// at once from this thread; whatever the socket does not take is left to the I/O thread.
-    /// On an encrypted connection a large frame is encrypted here (`encryptOnSendSize`).
+    /// On an encrypted connection a large frame is encrypted here (`encryptOnSendSize`), and a
+    /// small one is encrypted and written here when it is the script's first send since its
+    /// last `PollEvents` and nothing is queued ahead of it (`writeEncryptedNow`).
     /// `deferWrite`: never written from this thread, always left to the I/O thread (a message
     /// for many connections: one system call each on the script's thread made a Broadcast to
     /// 200 players cost 2.5 ms of a frame).
     public func send(_ frame: OutgoingFrame, limit: Int, deferWrite: Bool = false) -> SendOutcome {
+        let firstSinceDrain = !context.sentSinceDrain
         context.sentSinceDrain = true
-        return enqueue(frame, limit: limit, isMessage: true, deferWrite: deferWrite)
+        return enqueue(frame, limit: limit, isMessage: true, deferWrite: deferWrite, firstSinceDrain: firstSinceDrain)
     }
 
     /// Queues a control frame of mmnet's own (I/O thread), not counted as a message, while
@@ -211,7 +214,8 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// Queues `frame` and asks the I/O thread to write it: at once when the frame is isolated
     /// or the queue is long, `IOThread.coalesceTime` later in a burst of small sends, so that
     /// the burst goes out in few writes and wakes the I/O thread (and the peer's) seldom.
-    private func enqueue(_ frame: OutgoingFrame, limit: Int, isMessage: Bool, deferWrite: Bool = false) -> SendOutcome {
+    private func enqueue(_ frame: OutgoingFrame, limit: Int, isMessage: Bool, deferWrite: Bool = false,
+                         firstSinceDrain: Bool = false) -> SendOutcome {
         let (outcome, wake): (SendOutcome, IOThread.Command?) = lock.withLock {
             guard phase < .closing && !writeShut else { return (.notConnected, nil) }
             if queuedBytes > 0 && queuedBytes > limit - frame.count { return (.queueFull, nil) }
@@ -219,7 +223,14 @@ public final class Connection: Endpoint, @unchecked Sendable {
             var offset = 0
             var burst = true
             if tls != nil {
+                let writable = firstSinceDrain && !deferWrite && plainQueue.isEmpty && outQueue.isEmpty && !writing
+                    && phase == .open && frame.count < Connection.encryptOnSendSize
                 plainQueue.append(frame)
+                if writable {
+                    queuedBytes += frame.count
+                    if writeEncryptedNow() { return (.sent, nil) }
+                    queuedBytes -= frame.count  // counted again below, with what is left
+                }
             } else {
                 burst = bursts.isBurst(at: Clock.monotonic())
                 if !deferWrite && outQueue.isEmpty && !writing && phase == .open && !burst && frame.isContiguous {
@@ -246,6 +257,25 @@ public final class Connection: Endpoint, @unchecked Sendable {
         }
         if let wake { io.submit(wake) }
         return outcome
+    }
+
+    /// Encrypts the one small frame queued (nothing was queued before it) and writes its
+    /// record at once from the calling thread, as a plain isolated send is written. Left to the
+    /// I/O thread, a reply or a request cost its script a wake-up of that thread, and a
+    /// request-reply round trip two thread hops more than without a key. Only a script's first
+    /// send since its last `PollEvents` comes here: the sends after it, a stream's, are left to
+    /// the I/O thread, which packs many into one record and one write. Returns whether the
+    /// socket took all of it; what it did not take stays queued for the I/O thread, which also
+    /// meets again, and reports, a failure to encrypt or to write. Call under `lock`, with the
+    /// frame counted in `queuedBytes`.
+    private func writeEncryptedNow() -> Bool {
+        guard encryptPending() == nil && plainQueue.isEmpty else { return false }
+        let (blocks, offset) = outQueue.takeAll()
+        let result = IOThread.writeFrames(fd, blocks, from: offset)
+        queuedBytes -= result.bytes
+        counters.bytesSent += result.bytes
+        outQueue.putBack(blocks[result.done...], offset: result.offset)
+        return outQueue.isEmpty
     }
 
     /// One non-blocking write from the calling thread; returns the bytes written (0 on any
