@@ -372,6 +372,39 @@ describe("encryption", function()
     assert.are.equal(0, receiver:wait(10), receiver:output())
   end)
 
+  it("packs a stream that polls after every Send into few TLS records", function()
+    -- Only an isolated Send is encrypted and written at once by the script's thread (a record
+    -- and a system call each); sends in quick succession, even with a PollEvents between them,
+    -- are left to the I/O thread, which packs many into one record: one record each made such
+    -- a stream 3 to 5 times slower. Counted from the ciphertext written: a record costs 22
+    -- bytes besides its plaintext.
+    if helper.sanitizer then
+      pending("under the " .. helper.sanitizer .. " sanitizer the sends are too slow to come in quick succession")
+      return
+    end
+    local server = assert(network.Server("127.0.0.1", 0, K128))
+    local receiver = net.spawn_peer("receiver", { server:GetPort(), "normal", K128 })
+    finally(function() receiver:close() end)
+    local conn = expect(network.EVENT_CONNECT, nil, 10).Object
+    assert.is_truthy(receiver:wait_for("^CONNECTED", 10), receiver:output())
+    network.Configure({ QueueFull = "wait" })
+    local total, pad = 3000, string.rep("p", 40)
+    local frame = #network.Encode({ seq = total, pad = pad }) + 5  -- with its header, at most
+    local before = conn:GetStats().BytesSent
+    for i = 1, total do
+      -- plain `assert`: luassert's take longer than the 10 us that make a burst
+      assert(server:Send({ seq = i, pad = pad }, conn) == 1)
+      for _, e in ipairs(network.PollEvents(0)) do error("unexpected " .. net.describe(e)) end
+    end
+    assert.is_true(helper.wait_until(function() return conn:GetStats().SendQueueBytes == 0 end, 10))
+    local written = conn:GetStats().BytesSent - before
+    assert.are.equal(1, server:Disconnect(conn))
+    assert.is_truthy(receiver:wait_for("^DONE", 15), receiver:output())
+    assert.is_truthy(receiver:output():find("DONE received=" .. total .. " ok=true", 1, true), receiver:output())
+    assert.is_true(written < total * (frame + 11), string.format(
+      "%d bytes written for %d messages of at most %d bytes: about a record each", written, total, frame))
+  end)
+
   it("statistics count encrypted traffic and measure the RTT; identity is kept", function()
     network.Configure({ PingInterval = 0.1, PeerTimeout = 2 })
     local server, clients, conns = encrypted_group(K128, 1)

@@ -41,6 +41,25 @@ describe("a hostile peer (more)", function()
   before_each(net.reset)
   after_each(net.reset)
 
+  it("that resets with our messages unread is reported as a reset, also when our Send meets it", function()
+    -- A peer that closes with data unread resets the connection. When the script's own Send
+    -- is the first to meet the reset (an isolated Send is written from its thread), that
+    -- write takes the socket's error and the read after it finds a plain end: it used to be
+    -- reported as an orderly close, hiding that the messages sent were lost.
+    local server = assert(network.Server("127.0.0.1", 0))
+    for round = 1, 10 do
+      local raw, c = accepted_raw_peer(server)
+      assert.are.equal(1, server:Send({ unread = round }, c))
+      net.socket.sleep(0.01)  -- it has arrived, unread
+      raw:setoption("linger", { on = true, timeout = 0 })
+      raw:close()  -- a reset
+      server:Send({ after = round }, c)
+      local why = assert_error_then_close(c)
+      assert.is_truthy(why:find("reset", 1, true) or why:find("broken pipe", 1, true),
+        "round " .. round .. ": " .. why)
+    end
+  end)
+
   it("a 4 GiB length prefix is refused from the header alone, before any body", function()
     local server, client, c = net.pair()
     local raw, bad = accepted_raw_peer(server)

@@ -73,6 +73,10 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// Writing failed (the peer is gone): sends are refused, what was queued is dropped, and
     /// reading goes on until what the peer sent before is delivered.
     var writeShut = false
+    /// Why a write found the peer gone (reset, or the pipe broken), whichever thread wrote: that
+    /// write took the socket's error, so the read that meets the end next finds a plain end of
+    /// stream, and reports this instead (`IOThread.read`). The first one is kept.
+    var writeFailure: String?
     /// Plaintext frames waiting to be encrypted into `outQueue` (encrypted connections only),
     /// once the handshake is done: in batches by the I/O thread, or at once by the thread that
     /// sends a large frame (`encryptPending`).
@@ -193,7 +197,8 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// at once from this thread; whatever the socket does not take is left to the I/O thread.
     /// On an encrypted connection a large frame is encrypted here (`encryptOnSendSize`), and a
     /// small one is encrypted and written here when it is the script's first send since its
-    /// last `PollEvents` and nothing is queued ahead of it (`writeEncryptedNow`).
+    /// last `PollEvents`, isolated (not within 10 us of the previous one) and nothing is
+    /// queued ahead of it (`writeEncryptedNow`).
     /// `deferWrite`: never written from this thread, always left to the I/O thread (a message
     /// for many connections: one system call each on the script's thread made a Broadcast to
     /// 200 players cost 2.5 ms of a frame).
@@ -223,12 +228,18 @@ public final class Connection: Endpoint, @unchecked Sendable {
             var offset = 0
             var burst = true
             if tls != nil {
-                let writable = firstSinceDrain && !deferWrite && plainQueue.isEmpty && outQueue.isEmpty && !writing
-                    && phase == .open && frame.count < Connection.encryptOnSendSize
+                // As on a plain connection, a send that closely follows the previous one (a
+                // stream, even one that polls between its sends) is left to the I/O thread,
+                // which packs many into one record and one write.
+                let isolated = !bursts.isBurst(at: Clock.monotonic())
+                let writable = firstSinceDrain && isolated && !deferWrite && plainQueue.isEmpty && outQueue.isEmpty
+                    && !writing && phase == .open && frame.count < Connection.encryptOnSendSize
                 plainQueue.append(frame)
                 if writable {
                     queuedBytes += frame.count
-                    if writeEncryptedNow() { return (.sent, nil) }
+                    let whole = writeEncryptedNow()
+                    bursts.wroteAtOnce(endingAt: Clock.monotonic())
+                    if whole { return (.sent, nil) }
                     queuedBytes -= frame.count  // counted again below, with what is left
                 }
             } else {
@@ -262,9 +273,11 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// Encrypts the one small frame queued (nothing was queued before it) and writes its
     /// record at once from the calling thread, as a plain isolated send is written. Left to the
     /// I/O thread, a reply or a request cost its script a wake-up of that thread, and a
-    /// request-reply round trip two thread hops more than without a key. Only a script's first
-    /// send since its last `PollEvents` comes here: the sends after it, a stream's, are left to
-    /// the I/O thread, which packs many into one record and one write. Returns whether the
+    /// request-reply round trip two thread hops more than without a key. Only an isolated
+    /// send that is the script's first since its last `PollEvents` comes here: the sends after
+    /// it, and those of a stream that polls between its sends, are left to the I/O thread,
+    /// which packs many into one record and one write (one record and one system call each
+    /// made such a stream 3 to 5 times slower). Returns whether the
     /// socket took all of it; what it did not take stays queued for the I/O thread, which also
     /// meets again, and reports, a failure to encrypt or to write. Call under `lock`, with the
     /// frame counted in `queuedBytes`.
@@ -274,6 +287,7 @@ public final class Connection: Endpoint, @unchecked Sendable {
         let result = IOThread.writeFrames(fd, blocks, from: offset)
         queuedBytes -= result.bytes
         counters.bytesSent += result.bytes
+        if let error = result.error { noteWriteFailure(error) }
         outQueue.putBack(blocks[result.done...], offset: result.offset)
         return outQueue.isEmpty
     }
@@ -282,7 +296,15 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// failure: the I/O thread will meet the error again and report it). Call under `lock`.
     private func writeNow(_ bytes: UnsafeRawBufferPointer) -> Int {
         let n = Glibc.send(fd, bytes.baseAddress, bytes.count, Int32(MSG_NOSIGNAL))
+        if n < 0 { noteWriteFailure(SystemError("send", errno: errno)) }
         return n > 0 ? n : 0
+    }
+
+    /// Keeps why a write failed when the peer is gone (`writeFailure`); other failures (a full
+    /// socket) are not kept. Call under `lock`.
+    func noteWriteFailure(_ error: SystemError) {
+        guard writeFailure == nil, error.errno == ECONNRESET || error.errno == EPIPE else { return }
+        writeFailure = IOThread.brokenWriteReason(error)
     }
 }
 

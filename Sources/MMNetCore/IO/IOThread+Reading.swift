@@ -135,6 +135,12 @@ extension IOThread {
             return
         }
         if n == 0 {
+            if let failure = connection.lock.withLock({ connection.writeFailure }) {
+                // A write met the peer's reset and took the socket's error: what was sent
+                // after the peer stopped reading was lost, which a plain end would hide.
+                endOfStream(connection, StreamEnd(reason: failure, isError: true))
+                return
+            }
             if let tls = connection.tls, let lost = connection.lock.withLock({ tls.truncation }) {
                 endOfStream(connection, StreamEnd(reason: lost, isError: true))
                 return

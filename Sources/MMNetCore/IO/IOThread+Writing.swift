@@ -16,13 +16,14 @@ extension IOThread {
         let phase = connection.currentPhase
         guard connection.tcpConnected && (phase != .closed || connection.writingOutAfterEnd) else { return }
         switch writeQueue(of: connection) {
-        case .broken where phase == .open:
+        case .broken(let reason) where phase == .open:
             // The peer is gone, but what it sent before may still be waiting to be read:
             // stop writing, and read on until the stream ends; the read that meets the end
             // reports the close (the kernel returns the queued data before the error). On an
             // encrypted connection too: only the socket failed, not the TLS session, which
             // still decrypts what arrived.
             connection.lock.withLock {
+                if connection.writeFailure == nil { connection.writeFailure = reason }
                 connection.writeShut = true
                 connection.outQueue.removeAll()
                 connection.plainQueue.removeAll()
@@ -96,13 +97,15 @@ extension IOThread {
                 return false
             }
             if result.bytes > 0 { progress = true }
-            if let error = result.error {
-                // Worded as when a read meets the reset (it said "write failed: Connection reset
-                // by peer" of a peer that reset during the hello).
-                return .broken(error.errno == ECONNRESET ? "connection reset by peer" : "write failed: \(error.reason)")
-            }
+            if let error = result.error { return .broken(IOThread.brokenWriteReason(error)) }
             if !complete { return .written(drained: false, progress: progress) }
         }
+    }
+
+    /// Why a write failed, for the close it causes: worded as when a read meets the reset (it
+    /// said "write failed: Connection reset by peer" of a peer that reset during the hello).
+    static func brokenWriteReason(_ error: SystemError) -> String {
+        error.errno == ECONNRESET ? "connection reset by peer" : "write failed: \(error.reason)"
     }
 
     /// Writes `frames` (the first from byte `offset`) with writev, up to `writeBatch` frames per
