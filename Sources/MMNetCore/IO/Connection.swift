@@ -256,7 +256,10 @@ public final class Connection: Endpoint, @unchecked Sendable {
             if tls != nil && frame.count >= Connection.encryptOnSendSize && phase == .open {
                 _ = encryptPending()  // a failure is kept for the I/O thread, woken below
             }
-            let soon = tls == nil && isMessage && burst && queuedBytes < Connection.coalesceBytes
+            // A burst gathers for `IOThread.coalesceTime` with a key too: written at once, each
+            // flush made a TLS record of whatever few sends had come (encrypted small stream,
+            // 8 interleaved pairs: median 795,000 msgs/s at once, 1,062,000 gathered).
+            let soon = isMessage && burst && queuedBytes < Connection.coalesceBytes
             if flushScheduled {
                 guard flushDeferred && !soon else { return (.sent, nil) }
                 flushDeferred = false  // the burst grew long: write it now
