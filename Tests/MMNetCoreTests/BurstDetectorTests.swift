@@ -26,4 +26,15 @@ final class BurstDetectorTests: XCTestCase {
         bursts.wroteAtOnce(endingAt: 5.000_003)
         XCTAssertFalse(bursts.isBurst(at: 5.001), "a reply 1 ms later is written at once")
     }
+
+    func testASendSoonAfterABurstFollowsIt() {
+        var bursts = BurstDetector(gap: 10e-6)
+        XCTAssertFalse(bursts.isBurst(at: 7.0))
+        XCTAssertFalse(bursts.followsBurst(at: 7.0, within: 1e-3), "no burst yet")
+        XCTAssertTrue(bursts.isBurst(at: 7.000_005))
+        XCTAssertFalse(bursts.isBurst(at: 7.000_400), "isolated: 395 us after the previous send")
+        XCTAssertTrue(bursts.followsBurst(at: 7.000_400, within: 1e-3), "395 us after the burst's latest send")
+        XCTAssertFalse(bursts.isBurst(at: 7.002))
+        XCTAssertFalse(bursts.followsBurst(at: 7.002, within: 1e-3), "2 ms after the burst: a message of its own")
+    }
 }

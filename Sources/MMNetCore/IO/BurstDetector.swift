@@ -1,5 +1,6 @@
 // BurstDetector: tells a connection's `Send` that follows the previous one closely (part of a
-// burst, queued for the I/O thread to write many at once) from an isolated one (written at once).
+// burst, queued for the I/O thread to write many at once) from an isolated one (written at once),
+// and notices a send that comes soon after a burst (a paused stream).
 //
 // Thread: Lua thread, under the connection's lock.
 
@@ -15,6 +16,8 @@ struct BurstDetector {
     let gap: Double
     /// When the previous send ended (monotonic seconds; -infinity before the first).
     private var lastSend = -Double.infinity
+    /// When the latest send judged part of a burst came (-infinity before the first).
+    private var lastBurst = -Double.infinity
 
     /// A detector of bursts whose sends come less than `gap` seconds apart.
     init(gap: Double) {
@@ -25,7 +28,15 @@ struct BurstDetector {
     /// previous send.
     mutating func isBurst(at now: Double) -> Bool {
         defer { lastSend = now }
-        return now - lastSend < gap
+        guard now - lastSend < gap else { return false }
+        lastBurst = now
+        return true
+    }
+
+    /// Whether a send at `now` comes less than `pause` seconds after a burst's latest send: a
+    /// stream that the scheduler paused for a moment rather than a message of its own.
+    func followsBurst(at now: Double, within pause: Double) -> Bool {
+        now - lastBurst < pause
     }
 
     /// The send just judged isolated was written at once and its write ended at `now`.
