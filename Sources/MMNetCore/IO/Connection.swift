@@ -97,12 +97,10 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// The I/O thread is writing frames it took from `outQueue`, without the lock: the frames
     /// queued meanwhile must wait their turn, not be written from the Lua thread.
     var writing = false
-    /// Tells the sends of a burst (coalesced by the I/O thread) from isolated ones: sends
-    /// closer together than 10 us form a burst.
-    private var bursts = BurstDetector(gap: 10e-6)
-    /// With a key, a send that comes less than this (seconds) after a burst's latest send is
-    /// gathered with the burst's, not written at once: see `enqueue`.
-    static let streamPause = 1e-3
+    /// Tells isolated sends from a stream's (coalesced by the I/O thread): sends closer
+    /// together than 10 us form a burst, and a send less than 1 ms after a burst's latest send
+    /// belongs to its stream unless it is the script's first since its last poll.
+    private var bursts = BurstDetector(gap: 10e-6, pause: 1e-3)
     /// A burst this many bytes long is written without waiting for `IOThread.coalesceTime`.
     static let coalesceBytes = 64 * 1024
     /// Traffic counters and round-trip times.
@@ -231,11 +229,12 @@ public final class Connection: Endpoint, @unchecked Sendable {
             var offset = 0
             // With or without a key, a send that closely follows the previous one (a stream,
             // even one that polls between its sends) is left to the I/O thread, which packs
-            // many into one write (and one TLS record).
-            let now = Clock.monotonic()
-            let burst = bursts.isBurst(at: now)
+            // many into one write (and one TLS record); so is one that comes soon after a burst
+            // (a stream the scheduler paused), unless it is the script's first since its last
+            // poll (a request or a reply, never held back).
+            let isolated = bursts.isIsolated(at: Clock.monotonic(), firstSinceDrain: firstSinceDrain)
             if tls != nil {
-                let writable = firstSinceDrain && !burst && !deferWrite && plainQueue.isEmpty && outQueue.isEmpty
+                let writable = firstSinceDrain && isolated && !deferWrite && plainQueue.isEmpty && outQueue.isEmpty
                     && !writing && phase == .open && frame.count < Connection.encryptOnSendSize
                 plainQueue.append(frame)
                 if writable {
@@ -246,7 +245,7 @@ public final class Connection: Endpoint, @unchecked Sendable {
                     queuedBytes -= frame.count  // counted again below, with what is left
                 }
             } else {
-                if !deferWrite && outQueue.isEmpty && !writing && phase == .open && !burst && frame.isContiguous {
+                if !deferWrite && outQueue.isEmpty && !writing && phase == .open && isolated && frame.isContiguous {
                     offset = frame.withUnsafeBytes { writeNow($0) }
                     bursts.wroteAtOnce(endingAt: Clock.monotonic())
                     counters.bytesSent += offset
@@ -263,14 +262,14 @@ public final class Connection: Endpoint, @unchecked Sendable {
             // 8 interleaved pairs: median 795,000 msgs/s at once, 1,062,000 with isolated sends
             // gathered as well). An isolated send is not held back: gathered, one that was not
             // the script's first since its last poll (an update to a second player) waited 100 us
-            // and more (sent 50 us after the first: arrived 245 us after it, 62 us now). But with
-            // a key, a send within `streamPause` of a burst is a stream the scheduler paused, not
-            // an isolated message: written at once, each such send cut the gathering short and
-            // made a record (and a wake-up on both sides) of its own, 2 to 4% of a stream's sends
-            // on a busy machine (encrypted small stream, 16 interleaved pairs: median 868,000
-            // msgs/s, 970,000 gathered).
-            let gathers = burst || (tls != nil && bursts.followsBurst(at: now, within: Connection.streamPause))
-            let soon = isMessage && gathers && queuedBytes < Connection.coalesceBytes
+            // and more (sent 50 us after the first: arrived 245 us after it, 62 us now). A send
+            // within 1 ms of a burst is not isolated (`BurstDetector`): on a busy machine 1 to 4%
+            // of a stream's sends come after such a pause, and written at once each cut the
+            // gathering short: with a key a record (and a wake-up on both sides) of its own
+            // (encrypted small stream, 32 interleaved pairs: median 812,000 msgs/s, 1,042,000
+            // gathered), without one more system calls and wake-ups for both of the sender's
+            // threads (16 pairs: 924,000 and 1,092,000 msgs/s; 3,760 and 1,013 writes).
+            let soon = isMessage && !isolated && queuedBytes < Connection.coalesceBytes
             if flushScheduled {
                 guard flushDeferred && !soon else { return (.sent, nil) }
                 flushDeferred = false  // the burst grew long: write it now
