@@ -32,17 +32,40 @@ final class BurstDetectorTests: XCTestCase {
                       "300 us later, and no burst before: written at once")
     }
 
-    func testASendSoonAfterABurstBelongsToItsStreamUnlessItFollowsAPoll() {
+    /// A detector that has seen a stream: a run of `streamLength` sends 1 us apart from `start`;
+    /// returns when its latest send came.
+    private func afterStream(_ bursts: inout BurstDetector, from start: Double) -> Double {
+        var now = start
+        XCTAssertTrue(bursts.isIsolated(at: now, firstSinceDrain: false))
+        for _ in 1..<BurstDetector.streamLength {
+            now += 1e-6
+            XCTAssertFalse(bursts.isIsolated(at: now, firstSinceDrain: false))
+        }
+        return now
+    }
+
+    func testASendSoonAfterAStreamBelongsToItUnlessItFollowsAPoll() {
         var bursts = detector()
-        XCTAssertTrue(bursts.isIsolated(at: 7.0, firstSinceDrain: false))
-        XCTAssertFalse(bursts.isIsolated(at: 7.000_005, firstSinceDrain: false))
-        XCTAssertFalse(bursts.isIsolated(at: 7.000_400, firstSinceDrain: false),
-                       "395 us after the burst's latest send: the stream, paused")
-        XCTAssertTrue(bursts.isIsolated(at: 7.000_800, firstSinceDrain: true),
+        let end = afterStream(&bursts, from: 7.0)
+        XCTAssertFalse(bursts.isIsolated(at: end + 400e-6, firstSinceDrain: false),
+                       "400 us after the stream's latest send: the stream, paused")
+        XCTAssertTrue(bursts.isIsolated(at: end + 800e-6, firstSinceDrain: true),
                       "the script's first send since a poll: a reply, never held back")
-        XCTAssertFalse(bursts.isIsolated(at: 7.000_805, firstSinceDrain: true),
+        XCTAssertFalse(bursts.isIsolated(at: end + 805e-6, firstSinceDrain: true),
                        "but within the gap of the previous send it is part of a burst")
-        XCTAssertTrue(bursts.isIsolated(at: 7.002, firstSinceDrain: false),
-                      "2 ms after the burst: a message of its own")
+        XCTAssertFalse(bursts.isIsolated(at: end + 900e-6, firstSinceDrain: false),
+                       "still within 1 ms of the stream")
+        XCTAssertTrue(bursts.isIsolated(at: end + 2e-3, firstSinceDrain: false),
+                      "2 ms after the stream: a message of its own")
+    }
+
+    func testAShortBurstIsNoStream() {
+        var bursts = detector()
+        XCTAssertTrue(bursts.isIsolated(at: 3.0, firstSinceDrain: false))
+        for step in 1..<BurstDetector.streamLength - 1 {  // one send short of a stream
+            XCTAssertFalse(bursts.isIsolated(at: 3.0 + Double(step) * 1e-6, firstSinceDrain: false))
+        }
+        XCTAssertTrue(bursts.isIsolated(at: 3.000_300, firstSinceDrain: false),
+                      "a game's few updates, then a message of its own 300 us later: written at once")
     }
 }

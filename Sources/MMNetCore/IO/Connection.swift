@@ -98,8 +98,8 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// queued meanwhile must wait their turn, not be written from the Lua thread.
     var writing = false
     /// Tells isolated sends from a stream's (coalesced by the I/O thread): sends closer
-    /// together than 10 us form a burst, and a send less than 1 ms after a burst's latest send
-    /// belongs to its stream unless it is the script's first since its last poll.
+    /// together than 10 us form a burst, and a send less than 1 ms after a stream's latest send
+    /// (a burst of 16 or more) belongs to it unless it is the script's first since its last poll.
     private var bursts = BurstDetector(gap: 10e-6, pause: 1e-3)
     /// A burst this many bytes long is written without waiting for `IOThread.coalesceTime`.
     static let coalesceBytes = 64 * 1024
@@ -229,9 +229,9 @@ public final class Connection: Endpoint, @unchecked Sendable {
             var offset = 0
             // With or without a key, a send that closely follows the previous one (a stream,
             // even one that polls between its sends) is left to the I/O thread, which packs
-            // many into one write (and one TLS record); so is one that comes soon after a burst
-            // (a stream the scheduler paused), unless it is the script's first since its last
-            // poll (a request or a reply, never held back).
+            // many into one write (and one TLS record); so is one that comes soon after a long
+            // burst (a stream the scheduler paused), unless it is the script's first since its
+            // last poll (a request or a reply, never held back).
             let isolated = bursts.isIsolated(at: Clock.monotonic(), firstSinceDrain: firstSinceDrain)
             if tls != nil {
                 let writable = firstSinceDrain && isolated && !deferWrite && plainQueue.isEmpty && outQueue.isEmpty
@@ -263,7 +263,7 @@ public final class Connection: Endpoint, @unchecked Sendable {
             // gathered as well). An isolated send is not held back: gathered, one that was not
             // the script's first since its last poll (an update to a second player) waited 100 us
             // and more (sent 50 us after the first: arrived 245 us after it, 62 us now). A send
-            // within 1 ms of a burst is not isolated (`BurstDetector`): on a busy machine 1 to 4%
+            // within 1 ms of a stream is not isolated (`BurstDetector`): on a busy machine 1 to 4%
             // of a stream's sends come after such a pause, and written at once each cut the
             // gathering short: with a key a record (and a wake-up on both sides) of its own
             // (encrypted small stream, 32 interleaved pairs: median 812,000 msgs/s, 1,042,000
