@@ -1,7 +1,7 @@
 // What one Lua state shares with the I/O thread: its event ring and its settings.
 //
 // Thread: both. `settings` is guarded by a lock (written by the Lua thread only, which reads
-// it without); `events` has its own; `sentSinceDrain` is the Lua thread's alone.
+// it without); `events` has its own; `sentSinceDrain` and `drains` are the Lua thread's alone.
 import CSystemShim
 
 /// The per-Lua-state side of mmnet that the core knows about (the core never sees Lua itself).
@@ -19,6 +19,9 @@ public final class ScriptContext: @unchecked Sendable {
     /// The script sent a message since it last drained the events (Lua thread only): its next
     /// wait may be for the reply, the one kind of wait worth spinning for (`SpinWait`).
     var sentSinceDrain = false
+    /// How many times the script has drained the events (Lua thread only): a connection that
+    /// notes it at each send knows whether a send is its first since the script's last poll.
+    var drains: UInt64 = 0
 
     private let lock = Lock()
     private var current = Settings()
@@ -73,6 +76,7 @@ public final class ScriptContext: @unchecked Sendable {
         // from the threads that bring it the stream.
         let spin = sentSinceDrain ? settings.spinWait : 0
         sentSinceDrain = false
+        drains &+= 1
         let (lost, resume) = self.events.drain(into: &events, timeout: timeout, spin: spin)
         if resume { io.submit(.resume(self)) }
         return lost

@@ -16,8 +16,8 @@
 /// `streamLength` sends or more, each within `gap` of the previous) is not isolated either: on
 /// a busy machine the script sending a stream is paused now and then for tens or hundreds of
 /// microseconds, and written at once, the send after each pause cut the burst's gathering short
-/// (a write, and with a key a TLS record, of its own). Unless it is the script's first send
-/// since its last poll: a request or a reply, which is never held back. A short burst is no
+/// (a write, and with a key a TLS record, of its own). Unless it is the connection's first send
+/// since the script's last poll: a request or a reply, which is never held back. A short burst is no
 /// stream: a game's few updates to a player and a message of its own 300 us later, held, came
 /// 185 us later than written at once.
 struct BurstDetector {
@@ -42,8 +42,8 @@ struct BurstDetector {
     }
 
     /// Whether a send starting at `now` is isolated (see the type); it becomes the previous send.
-    /// `firstSinceDrain`: it is the script's first send since its last `PollEvents`.
-    mutating func isIsolated(at now: Double, firstSinceDrain: Bool) -> Bool {
+    /// `firstSincePoll`: it is the connection's first send since the script's last `PollEvents`.
+    mutating func isIsolated(at now: Double, firstSincePoll: Bool) -> Bool {
         defer { lastSend = now }
         if now - lastSend < gap {
             run += 1
@@ -51,7 +51,7 @@ struct BurstDetector {
             return false
         }
         run = 1
-        return firstSinceDrain || now - lastStream >= pause
+        return firstSincePoll || now - lastStream >= pause
     }
 
     /// The send just judged isolated was written at once and its write ended at `now`.

@@ -99,8 +99,11 @@ public final class Connection: Endpoint, @unchecked Sendable {
     var writing = false
     /// Tells isolated sends from a stream's (coalesced by the I/O thread): sends closer
     /// together than 10 us form a burst, and a send less than 1 ms after a stream's latest send
-    /// (a burst of 16 or more) belongs to it unless it is the script's first since its last poll.
+    /// (a burst of 16 or more) belongs to it unless it is the first to this connection since
+    /// the script's last poll.
     private var bursts = BurstDetector(gap: 10e-6, pause: 1e-3)
+    /// `ScriptContext.drains` at this connection's latest `send` (Lua thread only).
+    private var lastSendDrain = UInt64.max
     /// A burst this many bytes long is written without waiting for `IOThread.coalesceTime`.
     static let coalesceBytes = 64 * 1024
     /// Traffic counters and round-trip times.
@@ -206,7 +209,10 @@ public final class Connection: Endpoint, @unchecked Sendable {
     public func send(_ frame: OutgoingFrame, limit: Int, deferWrite: Bool = false) -> SendOutcome {
         let firstSinceDrain = !context.sentSinceDrain
         context.sentSinceDrain = true
-        return enqueue(frame, limit: limit, isMessage: true, deferWrite: deferWrite, firstSinceDrain: firstSinceDrain)
+        let firstHereSinceDrain = lastSendDrain != context.drains
+        lastSendDrain = context.drains
+        return enqueue(frame, limit: limit, isMessage: true, deferWrite: deferWrite, firstSinceDrain: firstSinceDrain,
+                       firstHereSinceDrain: firstHereSinceDrain)
     }
 
     /// Queues a control frame of mmnet's own (I/O thread), not counted as a message, while
@@ -221,7 +227,7 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// or the queue is long, `IOThread.coalesceTime` later in a burst of small sends, so that
     /// the burst goes out in few writes and wakes the I/O thread (and the peer's) seldom.
     private func enqueue(_ frame: OutgoingFrame, limit: Int, isMessage: Bool, deferWrite: Bool = false,
-                         firstSinceDrain: Bool = false) -> SendOutcome {
+                         firstSinceDrain: Bool = false, firstHereSinceDrain: Bool = false) -> SendOutcome {
         let (outcome, wake): (SendOutcome, IOThread.Command?) = lock.withLock {
             guard phase < .closing && !writeShut else { return (.notConnected, nil) }
             if queuedBytes > 0 && queuedBytes > limit - frame.count { return (.queueFull, nil) }
@@ -230,9 +236,9 @@ public final class Connection: Endpoint, @unchecked Sendable {
             // With or without a key, a send that closely follows the previous one (a stream,
             // even one that polls between its sends) is left to the I/O thread, which packs
             // many into one write (and one TLS record); so is one that comes soon after a long
-            // burst (a stream the scheduler paused), unless it is the script's first since its
-            // last poll (a request or a reply, never held back).
-            let isolated = bursts.isIsolated(at: Clock.monotonic(), firstSinceDrain: firstSinceDrain)
+            // burst (a stream the scheduler paused), unless it is the first to this connection
+            // since the script's last poll (a request or a reply, never held back).
+            let isolated = bursts.isIsolated(at: Clock.monotonic(), firstSincePoll: firstHereSinceDrain)
             if tls != nil {
                 let writable = firstSinceDrain && isolated && !deferWrite && plainQueue.isEmpty && outQueue.isEmpty
                     && !writing && phase == .open && frame.count < Connection.encryptOnSendSize
