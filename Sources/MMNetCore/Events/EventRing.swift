@@ -116,13 +116,14 @@ public final class EventRing: @unchecked Sendable {
         lock.withLock { roomLocked(policy: policy) }
     }
 
-    /// When the ring is full by `room`'s measure, records that the I/O thread holds messages
-    /// back (so that the next drain asks it to resume reading) and returns true; returns false
-    /// when there is room (the script drained it meanwhile). I/O thread.
-    public func holdBackIfFull(policy: QueueFullPolicy) -> Bool {
+    /// When the ring is full by `room`'s measure, counting `pending` events on their way (the
+    /// connects of connections still in their hello), records that the I/O thread holds
+    /// messages back (so that the next drain asks it to resume reading) and returns true;
+    /// returns false when there is room (the script drained it meanwhile). I/O thread.
+    public func holdBackIfFull(policy: QueueFullPolicy, pending: Int = 0) -> Bool {
         lock.withLock {
             let room = roomLocked(policy: policy)
-            guard room.events <= 0 || room.bytes <= 0 else { return false }
+            guard room.events - pending <= 0 || room.bytes <= 0 else { return false }
             refusedSinceDrain = true
             return true
         }

@@ -9,6 +9,12 @@ extension IOThread {
     /// Seconds accepting pauses after the process ran out of descriptors.
     static let acceptPause = 0.1
 
+    /// The connections `listener` accepted that are still in their hello (an O(n) count of
+    /// the connections with a deadline, made only in "wait" mode, once per accepting round).
+    private func connectionsInHello(of listener: Listener) -> Int {
+        timed.values.reduce(0) { $0 + ($1.listener === listener && $1.currentPhase == .hello ? 1 : 0) }
+    }
+
     /// Starts polling a new listener.
     func startListening(_ listener: Listener) {
         listeners[listener.id] = listener
@@ -31,12 +37,16 @@ extension IOThread {
     /// "wait"` mode nothing is accepted while the state's event ring is full: new peers wait in
     /// the kernel's backlog until the script polls, as the data of connections does, instead of
     /// each adding a connect or error event the ring must take past its capacity (a churn of
-    /// 20,000 bad hellos a second grew a stalled script's ring by 4 MB a second).
+    /// 20,000 bad hellos a second grew a stalled script's ring by 4 MB a second). The
+    /// connections of the listener still in their hello count as the events they will add: a
+    /// slow hello (a thread slowed by a sanitizer) let a second batch in before the first one's
+    /// connects filled the ring.
     func accept(on listener: Listener) {
         // Closed by the script (its socket shut down, `Listener.close`); `.unlisten` follows.
         if listener.isClosed { return }
         let context = listener.context
-        if context.settings.queueFull == .wait && context.events.holdBackIfFull(policy: .wait) {
+        if context.settings.queueFull == .wait
+            && context.events.holdBackIfFull(policy: .wait, pending: connectionsInHello(of: listener)) {
             listener.acceptHeld = true
             pollSet.setEvents(0, at: listener.pollIndex)
             return
