@@ -16,10 +16,10 @@
 /// `streamLength` sends or more, each within `gap` of the previous) is not isolated either: on
 /// a busy machine the script sending a stream is paused now and then for tens or hundreds of
 /// microseconds, and written at once, the send after each pause cut the burst's gathering short
-/// (a write, and with a key a TLS record, of its own). Unless it is the connection's first send
-/// since the script's last poll: a request or a reply, which is never held back. A short burst is no
-/// stream: a game's few updates to a player and a message of its own 300 us later, held, came
-/// 185 us later than written at once.
+/// (a write, and with a key a TLS record, of its own). Unless it is the connection's first
+/// send since the script's last poll: a request or a reply, which is never held back. A short
+/// burst is no stream: a game's few updates to a player and a message of its own 300 us later,
+/// held, came 185 us later than written at once.
 struct BurstDetector {
     /// Sends closer together than this (seconds) form a burst.
     let gap: Double
