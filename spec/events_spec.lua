@@ -148,6 +148,42 @@ describe("the event queue", function()
     assert.are.equal(200, server:ConnectionCount())
   end)
 
+  -- The connections still in their hello count as the connects they will queue: peers that
+  -- stay silent add no event, yet a server keeps at most one accept round of them in hand.
+  -- An accepted peer sees the server's hello at once; one still in the backlog sees nothing.
+  it("in QueueFull = \"wait\" mode counts the connections still in their hello toward a full queue", function()
+    network.Configure({ QueueFull = "wait", EventQueueSize = 5, HelloTimeout = 30 })
+    local server = assert(network.Server("127.0.0.1", 0))
+    local peers = {}
+    finally(function() for _, raw in ipairs(peers) do raw:close() end end)
+    for i = 1, 200 do peers[i] = net.raw_connect(server:GetPort()) end
+    net.socket.sleep(0.5)  -- nothing to await without polling: let the I/O thread accept
+    local function greeted()
+      local count = 0
+      for _, raw in ipairs(peers) do
+        raw:settimeout(0)
+        local got, _, partial = raw:receive(#net.HELLO)
+        if (got or partial or "") ~= "" then count = count + 1 end
+      end
+      return count
+    end
+    local accepted = greeted()
+    assert.are.equal(0, network.GetStats().EventsQueued)
+    -- At most one accept round (64) past the 5 the queue holds; every one without the count.
+    assert.is_true(accepted >= 1 and accepted <= 5 + 64, "accepted " .. accepted)
+    -- The rest are accepted as the hellos complete and the script takes their connects.
+    for _, raw in ipairs(peers) do assert(raw:send(net.HELLO)) end
+    local connections = {}  -- held: a collected connection is closed
+    local deadline = net.now() + 20
+    while #connections < 200 and net.now() < deadline do
+      for _, e in ipairs(network.PollEvents(0.05)) do
+        assert.are.equal(network.EVENT_CONNECT, e.Event, net.describe(e))
+        connections[#connections + 1] = e.Object
+      end
+    end
+    assert.are.equal(200, #connections)
+  end)
+
   -- When the queue holds no message, its oldest event goes, EVENT_CONNECT included: then the
   -- connection is closed (no script can hold it), and counted lost.
   it("closes a connection whose EVENT_CONNECT overflowed a queue of connects", function()
