@@ -6,6 +6,10 @@
 -- otherwise in the standard tree this file was installed into (PREFIX/share/lua/5.4/mmnet.lua
 -- next to PREFIX/lib/lua/5.4/mmnet/core.so), so setting LUA_PATH alone is enough. It returns
 -- the native module table unchanged: every function of the API lives in the native core.
+-- That table is left in `package.loaded` as "mmnet" only: under "mmnet.core" too, Lua's
+-- argument errors of a function called without a name (`pcall(network.Server)`) named it
+-- 'mmnet.Server' or 'mmnet.core.Server' at random, the order of `package.loaded` being
+-- hashed with each state's seed.
 
 local function beside_this_file()
   local source = debug.getinfo(1, "S").source
@@ -18,7 +22,9 @@ end
 
 local found = package.searchpath("mmnet.core", package.cpath)
 if found or package.preload["mmnet.core"] then
-  return require "mmnet.core"
+  local core = require "mmnet.core"
+  package.loaded["mmnet.core"] = nil
+  return core
 end
 
 local path = beside_this_file()
@@ -27,6 +33,4 @@ if not path then
     package.cpath:gsub(";", "\n\t"), 2)
 end
 local open = assert(package.loadlib(path, "luaopen_mmnet_core"))
-local core = open("mmnet.core")
-package.loaded["mmnet.core"] = core
-return core
+return open("mmnet.core")

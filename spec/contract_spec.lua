@@ -57,6 +57,33 @@ describe("contract", function()
       end
     end)
 
+    -- Found by a review of docs/API.md (2026-12-07): GetSocket gave the descriptor after a
+    -- Disconnect for as long as the I/O thread wrote out what was queued ("nil once closed").
+    it("a client and a ClientConnection, right after their Disconnect: GetSocket nil", function()
+      local server, client, c = net.pair()
+      local _, other_client, other_c = net.pair(server)
+      local connecting = assert(network.Client("127.0.0.1", server:GetPort()))
+      for i = 1, 100 do
+        assert.is_true(client:Send({ i, string.rep("x", 1000) }))
+        assert.are.equal(1, server:Send({ i, string.rep("x", 1000) }, other_c))
+      end
+      assert.is_true(client:Disconnect())
+      assert.is_nil(client:GetSocket())
+      assert.are.equal(1, server:Disconnect(other_c))
+      assert.is_nil(other_c:GetSocket())
+      assert.is_true(connecting:Disconnect())
+      assert.is_nil(connecting:GetSocket())
+      -- Their peers still get every message queued before the close.
+      local got = { [c] = 0, [other_client] = 0 }
+      local deadline = net.now() + 10
+      while (got[c] < 100 or got[other_client] < 100) and net.now() < deadline do
+        for _, e in ipairs(network.PollEvents(0.05)) do
+          if e.Event == network.EVENT_RECEIVE then got[e.Object] = got[e.Object] + 1 end
+        end
+      end
+      assert.are.same({ [c] = 100, [other_client] = 100 }, got)
+    end)
+
     it("a client whose connection failed, right after EVENT_CONNECTED false: Send false, GetSocket nil", function()
       local probe = assert(network.Server("127.0.0.1", 0))
       local port = probe:GetPort()

@@ -14,6 +14,27 @@ local function assert_loads(ok, code, output)
   assert.are.equal("MMNET-OK mmnet " .. version, output:match("MMNET%-OK [^\n]*"), output)
 end
 
+--- The function names Lua gives in the argument errors of `m.Server` and `m.PollEvents` called
+-- without a name (through pcall: Lua then looks the function up in package.loaded), over 20
+-- fresh lua5.4 processes (each state hashes package.loaded with a seed of its own).
+-- @param opts table `helper.lua_run`'s options
+-- @return table the set of names seen
+local function argument_error_names(opts)
+  local names = {}
+  for _ = 1, 20 do
+    local ok, code, out = helper.lua_run([[
+      local m = require "mmnet"
+      print(select(2, pcall(m.Server)))
+      print(select(2, pcall(m.PollEvents, "x")))]], opts)
+    assert(ok, "exit " .. tostring(code) .. ":\n" .. out)
+    for name in out:gmatch("bad argument #1 to '([^']*)'") do names[name] = true end
+  end
+  return names
+end
+
+--- The names the document gives (docs/API.md: `bad argument #1 to 'mmnet.Server' (...)`).
+local DOCUMENTED_NAMES = { ["mmnet.Server"] = true, ["mmnet.PollEvents"] = true }
+
 describe("the busted process", function()
   it("runs Lua 5.4 (Debian's busted would otherwise pick Lua 5.1)", function()
     assert.are.equal("Lua 5.4", _VERSION)
@@ -47,6 +68,11 @@ describe("make install PREFIX=DIR", function()
 
   it("loads with LUA_PATH only: the helper finds core.so beside itself", function()
     assert_loads(helper.lua_run(helper.load_check_snippet(), { tree = dir, path_only = true }))
+  end)
+
+  it("names its functions in argument errors as the document does, every time", function()
+    assert.are.same(DOCUMENTED_NAMES, argument_error_names({ tree = dir }))
+    assert.are.same(DOCUMENTED_NAMES, argument_error_names({ tree = dir, path_only = true }))
   end)
 
   it("says where it looked when core.so is missing", function()
@@ -98,5 +124,9 @@ describe("the host way (only the .so, as mmnet.so on package.cpath)", function()
     local snippet = 'assert(not package.searchpath("mmnet", package.path), "helper found")\n' ..
       helper.load_check_snippet()
     assert_loads(helper.lua_run(snippet, { tree = dir, cpath = dir .. "/?.so" }))
+  end)
+
+  it("names its functions in argument errors as the document does, every time", function()
+    assert.are.same(DOCUMENTED_NAMES, argument_error_names({ tree = dir, cpath = dir .. "/?.so" }))
   end)
 end)

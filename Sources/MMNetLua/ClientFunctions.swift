@@ -48,10 +48,12 @@ func clientDisconnect(_ L: OpaquePointer?) -> Int32 {
     }
 }
 
-/// `socketid = client:GetSocket()` (also for client connections): the descriptor, or nil once closed.
+/// `socketid = client:GetSocket()` (also for client connections): the descriptor, or nil once
+/// closed for the script: by its close event, or by its `Disconnect` (while the I/O thread
+/// still writes out what was queued, the descriptor is not the script's to use).
 func connectionGetSocket(_ L: OpaquePointer?) -> Int32 {
     connectionGetter(L!) { L, connection in
-        if connection.currentPhase == .closed { lua_pushnil(L) } else { lua_pushinteger(L, lua_Integer(connection.fd)) }
+        if connection.currentPhase >= .closing { lua_pushnil(L) } else { lua_pushinteger(L, lua_Integer(connection.fd)) }
         return 1
     }
 }
