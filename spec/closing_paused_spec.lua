@@ -11,16 +11,25 @@ local network = net.network
 
 local receive_until_close = net.receive_until_close
 
+--- Configures this state with `settings`, makes a server and starts a sender process
+-- (spec/peers/sender.lua) on it with `args` after the port, closed when the test ends.
+-- @return the server (held: a collected server closes) and the sender process
+local function server_and_sender(settings, args, finally)
+  network.Configure(settings)
+  local server = assert(network.Server("127.0.0.1", 0))
+  local sender = net.spawn_peer("sender", { server:GetPort(), table.unpack(args) }, { timeout = 60 })
+  finally(function() sender:close() end)
+  return server, sender
+end
+
 describe("a receiver paused longer than the sender's linger", function()
   before_each(net.reset)
   after_each(net.reset)
 
   it("still gets every message that arrived, then the close", function()
-    network.Configure({ QueueFull = "wait", EventQueueSize = 100, PingInterval = 0.5 })
-    local server = assert(network.Server("127.0.0.1", 0))
     local total = 2000
-    local sender = net.spawn_peer("sender", { server:GetPort(), total, "disconnect", 100 }, { timeout = 60 })
-    finally(function() sender:close() end)
+    local _server, sender = server_and_sender({ QueueFull = "wait", EventQueueSize = 100, PingInterval = 0.5 },
+      { total, "disconnect", 100 }, finally)
     -- The script does not poll until the sender has finished, then 3 s more (longer than the
     -- 2 s the sender's close used to wait): the ring fills, reading pauses, the sender writes
     -- what the buffers take, disconnects and exits (its lua_close waits while it can).
@@ -39,13 +48,27 @@ describe("a receiver paused longer than the sender's linger", function()
     -- with a FIN: cut between two messages, the receiver saw "closed by peer", the rest
     -- missing without a word (cut inside one, "in the middle of a message"). Now a reset:
     -- every message that arrived, in order, then EVENT_ERROR "connection reset by peer".
-    network.Configure({ QueueFull = "wait", EventQueueSize = 10 })
-    local server = assert(network.Server("127.0.0.1", 0))
     local total = 2000
-    local sender = net.spawn_peer("sender", { server:GetPort(), total, "exit", 10000 }, { timeout = 60 })
-    finally(function() sender:close() end)
+    local _server, sender = server_and_sender({ QueueFull = "wait", EventQueueSize = 10 },
+      { total, "exit", 10000 }, finally)
     assert.is_truthy(sender:wait_for("^SENT", 20), sender:output())
     assert.are.equal(0, sender:wait(20), sender:output())
+    local expected, errors, close = receive_until_close()
+    assert.is_truthy(close, "no close event")
+    assert.is_true(expected <= total, "all " .. total .. " arrived: the sockets held more than the test assumes")
+    assert.are.same({ "connection reset by peer" }, errors)
+  end)
+
+  it("that its sender times out with messages still queued is reset, never told its stream was complete", function()
+    -- Found by a review of live settings (2026-12-07). This side sends no pings and, paused,
+    -- answers none of the sender's: after its PeerTimeout (5 s) the sender gives up on it with
+    -- 20 MB still queued. It ended the stream with a FIN ("closed by peer": the rest missing
+    -- without a word); now with a reset, as any side that gives up with messages queued.
+    local total = 2000
+    local _server, sender = server_and_sender({ QueueFull = "wait", EventQueueSize = 10, PingInterval = 0, PeerTimeout = 0 },
+      { total, "hold", 10000 }, finally)
+    assert.is_truthy(sender:wait_for("^SENT", 20), sender:output())
+    net.socket.sleep(6.5)
     local expected, errors, close = receive_until_close()
     assert.is_truthy(close, "no close event")
     assert.is_true(expected <= total, "all " .. total .. " arrived: the sockets held more than the test assumes")

@@ -23,6 +23,20 @@ local function poll_until(done, seconds, progress)
   error("not done within " .. seconds .. " s" .. (progress and ("; " .. progress()) or ""), 2)
 end
 
+--- Polls until `count` EVENT_CONNECTs have come (failing on any other event), within
+-- `seconds`; returns their connections, held (a collected connection is closed).
+local function take_connects(count, seconds)
+  local connections = {}
+  local deadline = net.now() + seconds
+  while #connections < count and net.now() < deadline do
+    for _, e in ipairs(network.PollEvents(0.05)) do
+      assert.are.equal(network.EVENT_CONNECT, e.Event, net.describe(e))
+      connections[#connections + 1] = e.Object
+    end
+  end
+  return connections
+end
+
 describe("the event queue", function()
   before_each(net.reset)
   after_each(net.reset)
@@ -136,14 +150,7 @@ describe("the event queue", function()
     local queued = network.GetStats().EventsQueued
     -- At most one accept round (64) past the 5 the queue holds.
     assert.is_true(queued <= 5 + 64, "queued " .. queued)
-    local connections = {}  -- held: a collected connection is closed
-    local deadline = net.now() + 20
-    while #connections < 200 and net.now() < deadline do
-      for _, e in ipairs(network.PollEvents(0.05)) do
-        assert.are.equal(network.EVENT_CONNECT, e.Event, net.describe(e))
-        connections[#connections + 1] = e.Object
-      end
-    end
+    local connections = take_connects(200, 20)
     assert.are.equal(200, #connections)
     assert.are.equal(200, server:ConnectionCount())
   end)
@@ -173,14 +180,7 @@ describe("the event queue", function()
     assert.is_true(accepted >= 1 and accepted <= 5 + 64, "accepted " .. accepted)
     -- The rest are accepted as the hellos complete and the script takes their connects.
     for _, raw in ipairs(peers) do assert(raw:send(net.HELLO)) end
-    local connections = {}  -- held: a collected connection is closed
-    local deadline = net.now() + 20
-    while #connections < 200 and net.now() < deadline do
-      for _, e in ipairs(network.PollEvents(0.05)) do
-        assert.are.equal(network.EVENT_CONNECT, e.Event, net.describe(e))
-        connections[#connections + 1] = e.Object
-      end
-    end
+    local connections = take_connects(200, 20)
     assert.are.equal(200, #connections)
   end)
 
@@ -288,6 +288,54 @@ describe("the event queue", function()
     assert.are.equal("event queue overflow: 15 events lost", events[1].Errors)
     assert.are.equal(16, events[2].Packet.seq)
     assert.are.equal(25, events[11].Packet.seq)
+  end)
+
+  -- Found by a review of live settings (2026-12-07): the I/O thread read QueueFull once per
+  -- read, so a read of thousands of small messages parsed in "drop" mode was queued with
+  -- drops after the script had switched to "wait" (3 rounds of 26 lost 4,838 messages).
+  it("switched from \"drop\" to \"wait\" under a flood, drops nothing once Configure returns", function()
+    network.Configure({ QueueFull = "drop", EventQueueSize = 50 })
+    local server = assert(network.Server("127.0.0.1", 0))
+    local sender = net.spawn_peer("sender", { server:GetPort(), 10000000, "forever" }, { timeout = 60 })
+    finally(function() sender:close() end)
+    assert(net.wait_kind(network.EVENT_CONNECT, nil, 10), sender:output())
+    local rounds, dropped_before = 0, network.GetStats().EventsDropped
+    for round = 1, 60 do
+      network.Configure({ QueueFull = "drop" })
+      net.socket.sleep(0.01)  -- the flood overflows the queue: drops
+      network.Configure({ QueueFull = "wait" })
+      local dropped = network.GetStats().EventsDropped
+      net.socket.sleep(0.01)  -- "wait": nothing may go now
+      assert.are.equal(dropped, network.GetStats().EventsDropped, "round " .. round)
+      rounds = rounds + 1
+      network.PollEvents()
+    end
+    assert.are.equal(60, rounds)
+    assert.is_true(network.GetStats().EventsDropped > dropped_before, "the flood never overflowed the queue")
+  end)
+
+  -- Back to "drop" with more queued than EventQueueSize ("wait" keeps what a shrink of it
+  -- leaves over): the excess goes at once, counted, as a shrink in "drop" mode does.
+  it("switched from \"wait\" to \"drop\", trims a queue left past its size at once", function()
+    network.Configure({ QueueFull = "wait", EventQueueSize = 10 })
+    local dropped = network.GetStats().EventsDropped  -- since the state opened mmnet
+    local server = assert(network.Server("127.0.0.1", 0))
+    local sender = net.spawn_peer("sender", { server:GetPort(), 4, "hold" }, { timeout = 60 })
+    finally(function() sender:close() end)
+    assert(sender:wait_for("FLUSHED", 10), sender:output())
+    local deadline = net.now() + 5
+    while network.GetStats().EventsQueued < 5 and net.now() < deadline do net.socket.sleep(0.01) end
+    assert.are.equal(5, network.GetStats().EventsQueued)  -- the connect and four messages
+    network.Configure({ EventQueueSize = 2 })
+    assert.are.equal(5, network.GetStats().EventsQueued, "\"wait\" keeps them all")
+    network.Configure({ QueueFull = "drop" })
+    assert.are.equal(2, network.GetStats().EventsQueued)
+    assert.are.equal(dropped + 3, network.GetStats().EventsDropped)
+    local events = network.PollEvents()
+    assert.are.equal(3, #events)
+    assert.are.equal("event queue overflow: 3 events lost", events[1].Errors)
+    assert.are.equal(network.EVENT_CONNECT, events[2].Event, net.describe(events[2]))
+    assert.are.equal(4, events[3].Packet.seq)
   end)
 
   it("with QueueFull = \"wait\", 100,000 messages from a fast sender process reach a slow receiver, none lost", function()

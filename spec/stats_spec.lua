@@ -290,6 +290,27 @@ describe("network.GetStats", function()
     assert.are.equal(base.EventsDropped + 15, totals.EventsDropped)
   end)
 
+  -- Found by a review of live settings (2026-12-07): the overflow report counted the events
+  -- of a connection whose EVENT_CONNECT was dropped (no script can hold it), EventsDropped
+  -- did not ("event queue overflow: 2 events lost" against 1).
+  it("counts in EventsDropped what the overflow report counts, unreachable messages included", function()
+    network.Configure({ EventQueueSize = 1 })
+    local base = network.GetStats().EventsDropped
+    local server = assert(network.Server("127.0.0.1", 0))
+    local raw = net.raw_connect(server:GetPort())
+    finally(function() raw:close() end)
+    -- Its connect is queued, then its message comes: the queue holds no message, so the
+    -- connect goes (and the connection is closed), and its message is queued unreachable.
+    assert(raw:send(net.HELLO .. net.frame(assert(network.Encode({ "hello" })))))
+    raw:settimeout(5)
+    assert.are.equal(net.HELLO, raw:receive(#net.HELLO))
+    assert.is_nil(raw:receive(1))  -- closed: the connect went
+    local events = network.PollEvents()
+    assert.are.equal(1, #events, events[2] and net.describe(events[2]))
+    assert.are.equal("event queue overflow: 2 events lost", events[1].Errors)
+    assert.are.equal(base + 2, network.GetStats().EventsDropped)
+  end)
+
   for _, case in ipairs {
     { "malformed MessagePack", net.frame("\xc1", 0), "malformed" },
     { "a length over MaxMessageSize", net.frame("", 0, 5000), "MaxMessageSize" },

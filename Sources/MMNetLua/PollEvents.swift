@@ -61,6 +61,13 @@ private func collectEvents(_ L: OpaquePointer, timeout: Double) -> Collected {
     let keptBack = !binding.drained.isEmpty
     if !keptBack {
         binding.unreportedLost += context.drainEvents(into: &binding.drained, timeout: timeout)
+        // Counted once, when drained: in the overflow report and in GetStats().EventsDropped
+        // alike (the report counted them and EventsDropped did not: 12 against 11).
+        let unreachable = countUnreachable(binding.drained)
+        if unreachable > 0 {
+            binding.unreportedLost += unreachable
+            context.events.countLost(unreachable)
+        }
     }
     context.buffers.releaseIfIdle(now: Clock.monotonic())
     returnLoans(L, book: context.loans)
@@ -197,10 +204,9 @@ private let buildEventTables: mmnet_Protected = { state, context in
     let L = state!
     let tables = context!.assumingMemoryBound(to: EventTables.self)
     let events = tables.pointee.events
-    var lost = tables.pointee.lost
+    let lost = tables.pointee.lost
     return tables.pointee.binding._withUnsafeGuaranteedRef { binding in
         let limits = binding.codecLimits
-        lost += countUnreachable(events)
         lua_createtable(L, Int32(events.count - lost + (lost > 0 ? 1 : 0)), 0)
         // Above the result table: the field names, pushed once per call (rawset with them
         // skips the lookup lua_setfield makes for each), and the object of the previous event
@@ -224,7 +230,7 @@ private let buildEventTables: mmnet_Protected = { state, context in
                 count += 1
                 lua_rawseti(L, slots.results, count)
             case .skipped:
-                break  // an unreachable event counted above: its object has no Lua value
+                break  // an unreachable event counted when drained: its object has no Lua value
             case .failed:
                 return stopBuilding(L, slots: slots, tables: tables)
             }
@@ -245,7 +251,7 @@ private func stopBuilding(_ L: OpaquePointer, slots: EventSlots, tables: UnsafeM
 
 /// How many of `events` can never be delivered: those of a client connection whose
 /// EVENT_CONNECT overflowed (no script holds it, and it was closed). They are lost too.
-private func countUnreachable(_ events: UnsafeBufferPointer<Event>) -> Int {
+private func countUnreachable(_ events: [Event]) -> Int {
     var announced = Set<Int64>()
     var unreachable = 0
     var reachableID: Int64 = 0  // the last source found reachable: most events repeat it

@@ -10,7 +10,7 @@ final class EventRingReplyTests: EventRingTestCase {
     /// Pushes `count` EVENT_RECEIVE (0: an empty batch, which only asks); returns the reply spin.
     private func push(_ ring: EventRing, _ count: Int) -> Double {
         var batch: [Event?] = (0..<count).map { _ in Event(.receive, source: source, payload: ByteBlock([1])) }
-        return ring.push(contentsOf: &batch, policy: .drop).replySpin
+        return ring.push(contentsOf: &batch).replySpin
     }
 
     /// Drains `ring` on a thread of its own (waiting up to 10 s, spinning `spin` seconds first);

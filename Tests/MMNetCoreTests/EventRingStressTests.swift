@@ -76,6 +76,10 @@ final class EventRingStressTests: EventRingTestCase {
                     maxCapacity = max(maxCapacity, capacity)
                 } else if roll < 16 {
                     policy = policy == .drop ? .wait : .drop
+                    let lost = ring.resize(to: capacity, policy: policy).map { ident($0) }
+                    var expected: [String] = []
+                    if policy == .drop { while model.count > capacity { expected.append(model.remove(at: victim()).name) } }
+                    XCTAssertEqual(lost, expected, here + " (to \(policy))")
                 } else {
                     let n = Int.random(in: 1...4, using: &generator)
                     var batch: [Event?] = []
@@ -93,7 +97,7 @@ final class EventRingStressTests: EventRingTestCase {
                             : Event(kind, source: ofServer ? server : source, message: name))
                         added.append((kind, name, ofServer, size))
                     }
-                    let lost = ring.push(contentsOf: &batch, policy: policy).dropped
+                    let lost = ring.push(contentsOf: &batch).dropped
                     var expected: [M] = []
                     for m in added {
                         if policy == .drop && model.count >= capacity { expected.append(model.remove(at: victim())) }
@@ -119,11 +123,11 @@ final class EventRingStressTests: EventRingTestCase {
         for capacity in [10, 100, 2000] {
             let ring = EventRing(capacity: capacity, byteLimit: 1 << 40)
             var batch: [Event?] = (0..<(capacity * 9 / 10)).map { _ in Event(.connect, source: source, message: "c") }
-            _ = ring.push(contentsOf: &batch, policy: .drop)
+            _ = ring.push(contentsOf: &batch)
             var maxSlots = 0
             for _ in 0..<(capacity * 50) {
                 var one: [Event?] = [Event(.receive, source: source, payload: ByteBlock([1]))]
-                _ = ring.push(contentsOf: &one, policy: .drop)
+                _ = ring.push(contentsOf: &one)
                 let slots: [Event?] = field(ring, "slots")
                 maxSlots = max(maxSlots, slots.count)
             }

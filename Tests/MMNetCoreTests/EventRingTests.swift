@@ -9,38 +9,56 @@ import XCTest
 final class EventRingTests: EventRingTestCase {
     /// Pushes `count` EVENT_RECEIVE with bodies of `size` bytes; returns how many were dropped.
     @discardableResult
-    private func push(_ ring: EventRing, _ count: Int, size: Int, policy: QueueFullPolicy = .drop) -> Int {
+    private func push(_ ring: EventRing, _ count: Int, size: Int) -> Int {
         var batch: [Event?] = (0..<count).map { _ in
             Event(.receive, source: source, payload: ByteBlock([UInt8](repeating: 7, count: size)))
         }
-        return ring.push(contentsOf: &batch, policy: policy).dropped.count
+        return ring.push(contentsOf: &batch).dropped.count
     }
 
     func testBodiesCountAgainstTheByteLimitInBothModes() {
         let ring = EventRing(capacity: 10, byteLimit: 100)
-        XCTAssertEqual(ring.room(policy: .drop).bytes, 100)
+        XCTAssertEqual(ring.room().bytes, 100)
         push(ring, 2, size: 40)
-        XCTAssertEqual(ring.room(policy: .drop).bytes, 20)
-        XCTAssertFalse(ring.holdBackIfFull(policy: .drop))
+        XCTAssertEqual(ring.room().bytes, 20)
+        XCTAssertFalse(ring.holdBackIfFull())
         push(ring, 1, size: 40)  // room was left: the last one goes past the limit
-        XCTAssertEqual(ring.room(policy: .wait).bytes, -20)
-        XCTAssertTrue(ring.holdBackIfFull(policy: .drop))
-        XCTAssertTrue(ring.holdBackIfFull(policy: .wait))
+        XCTAssertEqual(ring.room().bytes, -20)
+        XCTAssertTrue(ring.holdBackIfFull())
+        _ = ring.resize(to: 10, policy: .wait)
+        XCTAssertEqual(ring.room().bytes, -20)
+        XCTAssertTrue(ring.holdBackIfFull())
         var drained: [Event] = []
         let (lost, resume) = ring.drain(into: &drained, timeout: 0, spin: 0)
         XCTAssertEqual(drained.count, 3)
         XCTAssertEqual(lost, 0)
         XCTAssertTrue(resume, "a drain after a hold-back lets the I/O thread read again")
-        XCTAssertEqual(ring.room(policy: .drop).bytes, 100)
+        XCTAssertEqual(ring.room().bytes, 100)
     }
 
     func testTheEventCountHoldsBackInWaitModeOnly() {
-        let ring = EventRing(capacity: 2, byteLimit: 100)
-        push(ring, 2, size: 1, policy: .wait)
-        XCTAssertEqual(ring.room(policy: .wait).events, 0)
-        XCTAssertEqual(ring.room(policy: .drop).events, .max)
-        XCTAssertTrue(ring.holdBackIfFull(policy: .wait))
-        XCTAssertFalse(ring.holdBackIfFull(policy: .drop))
+        let ring = EventRing(capacity: 2, byteLimit: 100, policy: .wait)
+        push(ring, 2, size: 1)
+        XCTAssertEqual(ring.room().events, 0)
+        XCTAssertTrue(ring.holdBackIfFull())
+        XCTAssertEqual(ring.resize(to: 2, policy: .drop).count, 0)
+        XCTAssertEqual(ring.room().events, .max)
+        XCTAssertFalse(ring.holdBackIfFull())
+    }
+
+    func testAPushObeysTheModeInForceWhenItLands() {
+        // A batch read in "drop" mode and pushed after a switch to "wait" (the I/O thread read
+        // the setting before the script changed it) drops nothing: "wait" loses nothing.
+        let ring = EventRing(capacity: 2, byteLimit: 1 << 20)
+        XCTAssertEqual(ring.room().events, .max, "\"drop\" mode: the I/O thread parses a whole read")
+        _ = ring.resize(to: 2, policy: .wait)  // the script's Configure, meanwhile
+        XCTAssertEqual(push(ring, 5, size: 1), 0)
+        XCTAssertEqual(ring.queued, 5)
+        XCTAssertTrue(ring.holdBackIfFull(), "and reads no more until drained")
+        // Back to "drop" with more queued than the capacity: the excess goes at once, counted.
+        XCTAssertEqual(ring.resize(to: 2, policy: .drop).count, 3)
+        XCTAssertEqual(ring.queued, 2)
+        XCTAssertEqual(ring.totalLost, 3)
     }
 
     func testDropModeDropsTheOldestMessageBeforeAnyStateEvent() {
@@ -49,7 +67,7 @@ final class EventRingTests: EventRingTestCase {
         func push(_ kind: EventKind, _ name: String = "", size: Int = 0) -> [String] {
             var batch: [Event?] = [Event(kind, source: source, message: kind == .receive ? nil : name,
                                          payload: ByteBlock([UInt8](repeating: 1, count: size)))]
-            return ring.push(contentsOf: &batch, policy: .drop).dropped.map { $0.message ?? "m\($0.payload.count)" }
+            return ring.push(contentsOf: &batch).dropped.map { $0.message ?? "m\($0.payload.count)" }
         }
         XCTAssertEqual(push(.connect, "A") + push(.error, "B"), [])
         XCTAssertEqual(push(.receive, size: 1) + push(.receive, size: 2), [])
@@ -61,7 +79,7 @@ final class EventRingTests: EventRingTestCase {
         let (lost, _) = ring.drain(into: &drained, timeout: 0, spin: 0)
         XCTAssertEqual(lost, 4)
         XCTAssertEqual(drained.map { $0.message ?? "m" }, ["B", "C", "D", "E"])
-        XCTAssertEqual(ring.room(policy: .drop).bytes, 1 << 20, "the dropped messages gave their bytes back")
+        XCTAssertEqual(ring.room().bytes, 1 << 20, "the dropped messages gave their bytes back")
     }
 
     func testDropModeDropsAServersErrorsBeforeAConnect() throws {
@@ -72,7 +90,7 @@ final class EventRingTests: EventRingTestCase {
         /// Pushes one state event named `name`, of `source` or of the server.
         func push(_ kind: EventKind, _ name: String, ofServer: Bool = false) -> [String] {
             var batch: [Event?] = [Event(kind, source: ofServer ? server : source, message: name)]
-            return ring.push(contentsOf: &batch, policy: .drop).dropped.map { $0.message! }
+            return ring.push(contentsOf: &batch).dropped.map { $0.message! }
         }
         XCTAssertEqual(push(.connect, "A") + push(.error, "bad hello 1", ofServer: true) + push(.error, "B"), [])
         XCTAssertEqual(push(.error, "bad hello 2", ofServer: true), ["bad hello 1"], "not the connect before it")
@@ -86,21 +104,21 @@ final class EventRingTests: EventRingTestCase {
     func testDroppedAndResizedEventsGiveTheirBytesBack() {
         let ring = EventRing(capacity: 2, byteLimit: 100)
         XCTAssertEqual(push(ring, 3, size: 40), 1)  // "drop": the oldest goes
-        XCTAssertEqual(ring.room(policy: .drop).bytes, 20)
+        XCTAssertEqual(ring.room().bytes, 20)
         XCTAssertEqual(ring.resize(to: 1, policy: .drop).count, 1)
-        XCTAssertEqual(ring.room(policy: .drop).bytes, 60)
+        XCTAssertEqual(ring.room().bytes, 60)
         ring.setByteLimit(50)
-        XCTAssertEqual(ring.room(policy: .drop).bytes, 10)
+        XCTAssertEqual(ring.room().bytes, 10)
     }
 
     func testShrinkingKeepsEveryEventInWaitModeAndTheLeastCostlyInDropMode() {
-        let ring = EventRing(capacity: 4, byteLimit: 1 << 20)
+        let ring = EventRing(capacity: 4, byteLimit: 1 << 20, policy: .wait)
         var batch: [Event?] = [Event(.connect, source: source, message: "A")] +
             (1...3).map { _ in Event(.receive, source: source, payload: ByteBlock([1])) }
-        XCTAssertEqual(ring.push(contentsOf: &batch, policy: .wait).dropped.count, 0)
+        XCTAssertEqual(ring.push(contentsOf: &batch).dropped.count, 0)
         XCTAssertEqual(ring.resize(to: 2, policy: .wait).count, 0, "\"wait\" loses nothing")
         XCTAssertEqual(ring.queued, 4)
-        XCTAssertTrue(ring.holdBackIfFull(policy: .wait), "and reads no more until drained")
+        XCTAssertTrue(ring.holdBackIfFull(), "and reads no more until drained")
         let dropped = ring.resize(to: 1, policy: .drop)
         XCTAssertEqual(dropped.map(\.kind), [.receive, .receive, .receive], "the messages, not the connect")
         var drained: [Event] = []
@@ -132,7 +150,7 @@ final class EventRingTests: EventRingTestCase {
                 let ofServer = kind == .error && roll % 2 == 0
                 let name = "\(step)"
                 var batch: [Event?] = [Event(kind, source: ofServer ? server : source, message: name)]
-                let lost = ring.push(contentsOf: &batch, policy: .drop).dropped.map { $0.message! }
+                let lost = ring.push(contentsOf: &batch).dropped.map { $0.message! }
                 if model.count >= capacity {  // full: the least costly of those queued goes first
                     let victim = model.firstIndex { $0.kind == .receive }
                         ?? model.firstIndex { $0.kind == .error && $0.ofServer } ?? 0

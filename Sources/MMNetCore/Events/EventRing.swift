@@ -10,7 +10,9 @@ import Glibc
 /// When full, `QueueFullPolicy.drop` drops the oldest message (else the oldest error of a
 /// server, else the oldest event, when only connect, close and error events are queued) and
 /// counts it (reported to the script by the binding); in `.wait` mode the I/O thread stops
-/// reading instead, until the script drains the queue (`room`, `holdBackIfFull`). In both
+/// reading instead, until the script drains the queue (`room`, `holdBackIfFull`). The ring
+/// holds the mode itself (`resize(to:policy:)`), so that every push after a `Configure` obeys
+/// it: a batch read in "drop" mode and pushed after a switch to "wait" dropped messages. In both
 /// modes it also stops reading while the message bodies queued reach the byte limit
 /// (`EventQueueBytes`): a busy script holds that much at most (and one message more), however
 /// fast its peers send.
@@ -34,6 +36,8 @@ public final class EventRing: @unchecked Sendable {
     private var scanFrom = 0
     private var errorScanFrom = 0
     private var capacity: Int
+    /// What a full ring does (`QueueFull`).
+    private var policy: QueueFullPolicy
     /// Bytes of the message bodies queued, and the most before reading stops.
     private var bytes = 0
     private var byteLimit: Int
@@ -55,9 +59,11 @@ public final class EventRing: @unchecked Sendable {
     /// million slots made at once took 700 MB and 0.8 s).
     static let initialSlots = 64
 
-    /// Creates an empty ring holding up to `capacity` events and `byteLimit` bytes of bodies.
-    public init(capacity: Int, byteLimit: Int = Defaults.eventQueueBytes) {
+    /// Creates an empty ring holding up to `capacity` events and `byteLimit` bytes of bodies,
+    /// doing what `policy` says when full.
+    public init(capacity: Int, byteLimit: Int = Defaults.eventQueueBytes, policy: QueueFullPolicy = .drop) {
         self.capacity = capacity
+        self.policy = policy
         self.byteLimit = byteLimit
         self.slots = Array(repeating: nil, count: min(capacity, EventRing.initialSlots))
         self.condition = Condition(lock: lock)
@@ -73,7 +79,7 @@ public final class EventRing: @unchecked Sendable {
     /// state that the Lua thread must never see without these events (`wait(until:for:)`
     /// checks under this lock). It must not take the ring's lock. Also returns the spin time
     /// of the script's wait when it is waiting for a reply (`drain`), else 0.
-    public func push(contentsOf batch: inout [Event?], policy: QueueFullPolicy,
+    public func push(contentsOf batch: inout [Event?],
                      alongside: () -> Void = {}) -> (dropped: [Event], replySpin: Double) {
         let (dropped, wake, spin) = lock.withLock { () -> ([Event], Bool, Double) in
             alongside()
@@ -112,17 +118,17 @@ public final class EventRing: @unchecked Sendable {
     /// events (in "wait" mode; unlimited in "drop" mode, which drops the oldest instead) and how
     /// many more bytes of message bodies. A message is queued while both are above 0, so the
     /// last one may go past the byte limit (a message larger than the limit still gets in).
-    public func room(policy: QueueFullPolicy) -> (events: Int, bytes: Int) {
-        lock.withLock { roomLocked(policy: policy) }
+    public func room() -> (events: Int, bytes: Int) {
+        lock.withLock { roomLocked() }
     }
 
     /// When the ring is full by `room`'s measure, counting `pending` events on their way (the
     /// connects of connections still in their hello), records that the I/O thread holds
     /// messages back (so that the next drain asks it to resume reading) and returns true;
     /// returns false when there is room (the script drained it meanwhile). I/O thread.
-    public func holdBackIfFull(policy: QueueFullPolicy, pending: Int = 0) -> Bool {
+    public func holdBackIfFull(pending: Int = 0) -> Bool {
         lock.withLock {
-            let room = roomLocked(policy: policy)
+            let room = roomLocked()
             guard room.events - pending <= 0 || room.bytes <= 0 else { return false }
             refusedSinceDrain = true
             return true
@@ -201,12 +207,14 @@ public final class EventRing: @unchecked Sendable {
         lock.withLock { byteLimit = limit }
     }
 
-    /// Changes the capacity. When it shrinks below the events queued, `.drop` mode drops the
-    /// least costly (`removeLeastCostly`, as a push does) and counts them; `.wait` mode keeps
-    /// them all, and the I/O thread reads no more until the script has drained them. Returns
-    /// the dropped events.
+    /// Changes the capacity and what a full ring does. With more events queued than the new
+    /// capacity (it shrank, or "wait" mode had let the ring grow past it), `.drop` mode drops
+    /// the least costly (`removeLeastCostly`, as a push does) and counts them; `.wait` mode
+    /// keeps them all, and the I/O thread reads no more until the script has drained them.
+    /// Returns the dropped events.
     public func resize(to newCapacity: Int, policy: QueueFullPolicy) -> [Event] {
         lock.withLock {
+            self.policy = policy
             var dropped: [Event] = []
             while count > newCapacity && policy == .drop {
                 dropped.append(removeLeastCostly())
@@ -265,6 +273,13 @@ public final class EventRing: @unchecked Sendable {
     /// Events dropped by overflow since the ring was made.
     public var totalLost: Int { lock.withLock { lostTotal } }
 
+    /// Counts `count` events lost after they left the ring (Lua thread): those of connections
+    /// whose EVENT_CONNECT overflowed, which no script can hold. The binding reports them in
+    /// its overflow event; `totalLost` counts them too.
+    public func countLost(_ count: Int) {
+        lock.withLock { lostTotal += count }
+    }
+
     /// Empties the ring for good (the Lua state is closing); later pushes are discarded.
     public func close() {
         lock.withLock {
@@ -278,7 +293,7 @@ public final class EventRing: @unchecked Sendable {
     }
 
     /// `room`, under the lock.
-    private func roomLocked(policy: QueueFullPolicy) -> (events: Int, bytes: Int) {
+    private func roomLocked() -> (events: Int, bytes: Int) {
         (policy == .wait ? max(0, capacity - count) : .max, byteLimit - bytes)
     }
 

@@ -56,7 +56,7 @@ public final class ScriptContext: @unchecked Sendable {
             defer { current = settings }
             return current
         }
-        if old.eventQueueSize != settings.eventQueueSize {
+        if old.eventQueueSize != settings.eventQueueSize || old.queueFull != settings.queueFull {
             io.handleDropped(events.resize(to: settings.eventQueueSize, policy: settings.queueFull))
         }
         if old.eventQueueBytes != settings.eventQueueBytes {

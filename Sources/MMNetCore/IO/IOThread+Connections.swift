@@ -101,7 +101,7 @@ extension IOThread {
         } else {
             let kind: EventKind = connection.role == .client ? .serverClose : .clientClose
             connection.listener?.remove(connection)
-            report(Event(kind, source: connection, message: end.reason), policy: connection.context.settings.queueFull) {
+            report(Event(kind, source: connection, message: end.reason)) {
                 connection.enter(.closed, reason: end.reason)  // with the event, as in `fail`
             }
             if hasUnsent(connection) { writeOutAfterEnd(connection) } else { finish(connection, reason: end.reason) }
@@ -141,16 +141,15 @@ extension IOThread {
         connection.deadline = .infinity
         connection.countedOpen = true
         connection.context.countConnection(1)
-        let policy = settings.queueFull
         if let listener = connection.listener {
             guard listener.add(connection) else {
                 finish(connection, reason: "server closed")
                 return
             }
-            report(Event(.connect, source: connection, message: "connection from \(connection.peer.description)"), policy: policy)
+            report(Event(.connect, source: connection, message: "connection from \(connection.peer.description)"))
         } else {
             report(Event(.connected, source: connection, message: "connected to \(connection.peer.description)", result: true),
-                   policy: policy, alongside: connection.noteConnectedReported)
+                   alongside: connection.noteConnectedReported)
         }
         updateInterest(connection)
     }
@@ -161,28 +160,28 @@ extension IOThread {
     /// `.closed` in the same step (`report`'s `alongside`): a script that calls the object as
     /// soon as it has the event finds it closed (`Send` false, `GetSocket` nil), not open until
     /// `finish` (before: `Send` true, the message lost), and a `WaitForConnect` that sees the
-    /// failure finds its EVENT_CONNECTED queued.
+    /// failure finds its EVENT_CONNECTED queued. Messages still queued are given up with a
+    /// reset (`abandon`).
     func fail(_ connection: Connection, _ reason: String, asError: Bool = true) {
         let phase = connection.currentPhase
-        let policy = connection.context.settings.queueFull
         let close = { connection.enter(.closed, reason: reason) }
         switch phase {
         case .connecting, .hello:
             if let listener = connection.listener {
-                report(Event(.error, source: listener, message: "\(connection.peer.description): \(reason)"), policy: policy,
+                report(Event(.error, source: listener, message: "\(connection.peer.description): \(reason)"),
                        alongside: close)
             } else {
-                report(Event(.connected, source: connection, message: reason, result: false), policy: policy, alongside: close)
+                report(Event(.connected, source: connection, message: reason, result: false), alongside: close)
             }
         case .open:
             connection.listener?.remove(connection)
-            if asError { report(Event(.error, source: connection, message: reason), policy: policy, alongside: close) }
+            if asError { report(Event(.error, source: connection, message: reason), alongside: close) }
             let kind: EventKind = connection.role == .client ? .serverClose : .clientClose
-            report(Event(kind, source: connection, message: reason), policy: policy, alongside: close)
+            report(Event(kind, source: connection, message: reason), alongside: close)
         case .closing, .closed:
             break
         }
-        finish(connection, reason: reason)
+        abandon(connection, reason: reason)
     }
 
     /// A close this side asked for: flush, then shut down writing and wait for the peer's end.
@@ -224,12 +223,14 @@ extension IOThread {
         }
     }
 
-    /// Gives up on a closing connection whose peer took nothing for the whole linger (or
-    /// whose library is stopping): what is still queued will never reach the peer, so the
-    /// socket is reset rather than ended with a FIN. A FIN after the last whole message would
-    /// tell the peer the stream was complete ("closed by peer", the rest missing without a
-    /// word); a reset is reported there as an error, after every message that did arrive.
-    /// With nothing left in the queues, the FIN goes after what the kernel still holds.
+    /// Gives up on a connection: a closing one whose peer took nothing for the whole linger
+    /// (or whose library is stopping), or one that failed (`fail`: its peer timed out, broke
+    /// the protocol, ...). What is still queued will never reach the peer, so the socket is
+    /// reset rather than ended with a FIN. A FIN after the last whole message would tell the
+    /// peer the stream was complete ("closed by peer", the rest missing without a word; a
+    /// peer timed out while our messages waited behind its full window got just that); a
+    /// reset is reported there as an error, after every message that did arrive. With nothing
+    /// left in the queues, the FIN goes after what the kernel still holds.
     func abandon(_ connection: Connection, reason: String) {
         if hasUnsent(connection) { Posix.resetOnClose(connection.fd) }
         finish(connection, reason: reason)

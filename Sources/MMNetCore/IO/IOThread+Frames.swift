@@ -25,7 +25,7 @@ extension IOThread {
         let limits = settings.codecLimits
         // Messages are queued in one batch per call (one lock, one wake-up of the script), no
         // more than the ring has room for (`EventRing.room`), the rest staying in the input.
-        var batch = MessageBatch(ring: connection.context.events, policy: settings.queueFull, events: takeBatchStorage())
+        var batch = MessageBatch(ring: connection.context.events, events: takeBatchStorage())
         defer {
             deliver(&batch, from: connection)
             batchStorage = batch.events  // emptied by `deliver`: its capacity serves the next read
@@ -63,7 +63,7 @@ extension IOThread {
             case .message:
                 if batch.isFull {
                     deliver(&batch, from: connection)
-                    if connection.context.events.holdBackIfFull(policy: batch.policy) {
+                    if connection.context.events.holdBackIfFull() {
                         // The ring is full: stop reading until the script polls.
                         connection.readPaused = true
                         updateInterest(connection)
@@ -107,8 +107,6 @@ extension IOThread {
 struct MessageBatch {
     /// The ring they go to.
     let ring: EventRing
-    /// What the ring does when full.
-    let policy: QueueFullPolicy
     /// When they arrived (one read, one moment).
     let timestamp = Clock.wall()
     /// The events, oldest first (optional: the ring moves them out).
@@ -121,11 +119,10 @@ struct MessageBatch {
     private var byteRoom: Int
 
     /// An empty batch for `ring`, filling `events` (empty; its capacity is reused).
-    init(ring: EventRing, policy: QueueFullPolicy, events: [Event?]) {
+    init(ring: EventRing, events: [Event?]) {
         self.ring = ring
-        self.policy = policy
         self.events = events
-        (room, byteRoom) = ring.room(policy: policy)
+        (room, byteRoom) = ring.room()
     }
 
     /// Whether the ring has no room for another message.
@@ -133,7 +130,7 @@ struct MessageBatch {
 
     /// Learns again how much room the ring has.
     mutating func refill() {
-        (room, byteRoom) = ring.room(policy: policy)
+        (room, byteRoom) = ring.room()
     }
 
     /// Adds an EVENT_RECEIVE of `connection` with the message body `payload`.
@@ -158,7 +155,7 @@ extension IOThread {
         batch.bodies.seal()
         guard !batch.events.isEmpty else { return }
         let count = batch.events.count
-        let (dropped, replySpin) = batch.ring.push(contentsOf: &batch.events, policy: batch.policy)
+        let (dropped, replySpin) = batch.ring.push(contentsOf: &batch.events)
         handleDropped(dropped)
         if replySpin > 0 { awaitReplies(spin: replySpin) }
         batch.events.removeAll(keepingCapacity: true)

@@ -46,7 +46,7 @@ extension IOThread {
         if listener.isClosed { return }
         let context = listener.context
         if context.settings.queueFull == .wait
-            && context.events.holdBackIfFull(policy: .wait, pending: connectionsInHello(of: listener)) {
+            && context.events.holdBackIfFull(pending: connectionsInHello(of: listener)) {
             listener.acceptHeld = true
             pollSet.setEvents(0, at: listener.pollIndex)
             return
@@ -59,7 +59,7 @@ extension IOThread {
             } catch {
                 if error.errno != listener.failingAccept {
                     listener.failingAccept = error.errno
-                    report(Event(.error, source: listener, message: "\(error)"), policy: listener.context.settings.queueFull)
+                    report(Event(.error, source: listener, message: "\(error)"))
                 }
                 if error.errno == EMFILE || error.errno == ENFILE || error.errno == ENOBUFS || error.errno == ENOMEM {
                     listener.pausedUntil = Clock.monotonic() + IOThread.acceptPause
@@ -76,7 +76,7 @@ extension IOThread {
                 tls = try listener.tlsContext.map { context throws(TLSError) in try TLSSession(context: context) }
             } catch {
                 Posix.close(fd)
-                report(Event(.error, source: listener, message: "\(peer.description): \(error.message)"), policy: listener.context.settings.queueFull)
+                report(Event(.error, source: listener, message: "\(peer.description): \(error.message)"))
                 continue
             }
             let connection = Connection(fd: fd, peer: peer, role: .accepted, listener: listener,

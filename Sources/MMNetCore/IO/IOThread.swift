@@ -345,9 +345,9 @@ public final class IOThread: @unchecked Sendable {
 
     /// Puts a state-change event in its state's ring (never refused; see `EventRing`), and
     /// makes the change `alongside` it, in one step for the Lua thread (`EventRing.push`).
-    func report(_ event: Event, policy: QueueFullPolicy, alongside: () -> Void = {}) {
+    func report(_ event: Event, alongside: () -> Void = {}) {
         var single: [Event?] = [event]
-        handleDropped(event.source.context.events.push(contentsOf: &single, policy: policy, alongside: alongside).dropped)
+        handleDropped(event.source.context.events.push(contentsOf: &single, alongside: alongside).dropped)
     }
 
     /// Closes the connections whose EVENT_CONNECT was dropped: no script can ever hold them.
