@@ -160,8 +160,8 @@ extension IOThread {
     /// `.closed` in the same step (`report`'s `alongside`): a script that calls the object as
     /// soon as it has the event finds it closed (`Send` false, `GetSocket` nil), not open until
     /// `finish` (before: `Send` true, the message lost), and a `WaitForConnect` that sees the
-    /// failure finds its EVENT_CONNECTED queued. Messages still queued are given up with a
-    /// reset (`abandon`).
+    /// failure finds its EVENT_CONNECTED queued. An open connection's messages still queued
+    /// are given up with a reset (`abandon`).
     func fail(_ connection: Connection, _ reason: String, asError: Bool = true) {
         let phase = connection.currentPhase
         let close = { connection.enter(.closed, reason: reason) }
@@ -181,7 +181,9 @@ extension IOThread {
         case .closing, .closed:
             break
         }
-        abandon(connection, reason: reason)
+        // Before the hello completed the peer has delivered nothing, so its end cannot pass
+        // for a whole stream's: the FIN, and the hello failures' wording on both sides, stay.
+        if phase < .open { finish(connection, reason: reason) } else { abandon(connection, reason: reason) }
     }
 
     /// A close this side asked for: flush, then shut down writing and wait for the peer's end.
