@@ -68,7 +68,7 @@ describe("a receiver paused longer than the sender's linger", function()
     local _server, sender = server_and_sender({ QueueFull = "wait", EventQueueSize = 10, PingInterval = 0, PeerTimeout = 0 },
       { total, "hold", 10000 }, finally)
     assert.is_truthy(sender:wait_for("^SENT", 20), sender:output())
-    net.socket.sleep(6.5)
+    assert.is_truthy(sender:wait_for("^CLOSED peer timed out", 20), sender:output())
     local expected, errors, close = receive_until_close()
     assert.is_truthy(close, "no close event")
     assert.is_true(expected <= total, "all " .. total .. " arrived: the sockets held more than the test assumes")

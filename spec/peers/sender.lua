@@ -6,7 +6,8 @@
 --   forever     keep sending (for a SIGKILL in the middle of a message)
 --   delayed     wait DELAY seconds after connecting, send COUNT messages, then disconnect
 --   hold        send COUNT messages, then stay connected (polling) until killed (60 s at most);
---               prints "FLUSHED" once its send queue is empty (all of it in the kernel)
+--               prints "FLUSHED" once its send queue is empty (all of it in the kernel), and
+--               "CLOSED <reason>" if its connection closes meanwhile
 --   quit        exit with os.exit(0) at once, the Lua state left open (mmnet finishes at exit)
 --   disconnect-quit  client:Disconnect(), then os.exit(0), the Lua state left open
 --
@@ -65,7 +66,12 @@ if mode == "disconnect" or mode == "delayed" or mode == "disconnect-quit" then
 elseif mode == "hold" then
   local deadline, flushed = os.time() + 60, false
   while os.time() < deadline do
-    network.PollEvents(0.05)
+    for _, e in ipairs(network.PollEvents(0.05)) do
+      if e.Event == network.EVENT_SERVER_CLOSE then
+        print("CLOSED " .. e.Errors)
+        io.stdout:flush()
+      end
+    end
     if not flushed and client:GetStats().SendQueueBytes == 0 then
       flushed = true
       print("FLUSHED")

@@ -160,8 +160,8 @@ extension IOThread {
     /// `.closed` in the same step (`report`'s `alongside`): a script that calls the object as
     /// soon as it has the event finds it closed (`Send` false, `GetSocket` nil), not open until
     /// `finish` (before: `Send` true, the message lost), and a `WaitForConnect` that sees the
-    /// failure finds its EVENT_CONNECTED queued. An open connection's messages still queued
-    /// are given up with a reset (`abandon`).
+    /// failure finds its EVENT_CONNECTED queued. Messages still queued are given up with a
+    /// reset (`abandon`).
     func fail(_ connection: Connection, _ reason: String, asError: Bool = true) {
         let phase = connection.currentPhase
         let close = { connection.enter(.closed, reason: reason) }
@@ -181,9 +181,12 @@ extension IOThread {
         case .closing, .closed:
             break
         }
-        // Before the hello completed the peer has delivered nothing, so its end cannot pass
-        // for a whole stream's: the FIN, and the hello failures' wording on both sides, stay.
-        if phase < .open { finish(connection, reason: reason) } else { abandon(connection, reason: reason) }
+        // A connection that never carried a message keeps its FIN (and the hello failures'
+        // wording on both sides). A client's messages sent during its hello go out right
+        // after it, and its peer may have opened and delivered some before this side failed
+        // (its hello timed out): those are given up with a reset too.
+        let carriedMessages = phase >= .open || connection.lock.withLock { connection.counters.messagesSent > 0 }
+        if carriedMessages { abandon(connection, reason: reason) } else { finish(connection, reason: reason) }
     }
 
     /// A close this side asked for: flush, then shut down writing and wait for the peer's end.
@@ -234,6 +237,7 @@ extension IOThread {
     /// reset is reported there as an error, after every message that did arrive. With nothing
     /// left in the queues, the FIN goes after what the kernel still holds.
     func abandon(_ connection: Connection, reason: String) {
+        guard connection.pollIndex >= 0 else { return }  // finished already: its fd is gone
         if hasUnsent(connection) { Posix.resetOnClose(connection.fd) }
         finish(connection, reason: reason)
     }
