@@ -426,6 +426,34 @@ describe("network API", function()
       assert.are.equal(5, closes)
     end)
 
+    it("a to-be-closed Client, ClientConnection or Server closes as its collection would, the object staying valid", function()
+      local server = assert(network.Server("127.0.0.1", 0))
+      local port = server:GetPort()
+      local c
+      do
+        local client <close> = assert(network.Client("127.0.0.1", port))
+        assert(client:WaitForConnect(5))
+        for i = 1, 100 do assert.is_true(client:Send({ seq = i })) end
+        c = assert(net.wait_kind(network.EVENT_CONNECT, nil, 5)).Object
+      end  -- closed here, after flushing the 100 messages: no loss
+      for i = 1, 100 do
+        local e = assert(net.wait_kind(network.EVENT_RECEIVE, c, 5), "message " .. i)
+        assert.are.equal(i, e.Packet.seq)
+      end
+      assert.are.equal("closed by peer", assert(net.wait_kind(network.EVENT_CLIENT_CLOSE, c, 5)).Errors)
+      local _, client, c2 = net.pair(server)
+      do local _ <close> = c2 end
+      assert.are.equal("closed by peer", assert(net.wait_kind(network.EVENT_SERVER_CLOSE, client, 5)).Errors)
+      assert.is_nil(c2:GetSocket())
+      assert.are.equal(0, (server:Send({ 1 }, c2)))
+      local _, other = net.pair(server)
+      do local _ <close> = server end
+      assert(net.wait_kind(network.EVENT_SERVER_CLOSE, other, 5))
+      assert.are.equal(0, server:ConnectionCount())
+      -- The port is free at once, as after a collection.
+      assert.is_truthy(network.Server("127.0.0.1", port))
+    end)
+
     it("a Client the script drops closes when collected (the server sees the close)", function()
       local server, client, c = net.pair()
       client = nil

@@ -122,6 +122,17 @@ func collectObject(_ L: OpaquePointer?) -> Int32 {
     return 0
 }
 
+/// `__close` of every object, for a to-be-closed variable (`local client <close> =
+/// network.Client(...)`): closes the object as its collection would, leaving it valid, its
+/// methods acting on a closed object (`Send` false, `ConnectionCount` 0, ...). Anything but an
+/// object of its type, or the parent's object in the child of a fork(), is left alone.
+func closeObjectVariable(_ L: OpaquePointer?) -> Int32 {
+    guard let block = mmnet_testself(L), let pointer = block.load(as: UnsafeMutableRawPointer?.self) else { return 0 }
+    let endpoint = Unmanaged<Endpoint>.fromOpaque(pointer).takeUnretainedValue()
+    if !endpoint.isInherited { close(endpoint) }
+    return 0
+}
+
 /// Closes a server (at once) or a connection (after flushing what was sent).
 func close(_ endpoint: Endpoint) {
     if let listener = endpoint as? Listener {
@@ -131,11 +142,14 @@ func close(_ endpoint: Endpoint) {
     }
 }
 
-/// Creates the metatable of `type` with `__gc`, `__index` = a table of `methods`, and `__name`.
+/// Creates the metatable of `type` with `__gc`, `__close`, `__index` = a table of `methods`,
+/// and `__name`.
 func registerObjectType(_ L: OpaquePointer, _ type: ObjectType, methods: [(String, mmnet_Function)]) {
     _ = luaL_newmetatable(L, type.rawValue)
     lua_pushvalue(L, -1)  // the metatable, as `__gc`'s upvalue 2 (`mmnet_testself`)
     mmnet_register_with_upvalue(L, "__gc", collectObject)
+    lua_pushvalue(L, -1)  // and as `__close`'s
+    mmnet_register_with_upvalue(L, "__close", closeObjectVariable)
     lua_createtable(L, 0, Int32(methods.count))
     for (name, function) in methods {
         lua_pushvalue(L, -2)  // the metatable, as the method's upvalue 2 (`selfObject`)
