@@ -12,6 +12,7 @@
 -- hashed with each state's seed.
 
 local function beside_this_file()
+  if not debug then return nil end  -- a sandbox without the debug library: package.cpath only
   local source = debug.getinfo(1, "S").source
   local dir = source:match("^@(.*)[/\\]mmnet%.lua$")
   if not dir then return nil end

@@ -75,6 +75,15 @@ describe("make install PREFIX=DIR", function()
     assert.are.same(DOCUMENTED_NAMES, argument_error_names({ tree = dir, path_only = true }))
   end)
 
+  -- Found by a review of Lua idioms (2026-12-07): without the debug library (a sandbox) the
+  -- helper failed with "attempt to index a nil value (global 'debug')".
+  it("loads in a state without the debug library, or says where it looked", function()
+    assert_loads(helper.lua_run("debug = nil\n" .. helper.load_check_snippet(), { tree = dir }))
+    local ok, _, out = helper.lua_run('debug = nil; require "mmnet"', { tree = dir, path_only = true })
+    assert.is_false(ok)
+    assert.is_truthy(out:find("mmnet/core.so not found", 1, true), out)
+  end)
+
   it("says where it looked when core.so is missing", function()
     os.remove(dir .. "/lib/lua/5.4/mmnet/core.so")
     local ok, _, out = helper.lua_run('require "mmnet"', { tree = dir, path_only = true })

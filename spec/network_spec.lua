@@ -78,6 +78,11 @@ describe("network API", function()
       local _, why = network.Client(("1"):rep(100000), 4096)
       local shown = "invalid address '" .. ("1"):rep(64) .. "'... (100000 bytes)"
       assert.are.equal(shown, why:sub(1, #shown))
+      -- The port as the script wrote it (before: -9.223372036854776e+18, -nan).
+      for port, text in pairs { [math.mininteger] = "-9223372036854775808", [80.0] = "80", [1.5] = "1.5" } do
+        assert.are.equal("invalid port " .. text .. ": valid range is 1024 to 65535", select(2, network.Client("127.0.0.1", port)))
+      end
+      assert.are.equal("invalid port nan: valid range is 1024 to 65535", select(2, network.Client("127.0.0.1", 0/0)))
     end)
 
     it("gives nil and a message when the address is taken or not local", function()
@@ -452,6 +457,9 @@ describe("network API", function()
       assert.are.equal(0, server:ConnectionCount())
       -- The port is free at once, as after a collection.
       assert.is_truthy(network.Server("127.0.0.1", port))
+      -- Its descriptor is gone (the number may be another socket's now), its port stays told.
+      assert.is_nil(server:GetSocket())
+      assert.are.equal(port, server:GetPort())
     end)
 
     it("a Client the script drops closes when collected (the server sees the close)", function()

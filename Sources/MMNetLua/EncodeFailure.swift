@@ -36,12 +36,22 @@ private func isLuaKeyword(_ word: String) -> Bool {
     }
 }
 
+/// The most bytes of a key an error's path shows (a key of 3 MB made a message as long).
+private let pathKeyBytesShown = 64
+
 /// The path segment naming key bytes that are a string: `.name` when it is an identifier,
-/// otherwise `["..."]` with quotes, backslashes, control bytes and invalid UTF-8 escaped.
+/// otherwise `["..."]` with quotes, backslashes, control bytes and invalid UTF-8 escaped;
+/// a key longer than `pathKeyBytesShown` bytes shows its start, then how long it is.
 /// - Parameters:
 ///   - start: first byte of the key.
 ///   - count: its length.
 func pathSegment(stringKey start: UnsafeRawPointer, count: Int) -> String {
+    if count > pathKeyBytesShown {
+        // Cut before a UTF-8 character's continuation bytes (at most 3), not inside it.
+        var shown = pathKeyBytesShown
+        while shown > pathKeyBytesShown - 3 && start.load(fromByteOffset: shown, as: UInt8.self) & 0xC0 == 0x80 { shown -= 1 }
+        return "[\"" + escapedKey(start, count: shown) + "...\" (\(count) bytes)]"
+    }
     let bytes = UnsafeRawBufferPointer(start: start, count: count)
     let isIdentifier = count > 0 && bytes.enumerated().allSatisfy { index, byte in
         byte == UInt8(ascii: "_") || (byte | 0x20 >= UInt8(ascii: "a") && byte | 0x20 <= UInt8(ascii: "z"))
@@ -49,9 +59,15 @@ func pathSegment(stringKey start: UnsafeRawPointer, count: Int) -> String {
     }
     let text = String(decoding: bytes, as: UTF8.self)
     if isIdentifier && !isLuaKeyword(text) { return "." + text }
+    return "[\"" + escapedKey(start, count: count) + "\"]"
+}
+
+/// The key bytes as the inside of a Lua string literal: quotes, backslashes and control bytes
+/// escaped, and every byte of 128 or more when they are not valid UTF-8.
+private func escapedKey(_ start: UnsafeRawPointer, count: Int) -> String {
     let escapeHigh = !UTF8Validation.isValid(start, count: count)
-    var quoted: [UInt8] = Array("[\"".utf8)
-    for byte in bytes {
+    var quoted: [UInt8] = []
+    for byte in UnsafeRawBufferPointer(start: start, count: count) {
         switch byte {
         case UInt8(ascii: "\""), UInt8(ascii: "\\"): quoted += [UInt8(ascii: "\\"), byte]
         case UInt8(ascii: "\n"): quoted += Array("\\n".utf8)
@@ -61,7 +77,6 @@ func pathSegment(stringKey start: UnsafeRawPointer, count: Int) -> String {
         default: quoted.append(byte)
         }
     }
-    quoted += Array("\"]".utf8)
     return String(decoding: quoted, as: UTF8.self)
 }
 

@@ -29,7 +29,10 @@ func endpointArguments(_ L: OpaquePointer, serverSide: Bool) -> EndpointArgument
         if !serverSide { return .invalid("port is required (1024 to 65535)") }
     case .value(let number, let integer):
         guard let integer, (1024...65535).contains(integer) || (serverSide && integer == 0) else {
-            let shown = number == number.rounded() && abs(number) < 1e15 ? "\(Int64(number))" : "\(number)"
+            // As the script wrote it: an integer as an integer (math.mininteger showed as
+            // -9.223372036854776e+18), an integral float without its ".0", NaN as "nan".
+            let shown = integer.map { "\($0)" } ?? (number.isNaN ? "nan"
+                : number == number.rounded() && abs(number) < 1e15 ? "\(Int64(number))" : "\(number)")
             return .invalid("invalid port \(shown): valid range is 1024 to 65535\(serverSide ? ", or 0 or nil to let the OS choose" : "")")
         }
         port = UInt16(integer)

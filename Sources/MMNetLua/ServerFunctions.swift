@@ -129,10 +129,12 @@ func serverConnectionCount(_ L: OpaquePointer?) -> Int32 {
     }
 }
 
-/// `socketid = server:GetSocket()`
+/// `socketid = server:GetSocket()`: the listening descriptor, or nil once the server is closed
+/// (a to-be-closed variable's end, the state closing): the number may belong to another
+/// socket by then (a server made next got the same one).
 func serverGetSocket(_ L: OpaquePointer?) -> Int32 {
     withSelf(L!, .server) { (L, listener: Listener) in
-        lua_pushinteger(L, lua_Integer(listener.fd))
+        if listener.isClosed { lua_pushnil(L) } else { lua_pushinteger(L, lua_Integer(listener.fd)) }
         return 1
     }
 }
