@@ -60,7 +60,11 @@ private func collectEvents(_ L: OpaquePointer, timeout: Double) -> Collected {
     // readable for them, and is set again once this call has built what it can.
     let keptBack = !binding.drained.isEmpty
     if !keptBack {
-        binding.unreportedLost += context.drainEvents(into: &binding.drained, timeout: timeout)
+        // lua5.4 takes Ctrl-C by setting a hook on the state (its SIGINT handler): a wait
+        // ends once the hook changes, and the hook raises "interrupted!" when this returns.
+        let hook = lua_gethookmask(L)
+        binding.unreportedLost += context.drainEvents(into: &binding.drained, timeout: timeout,
+                                                      interrupted: { lua_gethookmask(L) != hook })
         // Counted once, when drained: in the overflow report and in GetStats().EventsDropped
         // alike (the report counted them and EventsDropped did not: 12 against 11).
         let unreachable = countUnreachable(binding.drained)

@@ -46,6 +46,27 @@ final class EventRingTests: EventRingTestCase {
         XCTAssertFalse(ring.holdBackIfFull())
     }
 
+    func testAnInterruptedWaitEndsWithinACheckAndTakesNothing() {
+        // lua5.4's Ctrl-C: the wait ends early; what is queued then stays for the next drain,
+        // losses included (the interrupted call's result may never reach the script).
+        let ring = EventRing(capacity: 1, byteLimit: 1 << 20)
+        push(ring, 2, size: 1)  // one dropped
+        var drained: [Event] = []
+        let start = Clock.monotonic()
+        var checks = 0
+        let (lost, _) = ring.drain(into: &drained, timeout: 10, spin: 0) { checks += 1; return true }
+        XCTAssertEqual(drained.count, 1, "events queued before the wait are taken without waiting")
+        XCTAssertEqual(lost, 1)
+        drained.removeAll()
+        let (none, _) = ring.drain(into: &drained, timeout: 10, spin: 0) { checks += 1; return checks > 2 }
+        XCTAssertLessThan(Clock.monotonic() - start, 2, "ended by the interrupt, not the 10 s timeout")
+        XCTAssertEqual(drained.count, 0)
+        XCTAssertEqual(none, 0)
+        push(ring, 1, size: 1)
+        let (_, _) = ring.drain(into: &drained, timeout: 10, spin: 0) { true }
+        XCTAssertEqual(drained.count, 1, "a push ends the wait as before")
+    }
+
     func testAPushObeysTheModeInForceWhenItLands() {
         // A batch read in "drop" mode and pushed after a switch to "wait" (the I/O thread read
         // the setting before the script changed it) drops nothing: "wait" loses nothing.

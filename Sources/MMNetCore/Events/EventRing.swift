@@ -59,6 +59,10 @@ public final class EventRing: @unchecked Sendable {
     /// million slots made at once took 700 MB and 0.8 s).
     static let initialSlots = 64
 
+    /// Seconds between a long wait's checks for an interrupt (`drain`): Ctrl-C ends a wait
+    /// within this, at the cost of that many wake-ups a second of an idle script.
+    static let interruptCheck = 0.25
+
     /// Creates an empty ring holding up to `capacity` events and `byteLimit` bytes of bodies,
     /// doing what `policy` says when full.
     public init(capacity: Int, byteLimit: Int = Defaults.eventQueueBytes, policy: QueueFullPolicy = .drop) {
@@ -145,8 +149,12 @@ public final class EventRing: @unchecked Sendable {
     /// microseconds. When events are further apart, waits are long and it does not spin.
     /// The caller passes 0 when the script is not waiting for a reply (`ScriptContext`).
     /// Until a wait that spun ends, `push` tells the I/O thread to keep polling after it
-    /// delivers (`IOThread.pollForReplies`).
-    public func drain(into events: inout [Event], timeout: Double, spin: Double) -> (lost: Int, resume: Bool) {
+    /// delivers (`IOThread.pollForReplies`). A long wait checks `interrupted` (under the
+    /// lock) every `interruptCheck` seconds and ends early once it holds, taking no events
+    /// (the next drain takes them, and the losses and hold-backs to report): the script has an
+    /// interrupt to handle (lua5.4's Ctrl-C waited out a `PollEvents(3600)`).
+    public func drain(into events: inout [Event], timeout: Double, spin: Double,
+                      interrupted: () -> Bool = { false }) -> (lost: Int, resume: Bool) {
         let start = timeout > 0 ? Clock.monotonic() : 0
         if timeout > 0 && spin > 0 && lock.withLock({ startSpinning(spin) }) {
             let spinEnd = start + min(spin, timeout)
@@ -157,10 +165,15 @@ public final class EventRing: @unchecked Sendable {
                 let deadline = start + timeout
                 waiters += 1
                 while count == 0 && Clock.monotonic() < deadline {
-                    condition.wait(until: deadline)
+                    condition.wait(until: min(deadline, Clock.monotonic() + EventRing.interruptCheck))
+                    if interrupted() { break }
                 }
                 waiters -= 1
                 lastWaitWasShort = count > 0 && Clock.monotonic() - start <= 2 * spin
+                if interrupted() {  // nothing taken: the script may never see this call's result
+                    replySpin = 0
+                    return (0, false)
+                }
             }
             replySpin = 0
             events.reserveCapacity(events.count + count)
