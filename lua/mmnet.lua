@@ -11,10 +11,13 @@
 -- 'mmnet.Server' or 'mmnet.core.Server' at random, the order of `package.loaded` being
 -- hashed with each state's seed.
 
+--- The file `require` found this helper in: its loader's second argument (no debug library
+-- needed, which a sandbox may lack); nil when loaded some other way.
+local this_file = select(2, ...)
+
 local function beside_this_file()
-  if not debug then return nil end  -- a sandbox without the debug library: package.cpath only
-  local source = debug.getinfo(1, "S").source
-  local dir = source:match("^@(.*)[/\\]mmnet%.lua$")
+  if type(this_file) ~= "string" then return nil end
+  local dir = this_file:match("^(.*)[/\\]mmnet%.lua$")
   if not dir then return nil end
   local prefix = dir:match("^(.*)[/\\]share[/\\]lua[/\\]5%.4$")
   if not prefix then return nil end

@@ -23,6 +23,13 @@ describe("a script misusing the API", function()
     assert.are.equal("OK\n", output)
   end)
 
+  it("gives a light userdata an object's metatable and calls its methods and finalizers", function()
+    -- Found by a review of the day's changes (2026-12-07): read as an object's block (SIGSEGV).
+    local code, output = run("light_self")
+    assert.are.equal(0, code, output)
+    assert.are.equal("OK\n", output)
+  end)
+
   it("has a finalizer call a client's __gc by hand while client:Send runs", function()
     -- Before: Send went on with the freed connection (a hang on its lock, or a crash).
     local code, output = run("gc_in_send")

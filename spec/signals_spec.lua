@@ -24,7 +24,8 @@ describe("signals", function()
 
   -- Found by a review of Lua idioms (2026-12-07): lua5.4 takes Ctrl-C by setting a debug hook
   -- that runs at the script's next instruction, and a PollEvents(60) waited out its 60 s first.
-  it("a Ctrl-C (SIGINT) to lua5.4 ends a long PollEvents wait at once: 'interrupted!'", function()
+  for _, case in ipairs { { "the main thread", "%s" }, { "a coroutine", "coroutine.wrap(function() %s end)()" } } do
+  it("a Ctrl-C (SIGINT) to lua5.4 ends a long PollEvents wait at once, in " .. case[1] .. ": 'interrupted!'", function()
     local dir = helper.tempdir()
     finally(function() helper.cleanup(dir) end)
     local script = dir .. "/wait.lua"
@@ -34,7 +35,7 @@ describe("signals", function()
       local pid = io.open("/proc/self/stat"):read("n")
       io.stdout:write("WAITING ", pid, "\n")
       io.stdout:flush()
-      network.PollEvents(60)
+      ]] .. case[2]:format("network.PollEvents(60)") .. [[
       print("NOT INTERRUPTED")
     ]])
     local proc = helper.spawn("exec " .. helper.tree_env() .. " " .. helper.lua .. " " .. helper.quote(script), { timeout = 90 })
@@ -47,4 +48,5 @@ describe("signals", function()
     assert.is_truthy(proc:output():find("interrupted!", 1, true), proc:output())
     assert.is_nil(proc:output():find("NOT INTERRUPTED", 1, true))
   end)
+  end
 end)

@@ -57,8 +57,11 @@ void mmnet_gc_restart(lua_State *L, int stopped) {
 }
 
 void *mmnet_testself(lua_State *L) {
+    /* A full userdata only: a light userdata given the metatable (debug.setmetatable) is no
+       block of ours (reading one as such crashed). */
+    if (lua_type(L, 1) != LUA_TUSERDATA) return NULL;
     void *block = lua_touserdata(L, 1);
-    if (block == NULL || !lua_getmetatable(L, 1)) return NULL;
+    if (!lua_getmetatable(L, 1)) return NULL;
     int same = lua_rawequal(L, -1, lua_upvalueindex(2));
     lua_pop(L, 1);
     return same ? block : NULL;

@@ -50,7 +50,7 @@ func pathSegment(stringKey start: UnsafeRawPointer, count: Int) -> String {
         // Cut before a UTF-8 character's continuation bytes (at most 3), not inside it.
         var shown = pathKeyBytesShown
         while shown > pathKeyBytesShown - 3 && start.load(fromByteOffset: shown, as: UInt8.self) & 0xC0 == 0x80 { shown -= 1 }
-        return "[\"" + escapedKey(start, count: shown) + "...\" (\(count) bytes)]"
+        return "[\"" + escapedKey(start, count: shown) + "\"... (\(count) bytes)]"
     }
     let bytes = UnsafeRawBufferPointer(start: start, count: count)
     let isIdentifier = count > 0 && bytes.enumerated().allSatisfy { index, byte in

@@ -75,7 +75,8 @@ func selfConnection(_ L: OpaquePointer) -> Connection? {
 /// the method was registered for, or else of `type` (a method borrowed from another type's
 /// table); nil otherwise.
 private func selfBlock(_ L: OpaquePointer, _ type: ObjectType) -> UnsafeMutableRawPointer? {
-    mmnet_testself(L) ?? luaL_testudata(L, 1, type.rawValue)
+    guard lua_type(L, 1) == LUA_TUSERDATA else { return nil }  // as `mmnet_testself`
+    return mmnet_testself(L) ?? luaL_testudata(L, 1, type.rawValue)
 }
 
 /// The core object a userdata block holds (nil for none, or once finalized).

@@ -42,6 +42,20 @@ if case == "foreign_gc" then
   assert(file:read("a") == "still a file")
   assert(server:GetPort() > 0)
   print("OK")
+elseif case == "light_self" then
+  -- A light userdata given an object's metatable (the debug library allows it) is no object:
+  -- its methods and finalizers raise or do nothing (before: SIGSEGV).
+  local server = assert(network.Server("127.0.0.1", 0))
+  local mt = getmetatable(server)
+  local light = debug.upvalueid(function() return server end, 1)
+  debug.setmetatable(light, mt)
+  assert(not pcall(mt.__index.GetPort, light))
+  assert(not pcall(function() return light:GetPort() end))
+  mt.__gc(light)
+  mt.__close(light)
+  debug.setmetatable(light, nil)
+  assert(server:GetPort() > 0)
+  print("OK")
 elseif case == "gc_in_send" then
   collectgarbage("generational")
   local tmp = assert(network.Server("127.0.0.1", 0))
