@@ -110,6 +110,31 @@ describe("GetStats", function()
     assert.are.equal(0, ss.SendQueueBytes)
   end)
 
+  -- Found by a newcomer's review (2026-12-07): the count was raised after the message was
+  -- queued, so a script that had just been given it could read 0 (12 fresh processes of 60,
+  -- the first message after the connect, in "wait" mode).
+  it("counts a message in MessagesReceived before PollEvents delivers it", function()
+    local chunk = [[
+      local network = require "mmnet"
+      network.Configure({ QueueFull = "wait" })
+      local server = assert(network.Server("127.0.0.1", 0))
+      local client = assert(network.Client("127.0.0.1", server:GetPort()))
+      assert(client:WaitForConnect(5))
+      local c
+      for _, e in ipairs(network.PollEvents(5)) do if e.Event == network.EVENT_CONNECT then c = e.Object end end
+      assert(c, "no connect")
+      assert(client:Send({ x = 1 }))
+      local events = network.PollEvents(5)
+      assert(#events == 1 and events[1].Event == network.EVENT_RECEIVE, "no message")
+      print("COUNTED " .. c:GetStats().MessagesReceived .. " " .. server:GetStats().MessagesReceived)
+    ]]
+    for run = 1, 30 do
+      local ok, code, out = helper.lua_run(chunk)
+      assert(ok, "exit " .. tostring(code) .. ": " .. out)
+      assert.are.equal("COUNTED 1 1", out:match("COUNTED %d+ %d+"), "run " .. run)
+    end
+  end)
+
   it("counts pings and pongs as 13-byte frames, never as messages", function()
     local interval = 0.05
     network.Configure({ PingInterval = interval, PeerTimeout = 1 })

@@ -154,12 +154,13 @@ extension IOThread {
     func deliver(_ batch: inout MessageBatch, from connection: Connection) {
         batch.bodies.seal()
         guard !batch.events.isEmpty else { return }
-        let count = batch.events.count
+        // Counted before they are queued: a script woken by the push read MessagesReceived 0
+        // for a message it had just been given (12 runs of 60).
+        connection.lock.withLock { connection.counters.messagesReceived += batch.events.count }
         let (dropped, replySpin) = batch.ring.push(contentsOf: &batch.events)
         handleDropped(dropped)
         if replySpin > 0 { awaitReplies(spin: replySpin) }
         batch.events.removeAll(keepingCapacity: true)
-        connection.lock.withLock { connection.counters.messagesReceived += count }
         if !yieldedSincePoll {
             // Let the script run now, once per poll(2): on two cores a script waiting for a
             // reply often waits on this very core (Linux wakes a thread beside its waker, and
