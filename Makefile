@@ -57,9 +57,11 @@ TLS_PEER = $(CURDIR)/out/tls_peer
 FREED_KEY = $(CURDIR)/out/freed_key.so
 # Scratch tree the tests install into and load from, as a user would.
 TEST_TREE ?= $(CURDIR)/out/tree
-# Debian packages the tests, the demo and the benchmarks need.
-DEBIAN_PACKAGES = lua5.4 liblua5.4-dev libssl-dev openssl lua-busted luarocks python3-msgpack \
-	lua-socket lua-cjson lua-luv valgrind gcc make iproute2 binutils gnuplot-nox
+# Debian packages a build and the demo need (`make demo` asks for these alone).
+BUILD_PACKAGES = lua5.4 liblua5.4-dev libssl-dev openssl gcc make binutils
+# Debian packages the tests and the benchmarks need too.
+DEBIAN_PACKAGES = $(BUILD_PACKAGES) lua-busted luarocks python3-msgpack lua-socket lua-cjson \
+	lua-luv valgrind iproute2 gnuplot-nox
 # Arguments of bench/codec.lua: iterations of the small-table loop, then rounds (best one kept).
 BENCH_ARGS ?= 200000 9
 # The Lua search paths that load mmnet from TEST_TREE.
@@ -71,14 +73,17 @@ TREE_ENV = LUA_PATH="$(TEST_TREE)/share/lua/5.4/?.lua;$(CURDIR)/spec/?.lua;;" \
 # they must not reach the swift driver.
 unexport CC CXX CFLAGS CXXFLAGS CPPFLAGS LDFLAGS LIBFLAG
 
-.PHONY: all build install uninstall deps host tls-peer test test-lua test-swift bench bench-profile bench-codec bench-tls demo clean \
+.PHONY: all build install uninstall deps deps-build host tls-peer test test-lua test-swift bench bench-profile bench-codec bench-tls demo clean \
 	fuzz fuzz-smoke fuzz-build test-asan test-tsan test-lua-only soak
 
 all: build
 
-# Installs the Debian packages that are missing, when run as root (CI, a fresh machine).
-deps:
-	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+# Installs the Debian packages that are missing, when run as root (CI, a fresh machine);
+# `deps-build` only those of a build and the demo.
+deps: PACKAGES = $(DEBIAN_PACKAGES)
+deps-build: PACKAGES = $(BUILD_PACKAGES)
+deps deps-build:
+	@missing=""; for p in $(PACKAGES); do \
 		dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
@@ -143,7 +148,7 @@ bench-codec: deps build
 bench-tls: deps
 	$(SWIFT) run -c release TLSBench
 
-demo: deps build
+demo: deps-build build
 	rm -rf $(TEST_TREE)
 	$(MAKE) --no-print-directory install PREFIX=$(TEST_TREE)
 	$(TREE_ENV) sh examples/demo.sh
