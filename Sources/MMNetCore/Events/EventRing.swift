@@ -79,10 +79,11 @@ public final class EventRing: @unchecked Sendable {
     /// returns them (counted as lost); `.wait` mode lets the ring grow past its capacity: the
     /// I/O thread checks `room` before queuing messages, so only state changes (connect,
     /// close, error) ever do that, a few slots at most, and a read parsed in "drop" mode just
-    /// before a switch to "wait" (its bodies still bounded by `EventQueueBytes`). `alongside` runs under the ring's lock first: a change of
-    /// state that the Lua thread must never see without these events (`wait(until:for:)`
-    /// checks under this lock). It must not take the ring's lock. Also returns the spin time
-    /// of the script's wait when it is waiting for a reply (`drain`), else 0.
+    /// before a switch to "wait" (its bodies still bounded by `EventQueueBytes`). `alongside`
+    /// runs under the ring's lock first: a change of state that the Lua thread must never see
+    /// without these events (`wait(until:for:)` checks under this lock). It must not take the
+    /// ring's lock. Also returns the spin time of the script's wait when it is waiting for a
+    /// reply (`drain`), else 0.
     public func push(contentsOf batch: inout [Event?],
                      alongside: () -> Void = {}) -> (dropped: [Event], replySpin: Double) {
         let (dropped, wake, spin) = lock.withLock { () -> ([Event], Bool, Double) in
