@@ -1,8 +1,10 @@
 -- Hostile encrypted peers: a client that completes mmnet's TLS handshake with the right key
 -- (tests/tls/tls_peer.c, with OpenSSL) and then misbehaves without reading anything: it asks
 -- for TLS replies over and over (KeyUpdate), or writes on at full speed after the script has
--- disconnected it. Neither may grow the server's memory with what it sends; the server and a
--- well-behaved encrypted client go on.
+-- disconnected it (neither may grow the server's memory with what it sends); it cuts its
+-- stream, or sends a bad record behind good ones (what arrived whole is delivered first). Or
+-- it half-closes, as a foreign TLS client may, and reads what the server still sends, which
+-- must end with a close_notify. The server and a well-behaved encrypted client go on.
 --
 -- Thread: the busted process's Lua thread only.
 local net = require "nethelper"
@@ -92,6 +94,45 @@ describe("a hostile encrypted peer", function()
     assert.are.equal(network.EVENT_CLIENT_CLOSE, orderly.Event, net.describe(orderly))
     assert.are.equal("closed by peer", orderly.Errors)
   end)
+
+  it("sending a bad record right behind good ones: the good ones' messages arrive, then EVENT_ERROR and its close", function()
+    -- Before: the messages decrypted in the read that met the bad record were dropped with it
+    -- (all five lost without a word; the bad record alone explained the close).
+    local server, client, c = encrypted_pair()
+    local peer, bad = hostile_peer(server, "flip", 5)
+    finally(function() peer:close() end)
+    for i = 1, 5 do
+      local e = assert(net.wait({ Object = bad }, 10), "no message " .. i .. ": " .. peer:output())
+      assert.are.equal(network.EVENT_RECEIVE, e.Event, net.describe(e))
+    end
+    local e = assert(net.wait({ Object = bad }, 10), "no event: " .. peer:output())
+    assert.are.equal(network.EVENT_ERROR, e.Event, net.describe(e))
+    assert.matches("^TLS read failed: ", e.Errors)
+    local close = assert(net.wait({ Object = bad }, 5))
+    assert.are.equal(network.EVENT_CLIENT_CLOSE, close.Event, net.describe(close))
+    assert.are.equal(e.Errors, close.Errors)
+    assert.is_truthy(peer:wait_for("^SENT %d+ ended", 10), peer:output())
+    net.assert_still_working(server, client, c)
+  end)
+
+  for _, case in ipairs({ { replies = 1, what = "its one reply" }, { replies = 1000, what = "10 MB of replies" } }) do
+    it("half-closing (close_notify) after a first reply gets " .. case.what .. ", then the server's close_notify", function()
+      -- A request-reply peer's last request, then its close_notify; the replies still queued
+      -- are written out. Before, they ended with a bare FIN, which a TLS peer must take for a
+      -- stream cut short (OpenSSL: "unexpected eof"), whether replies were still queued or not.
+      local server, client, c = encrypted_pair()
+      local peer, bad = hostile_peer(server, "halfclose", 1)
+      finally(function() peer:close() end)
+      local reply = { Data = string.rep("r", 10000) }
+      for i = 1, case.replies do assert.are.equal(1, server:Send(reply, bad), "reply " .. i) end
+      local close = assert(net.wait({ Object = bad }, 10), "no close: " .. peer:output())
+      assert.are.equal(network.EVENT_CLIENT_CLOSE, close.Event, net.describe(close))
+      assert.are.equal("closed by peer", close.Errors)
+      assert.is_truthy(peer:wait_for("^GOT ", 20), peer:output())
+      assert.matches("GOT " .. case.replies .. " notify", peer:output())
+      net.assert_still_working(server, client, c)
+    end)
+  end
 
   it("writing on after the script disconnected it is read and dropped, not kept", function()
     local server, client, c = encrypted_pair()

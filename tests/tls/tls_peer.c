@@ -14,11 +14,21 @@
  *       without a TLS close_notify (what a cut stream looks like), and waits for the close
  *   tls_peer PORT HEXKEY cut COUNT
  *       the same, but the record's last 5 bytes never go out: the messages cannot be decrypted
+ *   tls_peer PORT HEXKEY flip COUNT
+ *       sends COUNT messages ({}), each in a record of its own, and one more record whose last
+ *       byte is changed (it fails its integrity check), all in one write, and waits for the close
+ *   tls_peer PORT HEXKEY halfclose COUNT
+ *       waits until the server has stopped writing (for 300 ms), then reads its messages,
+ *       sends a TLS close_notify once COUNT have arrived (a TLS 1.3 half-close: the server may
+ *       write on), and reads on to the end of the stream; this mode alone reads what the
+ *       server sends
  *
  * Prints "READY" after the handshake, then "SENT <bytes of TLS plaintext> <how it ended>" where
- * the ending is "done" (all sent), "closed" (the server ended the connection) or, for nonotify
- * and cut, "ended" (the server closed its side within 5 s). Exit status 0
- * in both cases; 1 with a message on stderr when the connection or handshake fails.
+ * the ending is "done" (all sent), "closed" (the server ended the connection) or, for nonotify,
+ * cut and flip, "ended" (the server closed its side within 5 s); halfclose prints instead
+ * "GOT <messages read> notify" when the stream ended with the server's close_notify, "GOT
+ * <messages read> eof" when it ended without one. Exit status 0
+ * in all cases; 1 with a message on stderr when the connection or handshake fails.
  *
  * Thread: its own process's main thread.
  */
@@ -32,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -109,20 +120,23 @@ static int write_all(SSL *ssl, const void *bytes, int count) {
     return SSL_write(ssl, bytes, count) == count;
 }
 
-/* Writes `count` copies of `message` as one TLS record, all of it or all but its last 5 bytes
- * (`cut`), straight to the socket, then ends the TCP stream without a close_notify. */
-static int cut_stream(SSL *ssl, const unsigned char *message, size_t size, long count, int cut) {
-    size_t length = size * (size_t)count;
-    unsigned char *plain = malloc(length);
+/* Makes the session's records go to memory, not to the socket, until sent with send_records. */
+static BIO *capture(SSL *ssl) {
     BIO *records = BIO_new(BIO_s_mem());
-    if (plain == NULL || records == NULL) fail("out of memory");
-    for (long i = 0; i < count; i++) memcpy(plain + (size_t)i * size, message, size);
+    if (records == NULL) fail("out of memory");
     BIO_up_ref(records);
-    SSL_set0_wbio(ssl, records);  /* the records go to memory, not to the socket */
-    if (SSL_write(ssl, plain, (int)length) != (int)length) fail("SSL_write");
+    SSL_set0_wbio(ssl, records);
+    return records;
+}
+
+/* Writes the records `capture` kept to the socket in one go, all but their last `cut` bytes,
+ * with the last byte written changed when `flip` is set; false once the server has ended the
+ * connection. */
+static int send_records(SSL *ssl, BIO *records, size_t cut, int flip) {
     unsigned char *bytes;
     long pending = BIO_get_mem_data(records, (char **)&bytes);
-    size_t keep = (size_t)pending - (cut ? 5 : 0);
+    size_t keep = (size_t)pending - cut;
+    if (flip) bytes[keep - 1] ^= 0x01;
     int fd = SSL_get_fd(ssl);
     for (size_t done = 0; done < keep; ) {
         ssize_t n = write(fd, bytes + done, keep - done);
@@ -130,8 +144,83 @@ static int cut_stream(SSL *ssl, const unsigned char *message, size_t size, long 
         done += (size_t)n;
     }
     BIO_free(records);
+    return 1;
+}
+
+/* Writes `count` copies of `message` as one TLS record, all of it or all but its last 5 bytes
+ * (`cut`), straight to the socket, then ends the TCP stream without a close_notify. */
+static int cut_stream(SSL *ssl, const unsigned char *message, size_t size, long count, int cut) {
+    size_t length = size * (size_t)count;
+    unsigned char *plain = malloc(length);
+    if (plain == NULL) fail("out of memory");
+    for (long i = 0; i < count; i++) memcpy(plain + (size_t)i * size, message, size);
+    BIO *records = capture(ssl);
+    if (SSL_write(ssl, plain, (int)length) != (int)length) fail("SSL_write");
     free(plain);
-    return shutdown(fd, SHUT_WR) == 0;
+    return send_records(ssl, records, cut ? 5 : 0, 0) && shutdown(SSL_get_fd(ssl), SHUT_WR) == 0;
+}
+
+/* Writes `count` copies of `message`, each in a record of its own, then one more whose last
+ * byte is changed, straight to the socket in one write. */
+static int flip_stream(SSL *ssl, const unsigned char *message, size_t size, long count) {
+    BIO *records = capture(ssl);
+    for (long i = 0; i <= count; i++) {
+        if (SSL_write(ssl, message, (int)size) != (int)size) fail("SSL_write");
+    }
+    return send_records(ssl, records, 0, 1);
+}
+
+/* Waits until bytes have come and no more have for 300 ms (the server sent all it had, as
+ * far as the socket buffers take it), or 10 s pass. */
+static void wait_for_quiet(int fd) {
+    double end = now() + 10, changed = now();
+    int last = 0;
+    while (now() < end) {
+        int waiting = 0;
+        ioctl(fd, FIONREAD, &waiting);
+        if (waiting != last) {
+            last = waiting;
+            changed = now();
+        } else if (waiting > 0 && now() - changed >= 0.3) {
+            return;
+        }
+        nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+    }
+}
+
+/* Reads the server's stream (its hello, then frames: a 4-byte big-endian length, a type byte
+ * and the body; type 0 is a message) to its end, sending close_notify once `count` messages
+ * have arrived. Returns the messages read; sets *notified when the end was a close_notify. */
+static long read_after_halfclose(SSL *ssl, long count, int *notified) {
+    static unsigned char buffer[65536];
+    unsigned char header[5];
+    size_t skip = 8, have = 0, body = 0;  /* the hello's bytes; a header's; a body's left */
+    long messages = 0;
+    int shut = 0;
+    *notified = 0;
+    while (1) {
+        if (!shut && messages >= count) shut = SSL_shutdown(ssl) >= 0;
+        int n = SSL_read(ssl, buffer, sizeof buffer);
+        if (n <= 0) {
+            *notified = SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN;
+            return messages;
+        }
+        for (int i = 0; i < n; i++) {
+            if (skip > 0) {
+                skip--;
+            } else if (body > 0) {
+                size_t take = (size_t)(n - i) < body ? (size_t)(n - i) : body;
+                body -= take;
+                i += (int)take - 1;
+            } else {
+                header[have++] = buffer[i];
+                if (have < sizeof header) continue;
+                have = 0;
+                body = (size_t)header[0] << 24 | (size_t)header[1] << 16 | (size_t)header[2] << 8 | header[3];
+                if (header[4] == 0) messages++;
+            }
+        }
+    }
 }
 
 /* Reads and drops what the server sends until it closes its side (true) or 5 s pass. */
@@ -150,7 +239,7 @@ static int ended(int fd) {
 
 int main(int argc, char **argv) {
     if (argc != 5 || strlen(argv[2]) != 32) {
-        fprintf(stderr, "usage: tls_peer PORT HEXKEY(32 digits) keyupdate COUNT | closeflood SECONDS | nonotify COUNT | cut COUNT\n");
+        fprintf(stderr, "usage: tls_peer PORT HEXKEY(32 digits) keyupdate COUNT | closeflood SECONDS | nonotify COUNT | cut COUNT | flip COUNT | halfclose COUNT\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -188,6 +277,17 @@ int main(int argc, char **argv) {
         open = cut_stream(ssl, message, sizeof message, amount, strcmp(mode, "cut") == 0);
         if (open) sent += (long)sizeof message * amount;
         printf("SENT %ld %s\n", sent, open && ended(SSL_get_fd(ssl)) ? "ended" : "closed");
+        return 0;
+    } else if (open && strcmp(mode, "flip") == 0) {
+        open = flip_stream(ssl, message, sizeof message, amount);
+        if (open) sent += (long)sizeof message * amount;
+        printf("SENT %ld %s\n", sent, open && ended(SSL_get_fd(ssl)) ? "ended" : "closed");
+        return 0;
+    } else if (open && strcmp(mode, "halfclose") == 0) {
+        int notified;
+        wait_for_quiet(SSL_get_fd(ssl));
+        long messages = read_after_halfclose(ssl, amount, &notified);
+        printf("GOT %ld %s\n", messages, notified ? "notify" : "eof");
         return 0;
     } else if (open) {
         fail("unknown mode");

@@ -17,7 +17,8 @@ extension Connection {
     static let encryptOnSendSize = 64 * 1024
 
     /// Encrypts the plaintext frames waiting, `encryptBatch` bytes per TLS write at most, into
-    /// the send queue; queues close_notify once a closing connection has nothing left. Returns
+    /// the send queue; queues close_notify once a closing connection, or one writing out what
+    /// was sent after its peer's end (`IOThread.writeOutAfterEnd`), has nothing left. Returns
     /// the failure, if any: once one happened, every later call returns it (so the I/O thread
     /// reports a failure the Lua thread met). Call under `lock`.
     func encryptPending() -> TLSError? {
@@ -40,7 +41,9 @@ extension Connection {
                 }
                 queuedBytes -= block.count
             }
-            if phase == .closing && !tlsClosed {
+            // `.closed` reaches here only writing out after the peer's end: the script's
+            // thread encrypts only for open connections, and a failed one writes no more.
+            if phase >= .closing && !tlsClosed {
                 tlsClosed = true
                 tls.close()
             }

@@ -104,8 +104,19 @@ extension IOThread {
             report(Event(kind, source: connection, message: end.reason)) {
                 connection.enter(.closed, reason: end.reason)  // with the event, as in `fail`
             }
-            if hasUnsent(connection) { writeOutAfterEnd(connection) } else { finish(connection, reason: end.reason) }
+            if hasUnsent(connection) || needsCloseNotify(connection) {
+                writeOutAfterEnd(connection)
+            } else {
+                finish(connection, reason: end.reason)
+            }
         }
+    }
+
+    /// Whether an encrypted connection has yet to send its close_notify, which tells a TLS peer
+    /// that the stream is complete. Without it, a peer that half-closed could not tell the
+    /// last of its replies from a stream cut short (OpenSSL reports "unexpected eof").
+    private func needsCloseNotify(_ connection: Connection) -> Bool {
+        connection.lock.withLock { connection.tls != nil && !connection.tlsClosed && !connection.writeShut }
     }
 
     /// Whether bytes `Send` accepted still wait to be written (and can be: writing has not failed).
@@ -116,7 +127,8 @@ extension IOThread {
     }
 
     /// The peer ended its stream cleanly (a FIN, a TLS close_notify) with messages `Send` had
-    /// accepted still queued, whether or not this side was closing too: it may have closed only
+    /// accepted still queued (or, encrypted, this side's close_notify still to send), whether
+    /// or not this side was closing too: it may have closed only
     /// its own direction and still read (a request-reply peer that half-closes after its last
     /// request), so they are written out, for as long as the peer takes them (given up after
     /// `lingerTime` without progress, as a close of this side's), and the socket closes after

@@ -32,8 +32,13 @@ extension IOThread {
 
     /// Fails `connection` because there was no memory to read into.
     func failForMemory(_ connection: Connection) {
+        fail(connection, memoryFailure(connection))
+    }
+
+    /// Why a read found no memory for `connection`'s input.
+    func memoryFailure(_ connection: Connection) -> String {
         let frame = waitingFrameSize(connection).map { " for a message of \($0 - FrameHeader.size) bytes" } ?? ""
-        fail(connection, "out of memory\(frame)")
+        return "out of memory\(frame)"
     }
 
     /// The size (header included) of the frame the input starts with, once its header is in.

@@ -73,15 +73,16 @@ extension IOThread {
             }
         }
         if let problem {
-            tlsFailed(connection, problem)
+            sendFinalRecords(connection, problem)
+            failAfterInput(connection, problem.message)
             return false
         }
         if outOfMemory {
-            failForMemory(connection)
+            failAfterInput(connection, memoryFailure(connection))
             return false
         }
         if unreadReplies {
-            fail(connection, "the peer asks for TLS replies (KeyUpdate) and does not read them")
+            failAfterInput(connection, "the peer asks for TLS replies (KeyUpdate) and does not read them")
             return false
         }
         if !wasComplete || connection.lock.withLock({ !connection.outQueue.isEmpty }) {
@@ -94,9 +95,29 @@ extension IOThread {
         return true
     }
 
-    /// A TLS failure: tell the peer why when it can understand it (the TLS alert; or, for a
-    /// plain mmnet peer, our hello, which says this side is encrypted), then fail the connection.
+    /// Fails `connection` for `reason` once the messages that its input holds whole are
+    /// delivered, as a plain stream's frames before a bad one are (`endOfStream`): the records
+    /// decrypted before a failure hold whole messages. They used to be dropped: a burst's
+    /// messages were lost without a word when its last record failed its integrity check. A
+    /// closing connection wants nothing more and fails at once.
+    private func failAfterInput(_ connection: Connection, _ reason: String) {
+        if connection.currentPhase < .closing {
+            endOfStream(connection, StreamEnd(reason: reason, isError: true))
+        } else {
+            fail(connection, reason)
+        }
+    }
+
+    /// A TLS failure: tell the peer why (`sendFinalRecords`), then fail the connection.
     func tlsFailed(_ connection: Connection, _ error: TLSError) {
+        sendFinalRecords(connection, error)
+        fail(connection, error.message)
+    }
+
+    /// Tells the peer why its connection fails, when it can understand it: writes what is
+    /// queued, the TLS alert last; or, for a plain mmnet peer, our hello alone, which says this
+    /// side is encrypted.
+    private func sendFinalRecords(_ connection: Connection, _ error: TLSError) {
         connection.lock.withLock {
             if error.kind == .notEncrypted {
                 connection.outQueue.removeAll()
@@ -106,6 +127,5 @@ extension IOThread {
             let sent = IOThread.writeFrames(connection.fd, frames, from: offset)
             connection.counters.bytesSent += sent.bytes
         }
-        fail(connection, error.message)
     }
 }
