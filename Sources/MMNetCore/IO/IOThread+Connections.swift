@@ -59,7 +59,8 @@ extension IOThread {
 
     /// The non-blocking connect finished: start the hello, or report the failure.
     private func finishConnect(_ connection: Connection) {
-        let error = (try? Posix.pendingError(connection.fd)) ?? EIO
+        var error = (try? Posix.pendingError(connection.fd)) ?? EIO
+        if error == 0 && Posix.isConnectedToItself(connection.fd) { error = ECONNREFUSED }
         if error != 0 {
             fail(connection, "connect to \(connection.peer.description): \(SystemError("connect", errno: error).reason)")
             return

@@ -68,7 +68,10 @@ public enum Posix {
     /// connect(2) on a non-blocking socket: true when connected at once, false when in progress.
     public static func connect(_ fd: Int32, _ address: SocketAddress) throws -> Bool {
         try address.withSockaddr { sa, len in
-            if Glibc.connect(fd, sa, len) == 0 { return true }
+            if Glibc.connect(fd, sa, len) == 0 {
+                if isConnectedToItself(fd) { throw SystemError("connect", errno: ECONNREFUSED) }
+                return true
+            }
             let err = Glibc.errno
             if err == EINPROGRESS || err == EINTR { return false }
             throw SystemError("connect", errno: err)
@@ -154,13 +157,37 @@ public enum Posix {
         _ = Glibc.read(fd, &value, 8)
     }
 
+    /// Whether a connected TCP socket is connected to itself. A connect to a port of this host
+    /// where nothing listens meets its own SYN when the kernel picks that very port as the
+    /// source port (TCP simultaneous open), and the "peer" sends back whatever it is sent: a
+    /// client that retried such a connect reported it connected after a few thousand tries,
+    /// and received its own hello and messages. Nothing listens there: the caller takes it as
+    /// a refused connect.
+    public static func isConnectedToItself(_ fd: Int32) -> Bool {
+        guard let local = try? localAddress(fd), let peer = try? peerAddress(fd) else { return false }
+        return local == peer
+    }
+
     /// getsockname(2).
     public static func localAddress(_ fd: Int32) throws -> SocketAddress {
+        try address(of: fd, "getsockname") { getsockname($0, $1, $2) }
+    }
+
+    /// getpeername(2).
+    public static func peerAddress(_ fd: Int32) throws -> SocketAddress {
+        try address(of: fd, "getpeername") { getpeername($0, $1, $2) }
+    }
+
+    /// The address that `call`, the system call `name` (getsockname or getpeername), gives for `fd`.
+    private static func address(
+        of fd: Int32, _ name: String,
+        _ call: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32
+    ) throws -> SocketAddress {
         var storage = sockaddr_storage()
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
         _ = try withUnsafeMutablePointer(to: &storage) { ptr in
             try ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
-                try retrying("getsockname") { getsockname(fd, sa, &len) }
+                try retrying(name) { call(fd, sa, &len) }
             }
         }
         return SocketAddress(storage: storage)

@@ -4,7 +4,7 @@
 import Glibc
 
 /// An IP address and port, as `sockaddr_in` or `sockaddr_in6`.
-public struct SocketAddress: Sendable {
+public struct SocketAddress: Sendable, Equatable {
     private var storage: sockaddr_storage
 
     /// Wraps an address the kernel filled in (accept, getsockname).
@@ -67,6 +67,11 @@ public struct SocketAddress: Sendable {
             }
         }
         return String(cString: text)
+    }
+
+    /// Whether `a` and `b` are the same family, address and port.
+    public static func == (a: SocketAddress, b: SocketAddress) -> Bool {
+        a.family == b.family && a.port == b.port && a.ip == b.ip
     }
 
     /// "ip:port", or "[ip]:port" for IPv6, for messages.
