@@ -262,6 +262,38 @@ describe("network API", function()
       listener:close()
     end)
 
+    it("takes an IPv6 link-local address with its zone, by name or index, and says why without one", function()
+      local ok, why = network.Server("fe80::1", 0)
+      assert.is_nil(ok)
+      assert.are.equal('cannot listen on [fe80::1]:0: Invalid argument (a link-local address needs its zone, e.g. "fe80::1%eth0")', why)
+      ok, why = network.Client("fe80::1%nope", 4096)
+      assert.is_nil(ok)
+      assert.are.equal([[invalid address 'fe80::1%nope': no network interface 'nope' (an IPv6 address's zone, as in "fe80::1%eth0")]], why)
+      ok, why = network.Server("127.0.0.1%lo", 0)
+      assert.is_nil(ok)
+      assert.matches("an IPv4 or IPv6 literal is expected", why)
+      -- A link-local address of this machine (/proc/net/if_inet6: address, interface index,
+      -- prefix length, scope 20 for link-local, flags, interface name).
+      local file = assert(io.open("/proc/net/if_inet6"))
+      local hex, index, name
+      for line in file:lines() do
+        local h, i, scope, n = line:match("^(%x+) (%x+) %x+ (%x+) %x+%s+(%S+)")
+        if scope == "20" and not hex then hex, index, name = h, tonumber(i, 16), n end
+      end
+      file:close()
+      if not hex then return pending("no interface with an IPv6 link-local address") end
+      local literal = hex:gsub("(%x%x%x%x)", "%1:"):sub(1, -2)
+      local server = assert(network.Server(literal .. "%" .. name, 0))
+      assert.matches("%%" .. name .. "$", server:GetAddress())
+      local client = assert(network.Client(literal .. "%" .. index, server:GetPort()))
+      assert.is_true((client:WaitForConnect(5)))
+      assert.are.equal(server:GetAddress(), client:GetAddress())
+      local c = assert(net.wait_kind(network.EVENT_CONNECT, nil, 5)).Object
+      assert.are.equal(server:GetAddress(), c:GetAddress())
+      assert.is_true(client:Send({ link = "local" }))
+      assert.are.equal("local", assert(net.wait_kind(network.EVENT_RECEIVE, c, 5)).Packet.link)
+    end)
+
     it("connects over IPv6 to ::1", function()
       local server, why = network.Server("::1", 0)
       assert.is_truthy(server, why)

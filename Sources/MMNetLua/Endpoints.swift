@@ -55,10 +55,21 @@ func endpointArguments(_ L: OpaquePointer, serverSide: Bool) -> EndpointArgument
     }
     // A zero byte would end the C string: "127.0.0.1\0junk" was taken as 127.0.0.1.
     guard !text.utf8.contains(0), let address = SocketAddress(ip: text, port: port) else {
-        return .invalid("invalid address \(quotedForMessage(text)): an IPv4 or IPv6 literal is expected "
-                        + "(e.g. \"127.0.0.1\" or \"::1\")")
+        return .invalid(invalidAddress(text))
     }
     return .valid(address, key)
+}
+
+/// Why `text` is no address: the zone of an IPv6 literal that names no interface, or no literal.
+private func invalidAddress(_ text: String) -> String {
+    if let percent = text.firstIndex(of: "%"), text[..<percent].contains(":"),
+       SocketAddress(ip: String(text[..<percent]), port: 0) != nil {
+        let zone = String(text[text.index(after: percent)...])
+        return "invalid address \(quotedForMessage(text)): no network interface \(quotedForMessage(zone)) "
+            + "(an IPv6 address's zone, as in \"fe80::1%eth0\")"
+    }
+    return "invalid address \(quotedForMessage(text)): an IPv4 or IPv6 literal is expected "
+        + "(e.g. \"127.0.0.1\" or \"::1\")"
 }
 
 /// `text` quoted for an error message: at most 64 characters of it (an address of 100,000 made
@@ -129,7 +140,8 @@ private func makeEndpoint(_ L: OpaquePointer, address: SocketAddress, key: Presh
     } catch let error as TLSError {
         return .refused(error.message)
     } catch let error as SystemError {
-        return .refused("cannot \(action) \(address.description): \(error.reason)")
+        let hint = address.isLinkLocalWithoutZone ? " (a link-local address needs its zone, e.g. \"fe80::1%eth0\")" : ""
+        return .refused("cannot \(action) \(address.description): \(error.reason)\(hint)")
     } catch {
         return .refused("cannot \(action) \(address.description): \(error)")
     }

@@ -13,7 +13,9 @@ public struct SocketAddress: Sendable, Equatable {
     }
 
     /// Parses an IPv4 (`"127.0.0.1"`) or IPv6 (`"::1"`) literal; nil when it is neither.
-    /// Host names are not resolved: the user's document asks for IP address strings.
+    /// An IPv6 literal may end with a zone, an interface's name or index (`"fe80::1%eth0"`,
+    /// `"fe80::1%4"`), which a link-local address needs. Host names are not resolved: the
+    /// user's document asks for IP address strings.
     public init?(ip: String, port: UInt16) {
         var in4 = sockaddr_in()
         if inet_pton(AF_INET, ip, &in4.sin_addr) == 1 {
@@ -23,13 +25,28 @@ public struct SocketAddress: Sendable, Equatable {
             return
         }
         var in6 = sockaddr_in6()
-        if inet_pton(AF_INET6, ip, &in6.sin6_addr) == 1 {
+        var literal = Substring(ip)
+        if let percent = ip.firstIndex(of: "%") {
+            let zone = String(ip[ip.index(after: percent)...])
+            guard let index = SocketAddress.interfaceIndex(zone) else { return nil }
+            in6.sin6_scope_id = index
+            literal = ip[..<percent]
+        }
+        if inet_pton(AF_INET6, String(literal), &in6.sin6_addr) == 1 {
             in6.sin6_family = sa_family_t(AF_INET6)
             in6.sin6_port = port.bigEndian
             storage = SocketAddress.storage(holding: in6)
             return
         }
         return nil
+    }
+
+    /// The index of the interface `zone` names, by name or as a decimal number; nil when there
+    /// is no such interface.
+    private static func interfaceIndex(_ zone: String) -> UInt32? {
+        if let number = UInt32(zone), number > 0 { return number }
+        let index = if_nametoindex(zone)
+        return index > 0 ? index : nil
     }
 
     /// A `sockaddr_storage` whose first bytes are `address` (a `sockaddr_in` or `sockaddr_in6`).
@@ -54,24 +71,41 @@ public struct SocketAddress: Sendable, Equatable {
         }
     }
 
-    /// The address as text, without the port (`"127.0.0.1"`, `"::1"`).
+    /// The address as text, without the port (`"127.0.0.1"`, `"::1"`, `"fe80::1%eth0"`: a zone
+    /// as its interface's name, or its number when the interface is gone).
     public var ip: String {
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        var zone = ""
         withUnsafeBytes(of: storage) { raw in
             if family == AF_INET6 {
-                var a = raw.load(as: sockaddr_in6.self).sin6_addr
+                let in6 = raw.load(as: sockaddr_in6.self)
+                var a = in6.sin6_addr
                 _ = inet_ntop(AF_INET6, &a, &text, socklen_t(text.count))
+                if in6.sin6_scope_id != 0 {
+                    var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
+                    zone = "%" + (if_indextoname(in6.sin6_scope_id, &name) != nil
+                                  ? String(cString: name) : String(in6.sin6_scope_id))
+                }
             } else {
                 var a = raw.load(as: sockaddr_in.self).sin_addr
                 _ = inet_ntop(AF_INET, &a, &text, socklen_t(text.count))
             }
         }
-        return String(cString: text)
+        return String(cString: text) + zone
     }
 
     /// Whether `a` and `b` are the same family, address and port.
     public static func == (a: SocketAddress, b: SocketAddress) -> Bool {
         a.family == b.family && a.port == b.port && a.ip == b.ip
+    }
+
+    /// Whether this is an IPv6 link-local address (fe80::/10) without a zone, which the
+    /// kernel refuses ("Invalid argument"): it does not know which interface is meant.
+    public var isLinkLocalWithoutZone: Bool {
+        guard family == AF_INET6 else { return false }
+        let in6 = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in6.self) }
+        let first = withUnsafeBytes(of: in6.sin6_addr) { ($0[0], $0[1]) }
+        return in6.sin6_scope_id == 0 && first.0 == 0xFE && first.1 & 0xC0 == 0x80
     }
 
     /// "ip:port", or "[ip]:port" for IPv6, for messages.
