@@ -36,6 +36,20 @@ final class EventRingTests: EventRingTestCase {
         XCTAssertEqual(ring.room().bytes, 100)
     }
 
+    func testABatchNotAdmittedIsLeftWithItsPusherAndQueuesNothing() {
+        let ring = EventRing(capacity: 10)
+        var batch: [Event?] = [Event(.receive, source: source, payload: ByteBlock([1, 2, 3]))]
+        var admitted = false
+        XCTAssertTrue(ring.push(contentsOf: &batch, admit: { admitted }).dropped.isEmpty)
+        XCTAssertEqual(ring.queued, 0)
+        XCTAssertEqual(ring.queuedBytes, 0)
+        XCTAssertNotNil(batch[0], "the events stay with the caller, which releases them")
+        admitted = true
+        _ = ring.push(contentsOf: &batch, admit: { admitted })
+        XCTAssertEqual(ring.queued, 1)
+        XCTAssertNil(batch[0])
+    }
+
     func testTheEventCountHoldsBackInWaitModeOnly() {
         let ring = EventRing(capacity: 2, byteLimit: 100, policy: .wait)
         push(ring, 2, size: 1)

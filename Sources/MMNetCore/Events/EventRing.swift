@@ -82,13 +82,16 @@ public final class EventRing: @unchecked Sendable {
     /// before a switch to "wait" (its bodies still bounded by `EventQueueBytes`). `alongside`
     /// runs under the ring's lock first: a change of state that the Lua thread must never see
     /// without these events (`wait(until:for:)` checks under this lock). It must not take the
-    /// ring's lock. Also returns the spin time of the script's wait when it is waiting for a
+    /// ring's lock. `admit` runs under the lock next: when it returns false the batch is not
+    /// queued (it stays in `batch`), so that a script's call that forbids the events (a
+    /// `Disconnect`) and the push are ordered: the events are queued before the call, or not
+    /// at all. Also returns the spin time of the script's wait when it is waiting for a
     /// reply (`drain`), else 0.
-    public func push(contentsOf batch: inout [Event?],
-                     alongside: () -> Void = {}) -> (dropped: [Event], replySpin: Double) {
+    public func push(contentsOf batch: inout [Event?], alongside: () -> Void = {},
+                     admit: () -> Bool = { true }) -> (dropped: [Event], replySpin: Double) {
         let (dropped, wake, spin) = lock.withLock { () -> ([Event], Bool, Double) in
             alongside()
-            if closed { return ([], false, 0) }
+            if closed || !admit() { return ([], false, 0) }
             var dropped: [Event] = []
             let wasEmpty = count == 0
             for index in batch.indices {

@@ -154,10 +154,20 @@ extension IOThread {
     func deliver(_ batch: inout MessageBatch, from connection: Connection) {
         batch.bodies.seal()
         guard !batch.events.isEmpty else { return }
-        // Counted before they are queued: a script woken by the push read MessagesReceived 0
-        // for a message it had just been given (12 runs of 60).
-        connection.lock.withLock { connection.counters.messagesReceived += batch.events.count }
-        let (dropped, replySpin) = batch.ring.push(contentsOf: &batch.events)
+        // Not after the script's Disconnect: the batch was parsed while the connection was
+        // open, but the call may have come since (a message was delivered after it, 2 times
+        // in 120 under a flood). The check is made under the ring's lock, so the batch is
+        // queued before the call or not at all. Counted before the events are queued: a
+        // script woken by the push read MessagesReceived 0 for a message it had just been
+        // given (12 runs of 60).
+        let count = batch.events.count
+        let (dropped, replySpin) = batch.ring.push(contentsOf: &batch.events, admit: {
+            connection.lock.withLock {
+                guard connection.phase < .closing else { return false }
+                connection.counters.messagesReceived += count
+                return true
+            }
+        })
         handleDropped(dropped)
         if replySpin > 0 { awaitReplies(spin: replySpin) }
         batch.events.removeAll(keepingCapacity: true)
