@@ -84,6 +84,29 @@ describe("contract", function()
       assert.are.same({ [c] = 100, [other_client] = 100 }, got)
     end)
 
+    -- Found by a review of addresses and connecting (2026-12-07): the reason was "not
+    -- connected" until the I/O thread had finished the close, then "closed", or the connect's
+    -- failure for one still connecting.
+    it("a client, after its Disconnect: WaitForConnect and Send say 'disconnected', at once and later", function()
+      local server, client = net.pair()
+      local connecting = assert(network.Client("127.0.0.1", server:GetPort()))
+      local clients = { client, connecting }
+      local function check(when)
+        for i, each in ipairs(clients) do
+          local connected, _, why = each:WaitForConnect(0.25)
+          assert.is_false(connected, when .. ", client " .. i)
+          assert.are.equal("disconnected", why, when .. ", client " .. i)
+          local sent, reason = each:Send({ 1 })
+          assert.is_false(sent)
+          assert.are.equal("not connected: disconnected", reason, when .. ", client " .. i)
+        end
+      end
+      for _, each in ipairs(clients) do assert.is_true(each:Disconnect()) end
+      check("at once")
+      network.PollEvents(0.5)
+      check("after the close")
+    end)
+
     it("a client whose connection failed, right after EVENT_CONNECTED false: Send false, GetSocket nil", function()
       local probe = assert(network.Server("127.0.0.1", 0))
       local port = probe:GetPort()

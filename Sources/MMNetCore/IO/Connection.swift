@@ -338,13 +338,17 @@ struct StreamEnd {
 
 extension Connection {
     /// Asks for a graceful close (Lua thread): everything already accepted by `send` is written
-    /// first, then the connection closes. No event is reported for a close this side asked for.
+    /// first, then the connection closes. No event is reported for a close this side asked for;
+    /// `reason` is what `failureReason` (for `WaitForConnect` and `Send`) says from now on,
+    /// whatever ends the close (it said "not connected" until the I/O thread finished it,
+    /// then "closed", or the failure of a connect still under way).
     /// Returns false when it was closing or closed already.
     @discardableResult
-    public func requestClose() -> Bool {
+    public func requestClose(reason: String = "disconnected") -> Bool {
         let accepted: Bool = lock.withLock {
             guard phase < .closing else { return false }
             phase = .closing
+            if failure == nil { failure = reason }
             return true
         }
         if accepted {

@@ -354,7 +354,7 @@ public final class IOThread: @unchecked Sendable {
     /// (Any thread: `requestClose` only queues a command.)
     public func handleDropped(_ events: [Event]) {
         for event in events where event.kind == .connect {
-            (event.source as? Connection)?.requestClose()
+            (event.source as? Connection)?.requestClose(reason: "its connect event was lost to event queue overflow")
         }
     }
 }

@@ -102,6 +102,6 @@ public final class Listener: Endpoint, @unchecked Sendable {
         // (accept then fails with EINVAL, which `IOThread.accept` ignores once closed).
         Posix.shutdownBoth(fd)
         io.submit(.unlisten(self))
-        for connection in all { connection.requestClose() }
+        for connection in all { connection.requestClose(reason: "server closed") }
     }
 }
