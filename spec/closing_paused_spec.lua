@@ -42,22 +42,29 @@ describe("a receiver paused longer than the sender's linger", function()
     assert.is_truthy(conn)
   end)
 
-  it("that never reads again is reset by a sender giving up, never told its stream was complete", function()
-    -- The sender queues 20 MB, more than the sockets hold, and exits: its lua_close waits 5 s
-    -- without progress, then gives up with messages still queued. It used to end the stream
-    -- with a FIN: cut between two messages, the receiver saw "closed by peer", the rest
-    -- missing without a word (cut inside one, "in the middle of a message"). Now a reset:
-    -- every message that arrived, in order, then EVENT_ERROR "connection reset by peer".
-    local total = 2000
-    local _server, sender = server_and_sender({ QueueFull = "wait", EventQueueSize = 10 },
-      { total, "exit", 10000 }, finally)
-    assert.is_truthy(sender:wait_for("^SENT", 20), sender:output())
-    assert.are.equal(0, sender:wait(20), sender:output())
-    local expected, errors, close = receive_until_close()
-    assert.is_truthy(close, "no close event")
-    assert.is_true(expected <= total, "all " .. total .. " arrived: the sockets held more than the test assumes")
-    assert.are.same({ "connection reset by peer" }, errors)
-  end)
+  for _, case in ipairs { { 2000, 10000 }, { 40, 1024 * 1024 } } do
+    local total, size = case[1], case[2]
+    it("that never reads again is reset by a sender giving up, never told its stream was complete ("
+       .. total .. " messages of " .. size .. " bytes)", function()
+      -- The sender queues 20 or 40 MB, more than the sockets hold, and exits: its lua_close
+      -- waits 5 s without progress, then gives up with messages still queued. It used to end
+      -- the stream with a FIN: cut between two messages, the receiver saw "closed by peer", the
+      -- rest missing without a word (cut inside one, "in the middle of a message"). Now a
+      -- reset: every message that arrived, in order, then EVENT_ERROR "connection reset by
+      -- peer". With messages of 1 MiB, a whole one waiting in the paused connection's input
+      -- left no room to read into, and the read of 0 bytes that the reset's POLLHUP brought
+      -- returned 0, taken for the end of the stream: "closed by peer" again (found by a review
+      -- of embedding hosts, 2026-12-07).
+      local _server, sender = server_and_sender({ QueueFull = "wait", EventQueueSize = 10 },
+        { total, "exit", size }, finally)
+      assert.is_truthy(sender:wait_for("^SENT", 20), sender:output())
+      assert.are.equal(0, sender:wait(20), sender:output())
+      local expected, errors, close = receive_until_close()
+      assert.is_truthy(close, "no close event")
+      assert.is_true(expected <= total, "all " .. total .. " arrived: the sockets held more than the test assumes")
+      assert.are.same({ "connection reset by peer" }, errors)
+    end)
+  end
 
   it("that its sender times out with messages still queued is reset, never told its stream was complete", function()
     -- Found by a review of live settings (2026-12-07). This side sends no pings and, paused,

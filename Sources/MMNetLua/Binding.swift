@@ -76,29 +76,15 @@ final class Binding {
         return pool._withUnsafeGuaranteedRef { body($0) }
     }
 
-    /// Metatable name of the sentinel.
-    private static let sentinelType = "mmnet.State"
-
     /// The state's binding, created with its sentinel and identity table on first use (luaopen).
+    /// Everything Lua allocates is made first, and the sentinel, stored last, holds no binding
+    /// until then: a memory error raised meanwhile (a host capping the state's memory) leaves
+    /// no I/O thread acquired and nothing half made that a retry would take for a binding.
+    /// Before, the I/O thread was acquired first (and never released on such an error), and a
+    /// retry found the sentinel of the first try and no identity table: a crash at the first
+    /// `network.Server`.
     static func open(_ L: OpaquePointer) -> Binding {
         if let existing = current(L) { return existing }
-        let binding: Binding
-        do {
-            binding = Binding(context: ScriptContext(io: try IOThread.acquire()), startupError: nil)
-        } catch {
-            binding = Binding(context: nil, startupError: "mmnet: the I/O thread could not start: \(error)")
-        }
-        let block = lua_newuserdatauv(L, MemoryLayout<UnsafeMutableRawPointer>.size, 1)!
-        block.storeBytes(of: Unmanaged.passRetained(binding).toOpaque(), as: UnsafeMutableRawPointer.self)
-        if luaL_newmetatable(L, sentinelType) != 0 {
-            lua_pushvalue(L, -1)  // the metatable, as `__gc`'s upvalue 2 (`mmnet_testself`)
-            mmnet_register_with_upvalue(L, "__gc", closeState)
-        }
-        lua_setmetatable(L, -2)
-        KeyCache.pushTable(L)
-        lua_setiuservalue(L, -2, 1)
-        lua_rawsetp(L, mmnet_registryindex(), mmnet_registry_key())
-
         // Object id -> userdata, weak-valued: a dropped object can still be collected.
         lua_createtable(L, 0, 0)
         lua_createtable(L, 0, 1)
@@ -106,10 +92,33 @@ final class Binding {
         lua_setfield(L, -2, "__mode")
         lua_setmetatable(L, -2)
         lua_rawsetp(L, mmnet_registryindex(), mmnet_identity_key())
-
         // Loan id -> string lent to the send queues (`LoanTable.swift`).
         lua_createtable(L, 0, 0)
         lua_rawsetp(L, mmnet_registryindex(), mmnet_loans_key())
+
+        let block = lua_newuserdatauv(L, MemoryLayout<UnsafeMutableRawPointer>.size, 1)!
+        block.storeBytes(of: nil, as: UnsafeMutableRawPointer?.self)
+        // `__gc` set each time: a try cut short may have made the metatable without it. The
+        // names are literals, which Swift passes without making a C string (a String constant
+        // was copied into one, which a memory error raised by the call leaked).
+        _ = luaL_newmetatable(L, "mmnet.State")
+        lua_pushvalue(L, -1)  // the metatable, as `__gc`'s upvalue 2 (`mmnet_testself`)
+        mmnet_register_with_upvalue(L, "__gc", closeState)
+        lua_setmetatable(L, -2)
+        KeyCache.pushTable(L)
+        lua_setiuservalue(L, -2, 1)
+        lua_pushvalue(L, -1)
+        lua_rawsetp(L, mmnet_registryindex(), mmnet_registry_key())
+
+        // Nothing below allocates in Lua, so nothing below can raise.
+        let binding: Binding
+        do {
+            binding = Binding(context: ScriptContext(io: try IOThread.acquire()), startupError: nil)
+        } catch {
+            binding = Binding(context: nil, startupError: "mmnet: the I/O thread could not start: \(error)")
+        }
+        block.storeBytes(of: Unmanaged.passRetained(binding).toOpaque(), as: UnsafeMutableRawPointer.self)
+        mmnet_pop(L, 1)
         return binding
     }
 

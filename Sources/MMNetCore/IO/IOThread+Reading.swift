@@ -104,6 +104,16 @@ extension IOThread {
                 }
             } else {
                 guard let space = readSpace(connection, closing: closing) else { return failForMemory(connection) }
+                if space.isEmpty {
+                    // A whole message waits in the input for room in the ring, reading paused:
+                    // POLLHUP or POLLERR brought us here, and there is no room to read into.
+                    // A read of 0 bytes returns 0, which was taken for the peer's end: "closed
+                    // by peer", with what the kernel still held, and the reset behind it,
+                    // lost. Out of poll(2) until reading resumes, or they would wake it at
+                    // every poll.
+                    if connection.readPaused { pollSet.suspend(at: connection.pollIndex) }
+                    return
+                }
                 n = try Posix.read(connection.fd, into: space)
             }
         } catch let error as SystemError {
