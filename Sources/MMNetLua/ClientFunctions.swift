@@ -108,7 +108,10 @@ func clientWaitForConnect(_ L: OpaquePointer?) -> Int32 {
             timeout = value
         }
         let start = Clock.monotonic()
-        let done = connection.context.events.wait(until: start + timeout) { connection.connectingIsOver }
+        let hooks = HookWatch(L)  // Ctrl-C ends the wait
+        let done = connection.context.events.wait(until: start + timeout, interrupted: { hooks.changed }) {
+            connection.connectingIsOver
+        }
         let waited = Clock.monotonic() - start
         if done && connection.currentPhase == .open {
             lua_pushboolean(L, 1)
@@ -117,7 +120,9 @@ func clientWaitForConnect(_ L: OpaquePointer?) -> Int32 {
         }
         lua_pushboolean(L, 0)
         lua_pushnumber(L, waited)
-        return pushResult(L, done ? (connection.failureReason ?? "not connected") : "timed out after \(timeout) s", results: 3)
+        let why = done ? (connection.failureReason ?? "not connected")
+            : hooks.changed ? "interrupted" : "timed out after \(timeout) s"
+        return pushResult(L, why, results: 3)
     }
 }
 

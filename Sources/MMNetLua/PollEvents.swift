@@ -60,15 +60,11 @@ private func collectEvents(_ L: OpaquePointer, timeout: Double) -> Collected {
     // readable for them, and is set again once this call has built what it can.
     let keptBack = !binding.drained.isEmpty
     if !keptBack {
-        // lua5.4 takes Ctrl-C by setting a hook on the main thread (its SIGINT handler): a
-        // wait ends once that hook or this coroutine's changes, and the hook raises
-        // "interrupted!" when the script runs on.
-        lua_rawgeti(L, mmnet_registryindex(), lua_Integer(LUA_RIDX_MAINTHREAD))
-        let main = lua_tothread(L, -1)
-        mmnet_pop(L, 1)
-        let hooks = (lua_gethookmask(L), lua_gethookmask(main))
+        // Ctrl-C ends a wait (`HookWatch`), and the hook raises "interrupted!" when the
+        // script runs on.
+        let hooks = HookWatch(L)
         binding.unreportedLost += context.drainEvents(into: &binding.drained, timeout: timeout,
-                                                      interrupted: { (lua_gethookmask(L), lua_gethookmask(main)) != hooks })
+                                                      interrupted: { hooks.changed })
         // Counted once, when drained: in the overflow report and in GetStats().EventsDropped
         // alike (the report counted them and EventsDropped did not: 12 against 11).
         let unreachable = countUnreachable(binding.drained)

@@ -200,14 +200,18 @@ public final class EventRing: @unchecked Sendable {
     }
 
     /// Waits (Lua thread) until `done()` holds or the monotonic clock passes `deadline`;
-    /// `done` is evaluated under the lock and re-evaluated after every push.
-    public func wait(until deadline: Double, for done: () -> Bool) -> Bool {
+    /// `done` is evaluated under the lock and re-evaluated after every push. Ends early,
+    /// returning false, once `interrupted` holds (checked every `interruptCheck` seconds, as
+    /// `drain` does).
+    public func wait(until deadline: Double, interrupted: () -> Bool = { false },
+                     for done: () -> Bool) -> Bool {
         lock.withLock {
             waiters += 1
             defer { waiters -= 1 }
             while !done() {
-                if Clock.monotonic() >= deadline { return false }
-                condition.wait(until: deadline)
+                let now = Clock.monotonic()
+                if now >= deadline || interrupted() { return false }
+                condition.wait(until: min(deadline, now + EventRing.interruptCheck))
             }
             return true
         }
