@@ -113,9 +113,12 @@ func clientWaitForConnect(_ L: OpaquePointer?) -> Int32 {
             connection.connectingIsOver
         }
         let waited = Clock.monotonic() - start
-        if done && connection.currentPhase == .open {
+        // Connected, even if closed since (the peer's close, the script's Disconnect): as the
+        // EVENT_CONNECTED queued says. A client whose server sent a message and closed at once
+        // got false and "closed by peer", with Result = true, the message and the close queued.
+        if done, let seconds = connection.connectDuration {
             lua_pushboolean(L, 1)
-            lua_pushnumber(L, connection.connectDuration ?? waited)
+            lua_pushnumber(L, seconds)
             return 2
         }
         lua_pushboolean(L, 0)
