@@ -115,6 +115,19 @@ describe("a hostile encrypted peer", function()
     net.assert_still_working(server, client, c)
   end)
 
+  it("whose hello says it has no key, inside TLS made with the key, is refused as broken, not as keyless", function()
+    -- Found by a review of hostile servers (2026-12-07): this was "this side uses encryption
+    -- and the peer has no key", which the TLS handshake it had just made contradicts.
+    local server, client, c = encrypted_pair()
+    local command = helper.quote(helper.tls_peer) .. " " .. server:GetPort() .. " " .. KEY .. " keyless 0"
+    local peer = helper.spawn(command, { timeout = 60 })
+    finally(function() peer:close() end)
+    local e = assert(net.wait({ Object = server, Event = network.EVENT_ERROR }, 10), "no event: " .. peer:output())
+    assert.matches(": peer's hello says it has no key, though it came over TLS with this side's key$", e.Errors)
+    assert.is_truthy(peer:wait_for("^SENT %d+ ended", 10), peer:output())
+    net.assert_still_working(server, client, c)
+  end)
+
   for _, case in ipairs({ { replies = 1, what = "its one reply" }, { replies = 1000, what = "10 MB of replies" } }) do
     it("half-closing (close_notify) after a first reply gets " .. case.what .. ", then the server's close_notify", function()
       -- A request-reply peer's last request, then its close_notify; the replies still queued

@@ -17,6 +17,9 @@
  *   tls_peer PORT HEXKEY flip COUNT
  *       sends COUNT messages ({}), each in a record of its own, and one more record whose last
  *       byte is changed (it fails its integrity check), all in one write, and waits for the close
+ *   tls_peer PORT HEXKEY keyless 0
+ *       sends a hello whose flags say it has no key (inside TLS: a broken peer), and waits
+ *       for the close
  *   tls_peer PORT HEXKEY halfclose COUNT
  *       waits until the server has stopped writing (for 300 ms), then reads its messages,
  *       sends a TLS close_notify once COUNT have arrived (a TLS 1.3 half-close: the server may
@@ -25,7 +28,7 @@
  *
  * Prints "READY" after the handshake, then "SENT <bytes of TLS plaintext> <how it ended>" where
  * the ending is "done" (all sent), "closed" (the server ended the connection) or, for nonotify,
- * cut and flip, "ended" (the server closed its side within 5 s); halfclose prints instead
+ * cut, flip and keyless, "ended" (the server closed its side within 5 s); halfclose prints instead
  * "GOT <messages read> notify" when the stream ended with the server's close_notify, "GOT
  * <messages read> eof" when it ended without one. Exit status 0
  * in all cases; 1 with a message on stderr when the connection or handshake fails.
@@ -239,7 +242,7 @@ static int ended(int fd) {
 
 int main(int argc, char **argv) {
     if (argc != 5 || strlen(argv[2]) != 32) {
-        fprintf(stderr, "usage: tls_peer PORT HEXKEY(32 digits) keyupdate COUNT | closeflood SECONDS | nonotify COUNT | cut COUNT | flip COUNT | halfclose COUNT\n");
+        fprintf(stderr, "usage: tls_peer PORT HEXKEY(32 digits) keyupdate COUNT | closeflood SECONDS | nonotify COUNT | cut COUNT | flip COUNT | keyless 0 | halfclose COUNT\n");
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
@@ -253,7 +256,8 @@ int main(int argc, char **argv) {
     printf("READY\n");
     fflush(stdout);
 
-    static const unsigned char hello[8] = { 'M', 'M', 'N', 'T', 1, 1, 0, 0 };
+    unsigned char hello[8] = { 'M', 'M', 'N', 'T', 1, 1, 0, 0 };
+    if (strcmp(mode, "keyless") == 0) hello[5] = 0;
     static const unsigned char message[6] = { 0, 0, 0, 1, 0, 0x80 };  /* {} */
     static const unsigned char ping[13] = { 0, 0, 0, 8, 1, 1, 2, 3, 4, 5, 6, 7, 8 };
     long sent = 0;
@@ -277,6 +281,9 @@ int main(int argc, char **argv) {
         open = cut_stream(ssl, message, sizeof message, amount, strcmp(mode, "cut") == 0);
         if (open) sent += (long)sizeof message * amount;
         printf("SENT %ld %s\n", sent, open && ended(SSL_get_fd(ssl)) ? "ended" : "closed");
+        return 0;
+    } else if (open && strcmp(mode, "keyless") == 0) {
+        printf("SENT %ld %s\n", sent, ended(SSL_get_fd(ssl)) ? "ended" : "closed");
         return 0;
     } else if (open && strcmp(mode, "flip") == 0) {
         open = flip_stream(ssl, message, sizeof message, amount);

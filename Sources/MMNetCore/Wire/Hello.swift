@@ -36,8 +36,11 @@ public enum Hello {
         }
         let peerEncrypted = hello[5] & flagEncrypted != 0
         if peerEncrypted != encrypted {
+            // Encrypted, the hello came over TLS, made with this side's key: a peer whose
+            // hello then says it has none is broken, not keyless (a keyless peer's clear hello
+            // fails the TLS handshake: `TLSError.notEncrypted`).
             return peerEncrypted ? "peer uses encryption and this side has no key"
-                                 : "this side uses encryption and the peer has no key"
+                                 : "peer's hello says it has no key, though it came over TLS with this side's key"
         }
         if hello[5] & ~flagEncrypted != 0 || hello[6] != 0 || hello[7] != 0 {
             return "peer hello has unknown flags"
