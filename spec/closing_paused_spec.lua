@@ -112,6 +112,33 @@ describe("a connection whose peer is gone while reading is paused", function()
   before_each(net.reset)
   after_each(net.reset)
 
+  it("survives a reset with a large message and more waiting: the messages, then the reset", function()
+    -- Found by a review of the day's changes (2026-12-07): the read that the reset's POLLHUP
+    -- brought asked for the rest of the large message, which was in with more behind it:
+    -- a negative size, and the I/O thread trapped (SIGILL, the host gone), in "drop" mode
+    -- too once EventQueueBytes was reached. Paused, nothing is read now.
+    network.Configure({ QueueFull = "wait", EventQueueSize = 2 })
+    local server = assert(network.Server("127.0.0.1", 0))
+    local raw = net.hello_peer(server:GetPort())
+    finally(function() raw:close() end)
+    local big = net.frame(network.Encode({ string.rep("x", 70000) }))
+    -- The large message's header comes in two reads, so its body is not read alone.
+    assert(raw:send(net.frame(network.Encode({ 1 })) .. big:sub(1, 2)))
+    net.socket.sleep(0.2)
+    assert(raw:send(big:sub(3) .. net.frame(network.Encode({ 3 }))))
+    net.socket.sleep(0.2)
+    raw:setoption("linger", { on = true, timeout = 0 })
+    raw:close()
+    net.socket.sleep(0.3)
+    local got = {}  -- each event: the length of a message's string, or the code and reason
+    for _, e in ipairs(net.collect({}, 1)) do
+      got[#got + 1] = e.Event == network.EVENT_RECEIVE and #tostring(e.Packet[1])
+        or e.Event == network.EVENT_CONNECT and "connect" or (e.Event .. " " .. tostring(e.Errors))
+    end
+    assert.are.same({ "connect", 1, 70000, 1, network.EVENT_ERROR .. " connection reset by peer",
+      network.EVENT_CLIENT_CLOSE .. " connection reset by peer" }, got)
+  end)
+
   it("closes at once when the script disconnects it (no linger on a stream already ended)", function()
     -- The end of the peer's stream waits, while reading is paused, until the script has polled
     -- what came before it. A Disconnect meanwhile left the connection closing with its socket

@@ -128,6 +128,29 @@ describe("a hostile encrypted peer", function()
     net.assert_still_working(server, client, c)
   end)
 
+  it("sending a bad record behind good ones while reading is paused, sent to meanwhile: every message, then the error", function()
+    -- Found by a review of the day's changes (2026-12-07): the end, held until the script has
+    -- polled the messages before it, was cut short by the next write, whose encryption met
+    -- the failed session and failed the connection at once: the messages held back lost.
+    network.Configure({ QueueFull = "wait", EventQueueSize = 3 })
+    local server, client, c = encrypted_pair()
+    local peer, bad = hostile_peer(server, "flip", 20)  -- polls only up to its connect
+    finally(function() peer:close() end)
+    net.socket.sleep(0.5)  -- not polling: the queue is full, the end held
+    assert.are.equal(1, server:Send({ string.rep("x", 70000) }, bad))  -- encrypted as it is sent
+    net.socket.sleep(0.5)
+    local got = {}
+    for _, e in ipairs(net.collect({ Object = bad }, 2)) do
+      got[#got + 1] = e.Event == network.EVENT_RECEIVE and "message" or e.Event
+    end
+    local expected = {}
+    for i = 1, 20 do expected[i] = "message" end
+    table.insert(expected, network.EVENT_ERROR)
+    table.insert(expected, network.EVENT_CLIENT_CLOSE)
+    assert.are.same(expected, got)
+    net.assert_still_working(server, client, c)
+  end)
+
   for _, case in ipairs({ { replies = 1, what = "its one reply" }, { replies = 1000, what = "10 MB of replies" } }) do
     it("half-closing (close_notify) after a first reply gets " .. case.what .. ", then the server's close_notify", function()
       -- A request-reply peer's last request, then its close_notify; the replies still queued

@@ -79,18 +79,17 @@ public final class EventRing: @unchecked Sendable {
     /// returns them (counted as lost); `.wait` mode lets the ring grow past its capacity: the
     /// I/O thread checks `room` before queuing messages, so only state changes (connect,
     /// close, error) ever do that, a few slots at most, and a read parsed in "drop" mode just
-    /// before a switch to "wait" (its bodies still bounded by `EventQueueBytes`). `alongside`
-    /// runs under the ring's lock first: a change of state that the Lua thread must never see
-    /// without these events (`wait(until:for:)` checks under this lock). It must not take the
-    /// ring's lock. `admit` runs under the lock next: when it returns false the batch is not
-    /// queued (it stays in `batch`), so that a script's call that forbids the events (a
+    /// before a switch to "wait" (its bodies still bounded by `EventQueueBytes`). `admit` runs
+    /// under the ring's lock first. It makes the change of state that goes with the events,
+    /// which the Lua thread must never see without them (`wait(until:for:)` checks under this
+    /// lock), and says whether they may be queued at all: when it returns false the batch is
+    /// not queued (it stays in `batch`), so that a script's call that forbids them (a
     /// `Disconnect`) and the push are ordered: the events are queued before the call, or not
-    /// at all. Also returns the spin time of the script's wait when it is waiting for a
-    /// reply (`drain`), else 0.
-    public func push(contentsOf batch: inout [Event?], alongside: () -> Void = {},
+    /// at all. It must not take the ring's lock. Also returns the spin time of the script's
+    /// wait when it is waiting for a reply (`drain`), else 0.
+    public func push(contentsOf batch: inout [Event?],
                      admit: () -> Bool = { true }) -> (dropped: [Event], replySpin: Double) {
         let (dropped, wake, spin) = lock.withLock { () -> ([Event], Bool, Double) in
-            alongside()
             if closed || !admit() { return ([], false, 0) }
             var dropped: [Event] = []
             let wasEmpty = count == 0

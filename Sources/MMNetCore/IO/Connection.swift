@@ -377,9 +377,27 @@ extension Connection {
     }
 
     /// Records that the client's EVENT_CONNECTED with Result true is queued (I/O thread, under
-    /// the ring's lock, with the push: `connectingIsOver`).
-    func noteConnectedReported() {
-        lock.withLock { connectedReported = true }
+    /// the ring's lock, with the push: `connectingIsOver`) and returns true; unless the
+    /// script's Disconnect made it `.closing` since it opened: then the event is not queued.
+    func noteConnectedReportedIfOpen() -> Bool {
+        lock.withLock {
+            guard phase == .open else { return false }
+            connectedReported = true
+            return true
+        }
+    }
+
+    /// Moves to `.closed`, recording `reason` when it is the first failure (I/O thread, as the
+    /// event that tells the script is queued: `IOThread.report`'s `admit`), and returns true;
+    /// unless it is `.closing`: the script's Disconnect (or its state's close) came first, and
+    /// no event of the connection may follow that.
+    func closeUnlessClosing(reason: String) -> Bool {
+        lock.withLock {
+            guard phase != .closing else { return false }
+            phase = .closed
+            if failure == nil { failure = reason }
+            return true
+        }
     }
 
     /// Moves to `newPhase`, `.closing` or `.closed` (I/O thread), recording `reason` when it is

@@ -102,9 +102,14 @@ extension IOThread {
         } else {
             let kind: EventKind = connection.role == .client ? .serverClose : .clientClose
             connection.listener?.remove(connection)
-            report(Event(kind, source: connection, message: end.reason)) {
-                connection.enter(.closed, reason: end.reason)  // with the event, as in `fail`
-            }
+            var reported = false
+            report(Event(kind, source: connection, message: end.reason), admit: {
+                reported = connection.closeUnlessClosing(reason: end.reason)  // as in `fail`
+                return reported
+            })
+            // The script's Disconnect came first: its close goes on (`beginClosing`), writing
+            // out what was sent, and meets this end again.
+            guard reported else { return }
             if hasUnsent(connection) || needsCloseNotify(connection) {
                 writeOutAfterEnd(connection)
             } else {
@@ -162,7 +167,7 @@ extension IOThread {
             report(Event(.connect, source: connection, message: "connection from \(connection.peer.description)"))
         } else {
             report(Event(.connected, source: connection, message: "connected to \(connection.peer.description)", result: true),
-                   alongside: connection.noteConnectedReported)
+                   admit: connection.noteConnectedReportedIfOpen)
         }
         updateInterest(connection)
     }
@@ -170,27 +175,29 @@ extension IOThread {
     /// Something went wrong: report it as the phase calls for, then close at once. An open
     /// connection gets an EVENT_ERROR (unless `asError` is false: a timeout is not a protocol
     /// error) and then its close event, both with `reason`. The first event reported makes it
-    /// `.closed` in the same step (`report`'s `alongside`): a script that calls the object as
+    /// `.closed` in the same step (`report`'s `admit`): a script that calls the object as
     /// soon as it has the event finds it closed (`Send` false, `GetSocket` nil), not open until
     /// `finish` (before: `Send` true, the message lost), and a `WaitForConnect` that sees the
-    /// failure finds its EVENT_CONNECTED queued. Messages still queued are given up with a
-    /// reset (`abandon`).
+    /// failure finds its EVENT_CONNECTED queued. Unless the script's Disconnect came first:
+    /// then no event of the connection follows it (one could, when the two crossed). Messages
+    /// still queued are given up with a reset (`abandon`).
     func fail(_ connection: Connection, _ reason: String, asError: Bool = true) {
         let phase = connection.currentPhase
-        let close = { connection.enter(.closed, reason: reason) }
+        let close = { connection.closeUnlessClosing(reason: reason) }
         switch phase {
         case .connecting, .hello:
             if let listener = connection.listener {
+                // About the server, which the script holds, not about the connection.
                 report(Event(.error, source: listener, message: "\(connection.peer.description): \(reason)"),
-                       alongside: close)
+                       admit: { _ = close(); return true })
             } else {
-                report(Event(.connected, source: connection, message: reason, result: false), alongside: close)
+                report(Event(.connected, source: connection, message: reason, result: false), admit: close)
             }
         case .open:
             connection.listener?.remove(connection)
-            if asError { report(Event(.error, source: connection, message: reason), alongside: close) }
+            if asError { report(Event(.error, source: connection, message: reason), admit: close) }
             let kind: EventKind = connection.role == .client ? .serverClose : .clientClose
-            report(Event(kind, source: connection, message: reason), alongside: close)
+            report(Event(kind, source: connection, message: reason), admit: close)
         case .closing, .closed:
             break
         }

@@ -89,6 +89,17 @@ extension IOThread {
         }
         let n: Int?
         let closing = connection.currentPhase == .closing
+        if connection.readPaused && !closing {
+            // Paused, a whole message waits in the input for room in the ring: nothing is read
+            // now. POLLHUP or POLLERR brought us here (no events mask turns them off); out of
+            // poll(2) until reading resumes (`resumeReading`), or they would wake it at every
+            // poll. Reading on killed the host: the room asked for the rest of a large message
+            // came out negative when more than that message was in (a trap, SIGILL), and a
+            // read of 0 bytes, when exactly that message was in, returned 0, taken for the
+            // peer's end ("closed by peer": a reset, and what the kernel held, lost).
+            pollSet.suspend(at: connection.pollIndex)
+            return
+        }
         do {
             if let tls = connection.tls, !closing || !connection.lock.withLock({ tls.isHandshakeComplete }) {
                 n = try connection.lock.withLock {
@@ -104,16 +115,6 @@ extension IOThread {
                 }
             } else {
                 guard let space = readSpace(connection, closing: closing) else { return failForMemory(connection) }
-                if space.isEmpty {
-                    // A whole message waits in the input for room in the ring, reading paused:
-                    // POLLHUP or POLLERR brought us here, and there is no room to read into.
-                    // A read of 0 bytes returns 0, which was taken for the peer's end: "closed
-                    // by peer", with what the kernel still held, and the reset behind it,
-                    // lost. Out of poll(2) until reading resumes, or they would wake it at
-                    // every poll.
-                    if connection.readPaused { pollSet.suspend(at: connection.pollIndex) }
-                    return
-                }
                 n = try Posix.read(connection.fd, into: space)
             }
         } catch let error as SystemError {

@@ -16,12 +16,15 @@ extension IOThread {
         let phase = connection.currentPhase
         guard connection.tcpConnected && (phase != .closed || connection.writingOutAfterEnd) else { return }
         switch writeQueue(of: connection) {
-        case .broken(let reason) where phase == .open:
+        case .broken(let reason) where phase == .open, .failed(let reason) where connection.pendingEnd != nil:
             // The peer is gone, but what it sent before may still be waiting to be read:
             // stop writing, and read on until the stream ends; the read that meets the end
             // reports the close (the kernel returns the queued data before the error). On an
             // encrypted connection too: only the socket failed, not the TLS session, which
-            // still decrypts what arrived.
+            // still decrypts what arrived. Or the end is known and held until the script has
+            // polled what came before it (`endOfStream`): it reports the close. (A failed TLS
+            // session's end held so: a ping's encryption met its failure and failed the
+            // connection at once, the messages held back lost.)
             connection.lock.withLock {
                 if connection.writeFailure == nil { connection.writeFailure = reason }
                 connection.writeShut = true

@@ -343,11 +343,12 @@ public final class IOThread: @unchecked Sendable {
         return all.filter { seen.insert(ObjectIdentifier($0)).inserted }
     }
 
-    /// Puts a state-change event in its state's ring (never refused; see `EventRing`), and
-    /// makes the change `alongside` it, in one step for the Lua thread (`EventRing.push`).
-    func report(_ event: Event, alongside: () -> Void = {}) {
+    /// Puts a state-change event in its state's ring (never refused for room; see
+    /// `EventRing`) if `admit`, run under the ring's lock, lets it: `admit` makes the change
+    /// of state that goes with the event, in one step for the Lua thread (`EventRing.push`).
+    func report(_ event: Event, admit: () -> Bool = { true }) {
         var single: [Event?] = [event]
-        handleDropped(event.source.context.events.push(contentsOf: &single, alongside: alongside).dropped)
+        handleDropped(event.source.context.events.push(contentsOf: &single, admit: admit).dropped)
     }
 
     /// Closes the connections whose EVENT_CONNECT was dropped: no script can ever hold them.

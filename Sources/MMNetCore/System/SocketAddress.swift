@@ -44,7 +44,10 @@ public struct SocketAddress: Sendable, Equatable {
     /// The index of the interface `zone` names, by name or as a decimal number; nil when there
     /// is no such interface.
     private static func interfaceIndex(_ zone: String) -> UInt32? {
-        if let number = UInt32(zone), number > 0 { return number }
+        if let number = UInt32(zone), number > 0 {
+            var name = [CChar](repeating: 0, count: Int(IF_NAMESIZE) + 1)
+            return if_indextoname(number, &name) != nil ? number : nil
+        }
         let index = if_nametoindex(zone)
         return index > 0 ? index : nil
     }
