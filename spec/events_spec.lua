@@ -278,6 +278,28 @@ describe("the event queue", function()
     net.assert_still_working(server, client, c)
   end)
 
+  -- Found by a review of the day's changes (2026-12-07): reading paused for want of room
+  -- went on only at the script's next PollEvents, however much room Configure had just made.
+  for _, case in ipairs {
+    { name = "EventQueueSize", tight = { EventQueueSize = 10, EventQueueBytes = 1024 * 1024 }, more = 100 },
+    { name = "EventQueueBytes", tight = { EventQueueSize = 1000, EventQueueBytes = 1024 }, more = 1024 * 1024 },
+  } do
+    it("a larger " .. case.name .. " in QueueFull = \"wait\" mode lets reading go on at once", function()
+      case.tight.QueueFull = "wait"
+      network.Configure(case.tight)
+      local server = assert(network.Server("127.0.0.1", 0))
+      local client = assert(network.Client("127.0.0.1", server:GetPort()))
+      assert(client:WaitForConnect(5))  -- EVENT_CONNECT and EVENT_CONNECTED stay queued
+      for i = 1, 50 do assert.is_true(client:Send({ seq = i, pad = string.rep("p", 100) })) end
+      net.socket.sleep(0.3)
+      local before = network.GetStats().EventsQueued
+      assert.is_true(before < 52, before .. " queued: reading never paused")
+      network.Configure({ [case.name] = case.more })
+      assert.is_truthy(helper.wait_until(function() return network.GetStats().EventsQueued == 52 end, 2),
+        "still " .. network.GetStats().EventsQueued .. " queued, without a poll")
+    end)
+  end
+
   it("EventQueueSize sets the capacity", function()
     local server, client, c = net.pair()
     network.Configure({ EventQueueSize = 10 })

@@ -62,7 +62,9 @@ public final class ScriptContext: @unchecked Sendable {
         if old.eventQueueBytes != settings.eventQueueBytes {
             events.setByteLimit(settings.eventQueueBytes)
         }
-        if old.queueFull == .wait && settings.queueFull == .drop {
+        // More room: reading paused for want of it goes on now, not at the next poll.
+        if old.queueFull == .wait && settings.queueFull == .drop || settings.eventQueueSize > old.eventQueueSize
+            || settings.eventQueueBytes > old.eventQueueBytes {
             io.submit(.resume(self))
         }
         return nil

@@ -176,7 +176,9 @@ public final class Connection: Endpoint, @unchecked Sendable {
     public var failureReason: String? { lock.withLock { failure } }
 
     /// Seconds connecting and the hello took, once the connection is open (any thread).
-    public var connectDuration: Double? { lock.withLock { connectSeconds } }
+    /// Nil until its EVENT_CONNECTED with Result true is queued (a Disconnect between the open
+    /// and the event leaves it nil: no event, so no success either).
+    public var connectDuration: Double? { lock.withLock { connectedReported ? connectSeconds : nil } }
 
     /// Whether a client's connecting is over for `WaitForConnect` (any thread): it is open and
     /// its EVENT_CONNECTED is queued (the event goes in just after the phase changes: a script

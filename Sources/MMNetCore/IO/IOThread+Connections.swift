@@ -164,7 +164,9 @@ extension IOThread {
                 finish(connection, reason: "server closed")
                 return
             }
-            report(Event(.connect, source: connection, message: "connection from \(connection.peer.description)"))
+            // Not once the server's close has closed it (its script dropped the server).
+            report(Event(.connect, source: connection, message: "connection from \(connection.peer.description)"),
+                   admit: { connection.currentPhase == .open })
         } else {
             report(Event(.connected, source: connection, message: "connected to \(connection.peer.description)", result: true),
                    admit: connection.noteConnectedReportedIfOpen)
@@ -291,7 +293,11 @@ extension IOThread {
             listener.acceptHeld = false
             if pausedListeners[listener.id] == nil { pollSet.setEvents(Int16(POLLIN), at: listener.pollIndex) }
         }
-        for connection in connections.values where connection.context === context && connection.readPaused {
+        // Not a closing one (the script's Disconnect crossed the resume): its close clears the
+        // pause (`beginClosing`). Resumed, it found its input still held, took its held end for
+        // one in the middle of a message, and was reset, the replies it was sent lost.
+        for connection in connections.values
+        where connection.context === context && connection.readPaused && connection.currentPhase < .closing {
             connection.readPaused = false
             processInput(connection)
             if let end = connection.pendingEnd, !connection.readPaused {
