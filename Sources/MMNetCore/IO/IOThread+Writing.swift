@@ -23,8 +23,8 @@ extension IOThread {
             // encrypted connection too: only the socket failed, not the TLS session, which
             // still decrypts what arrived. Or the end is known and held until the script has
             // polled what came before it (`endOfStream`): it reports the close. (A failed TLS
-            // session's end held so: a ping's encryption met its failure and failed the
-            // connection at once, the messages held back lost.)
+            // session's end held so: the script's next send met the failure when encrypted and
+            // failed the connection at once, the messages held back lost.)
             connection.lock.withLock {
                 if connection.writeFailure == nil { connection.writeFailure = reason }
                 connection.writeShut = true
