@@ -69,6 +69,34 @@ describe("the event queue", function()
     for _, p in ipairs(net.pending) do assert.are_not.equal(network.EVENT_ERROR, p.Event) end
   end)
 
+  -- Its Timestamp was the time of the poll, after every event it reported, as if the losses
+  -- came last; it is when the queue began to overflow.
+  it("stamps the overflow report with the time of the first loss", function()
+    local server, client, c = net.pair()
+    local dropped_before = network.GetStats().EventsDropped
+    --- Waits until the queue has dropped `count` events in this test (the count is live:
+    -- GetStats drains nothing).
+    local function await_dropped(count)
+      local deadline = net.now() + 10
+      local function dropped() return network.GetStats().EventsDropped - dropped_before end
+      while dropped() < count and net.now() < deadline do net.socket.sleep(0.01) end
+      assert.are.equal(count, dropped())
+    end
+    local before = net.now()
+    for i = 1, 2001 do assert.is_true(client:Send({ seq = i })) end
+    await_dropped(1)
+    net.socket.sleep(0.2)
+    local second = net.now()
+    for i = 2002, 2100 do assert.is_true(client:Send({ seq = i })) end
+    await_dropped(100)
+    local events = network.PollEvents()
+    assert.are.equal("event queue overflow: 100 events lost", events[1].Errors)
+    assert.are.equal(2100, events[#events].Packet.seq)
+    assert.is_true(events[1].Timestamp >= before - 0.01, "before the first send")
+    assert.is_true(events[1].Timestamp < second, "after the second burst: " .. (events[1].Timestamp - second))
+    assert.is_true(events[1].Timestamp < events[#events].Timestamp, "not the time of the poll")
+  end)
+
   -- In "drop" mode a full queue drops its oldest message, not the connect, close and error
   -- events queued before it: one peer's flood must not cost the others their EVENT_CONNECT
   -- (and with it their connections, which no script could hold).

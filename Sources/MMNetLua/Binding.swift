@@ -24,7 +24,7 @@ final class Binding {
     /// loses none of them.
     var drained: [Event] = []
     /// Events the ring reported lost that PollEvents has not reported yet (same reason).
-    var unreportedLost = 0
+    var unreportedLost = EventLosses()
     /// PollEvents is building its tables (`drained` is in use): a finalizer the garbage
     /// collector runs meanwhile may call PollEvents again, and that call returns no events.
     var building = false
@@ -53,7 +53,7 @@ final class Binding {
         _ = Unmanaged.passRetained(parents)
         _ = Unmanaged.passRetained(Inherited(drained))
         drained = []
-        unreportedLost = 0
+        unreportedLost = EventLosses()
         do {
             let context = ScriptContext(io: try IOThread.acquire())
             _ = context.configure(parents.scriptSettings)

@@ -63,19 +63,19 @@ private func collectEvents(_ L: OpaquePointer, timeout: Double) -> Collected {
         // Ctrl-C ends a wait (`HookWatch`), and the hook raises "interrupted!" when the
         // script runs on.
         let hooks = HookWatch(L)
-        binding.unreportedLost += context.drainEvents(into: &binding.drained, timeout: timeout,
-                                                      interrupted: { hooks.changed })
+        binding.unreportedLost.add(context.drainEvents(into: &binding.drained, timeout: timeout,
+                                                       interrupted: { hooks.changed }))
         // Counted once, when drained: in the overflow report and in GetStats().EventsDropped
         // alike (the report counted them and EventsDropped did not: 12 against 11).
         let unreachable = countUnreachable(binding.drained)
         if unreachable > 0 {
-            binding.unreportedLost += unreachable
+            binding.unreportedLost.add(EventLosses(count: unreachable, since: Clock.wall()))
             context.events.countLost(unreachable)
         }
     }
     context.buffers.releaseIfIdle(now: Clock.monotonic())
     returnLoans(L, book: context.loans)
-    if binding.drained.isEmpty && binding.unreportedLost == 0 { return .none }
+    if binding.drained.isEmpty && binding.unreportedLost.count == 0 { return .none }
     binding.building = true
     defer { binding.building = false }
     var count = binding.drained.count
@@ -86,7 +86,7 @@ private func collectEvents(_ L: OpaquePointer, timeout: Double) -> Collected {
             for refusal in made.refusals { refusal.connection.refuseQueuedMessage(reason: refusal.reason) }
             fillNewObjects(L, made.newObjects)
             binding.drained.removeFirst(count)
-            binding.unreportedLost = 0
+            binding.unreportedLost = EventLosses()
             if keptBack || !binding.drained.isEmpty { context.events.notifyPending(!binding.drained.isEmpty) }
             return .built
         }
@@ -176,7 +176,7 @@ private struct EventTables {
     /// The events, read in place.
     let events: UnsafeBufferPointer<Event>
     /// Events lost to overflow, to report first.
-    let lost: Int
+    let lost: EventLosses
     /// The state's binding (its key cache and codec limits), not retained.
     let binding: Unmanaged<Binding>
     /// The new objects and the refusals of the build (`BuildResults`).
@@ -211,16 +211,16 @@ private let buildEventTables: mmnet_Protected = { state, context in
     let lost = tables.pointee.lost
     return tables.pointee.binding._withUnsafeGuaranteedRef { binding in
         let limits = binding.codecLimits
-        lua_createtable(L, Int32(events.count - lost + (lost > 0 ? 1 : 0)), 0)
+        lua_createtable(L, Int32(events.count + (lost.count > 0 ? 1 : 0)), 0)
         // Above the result table: the field names, pushed once per call (rawset with them
         // skips the lookup lua_setfield makes for each), and the object of the previous event
         // (consecutive events mostly come from one object).
         var slots = EventSlots(L)
         let keys = binding.keys.pusher(table: slots.keyTable)
         var count: lua_Integer = 0
-        if lost > 0 {
-            pushEventTable(L, kind: .error, timestamp: Clock.wall(), fields: 3, slots: slots)
-            guard setErrors(L, "event queue overflow: \(lost) events lost", slots: slots) else {
+        if lost.count > 0 {
+            pushEventTable(L, kind: .error, timestamp: lost.since, fields: 3, slots: slots)
+            guard setErrors(L, "event queue overflow: \(lost.count) events lost", slots: slots) else {
                 return stopBuilding(L, slots: slots, tables: tables)
             }
             count += 1

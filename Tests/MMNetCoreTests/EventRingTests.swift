@@ -1,6 +1,6 @@
 // EventRing's room: message bodies count against the byte limit in both QueueFull modes, the
 // event count only in "wait" mode, and whatever leaves the ring (drained, dropped, resized
-// away) gives its bytes back.
+// away) gives its bytes back; losses are reported once, with the time of the first.
 //
 // Thread: the test's own (it plays both the I/O thread and the Lua thread).
 import XCTest
@@ -31,7 +31,7 @@ final class EventRingTests: EventRingTestCase {
         var drained: [Event] = []
         let (lost, resume) = ring.drain(into: &drained, timeout: 0, spin: 0)
         XCTAssertEqual(drained.count, 3)
-        XCTAssertEqual(lost, 0)
+        XCTAssertEqual(lost.count, 0)
         XCTAssertTrue(resume, "a drain after a hold-back lets the I/O thread read again")
         XCTAssertEqual(ring.room().bytes, 100)
     }
@@ -70,12 +70,12 @@ final class EventRingTests: EventRingTestCase {
         var checks = 0
         let (lost, _) = ring.drain(into: &drained, timeout: 10, spin: 0) { checks += 1; return true }
         XCTAssertEqual(drained.count, 1, "events queued before the wait are taken without waiting")
-        XCTAssertEqual(lost, 1)
+        XCTAssertEqual(lost.count, 1)
         drained.removeAll()
         let (none, _) = ring.drain(into: &drained, timeout: 10, spin: 0) { checks += 1; return checks > 2 }
         XCTAssertLessThan(Clock.monotonic() - start, 2, "ended by the interrupt, not the 10 s timeout")
         XCTAssertEqual(drained.count, 0)
-        XCTAssertEqual(none, 0)
+        XCTAssertEqual(none.count, 0)
         push(ring, 1, size: 1)
         let (_, _) = ring.drain(into: &drained, timeout: 10, spin: 0) { true }
         XCTAssertEqual(drained.count, 1, "a push ends the wait as before")
@@ -96,6 +96,29 @@ final class EventRingTests: EventRingTestCase {
         XCTAssertEqual(ring.totalLost, 3)
     }
 
+    func testLossesCarryTheTimeOfTheFirstOneUntilDrained() {
+        // The overflow report's Timestamp: when the queue began to overflow, not when the
+        // script polled (it came after every event it reported, as if the losses were last).
+        let ring = EventRing(capacity: 2, byteLimit: 1 << 20)
+        let before = Clock.wall()
+        push(ring, 3, size: 1)  // one lost
+        let between = Clock.wall()
+        usleep(20_000)
+        push(ring, 2, size: 1)  // two more
+        var drained: [Event] = []
+        let (lost, _) = ring.drain(into: &drained, timeout: 0, spin: 0)
+        XCTAssertEqual(lost.count, 3)
+        XCTAssertGreaterThanOrEqual(lost.since, before)
+        XCTAssertLessThanOrEqual(lost.since, between, "the first loss, not the last or the drain")
+        push(ring, 1, size: 1)
+        let (none, _) = ring.drain(into: &drained, timeout: 0, spin: 0)
+        XCTAssertEqual(none, EventLosses(), "reported once")
+        var sum = EventLosses(count: 2, since: 20)
+        sum.add(EventLosses(count: 1, since: 10))
+        sum.add(EventLosses())
+        XCTAssertEqual(sum, EventLosses(count: 3, since: 10), "the earlier first loss is kept")
+    }
+
     func testDropModeDropsTheOldestMessageBeforeAnyStateEvent() {
         let ring = EventRing(capacity: 4, byteLimit: 1 << 20)
         /// Pushes one event: a message of `size` bytes, or a state event named `name`.
@@ -112,7 +135,7 @@ final class EventRingTests: EventRingTestCase {
         XCTAssertEqual(push(.connect, "E"), ["A"], "no message left: the oldest event")
         var drained: [Event] = []
         let (lost, _) = ring.drain(into: &drained, timeout: 0, spin: 0)
-        XCTAssertEqual(lost, 4)
+        XCTAssertEqual(lost.count, 4)
         XCTAssertEqual(drained.map { $0.message ?? "m" }, ["B", "C", "D", "E"])
         XCTAssertEqual(ring.room().bytes, 1 << 20, "the dropped messages gave their bytes back")
     }

@@ -42,7 +42,8 @@ public final class EventRing: @unchecked Sendable {
     private var bytes = 0
     private var byteLimit: Int
     private var waiters = 0
-    private var lostSinceReport = 0
+    /// Events dropped since the last drain, and when the first of them was.
+    private var lostSinceReport = EventLosses()
     private var lostTotal = 0
     private var refusedSinceDrain = false
     private var closed = false
@@ -95,11 +96,7 @@ public final class EventRing: @unchecked Sendable {
             let wasEmpty = count == 0
             for index in batch.indices {
                 guard let event = batch[index].take() else { continue }
-                if count >= capacity && policy == .drop {
-                    dropped.append(removeLeastCostly())
-                    lostSinceReport += 1
-                    lostTotal += 1
-                }
+                if count >= capacity && policy == .drop { dropped.append(dropLeastCostly()) }
                 if used == slots.count {
                     // Full of slots: compact the holes away, and double too unless they were
                     // half the slots (each compaction then frees as many slots as it moves).
@@ -157,7 +154,7 @@ public final class EventRing: @unchecked Sendable {
     /// (the next drain takes them, and the losses and hold-backs to report): the script has an
     /// interrupt to handle (lua5.4's Ctrl-C waited out a `PollEvents(3600)`).
     public func drain(into events: inout [Event], timeout: Double, spin: Double,
-                      interrupted: () -> Bool = { false }) -> (lost: Int, resume: Bool) {
+                      interrupted: () -> Bool = { false }) -> (lost: EventLosses, resume: Bool) {
         let start = timeout > 0 ? Clock.monotonic() : 0
         if timeout > 0 && spin > 0 && lock.withLock({ startSpinning(spin) }) {
             let spinEnd = start + min(spin, timeout)
@@ -175,7 +172,7 @@ public final class EventRing: @unchecked Sendable {
                 lastWaitWasShort = count > 0 && Clock.monotonic() - start <= 2 * spin
                 if interrupted() {  // nothing taken: the script may never see this call's result
                     replySpin = 0
-                    return (0, false)
+                    return (EventLosses(), false)
                 }
             }
             replySpin = 0
@@ -183,7 +180,7 @@ public final class EventRing: @unchecked Sendable {
             takeAll { events.append($0) }
             if notifyFD >= 0 { Posix.drain(eventfd: notifyFD) }
             let lost = lostSinceReport
-            lostSinceReport = 0
+            lostSinceReport = EventLosses()
             let resume = refusedSinceDrain
             refusedSinceDrain = false
             return (lost, resume)
@@ -236,11 +233,7 @@ public final class EventRing: @unchecked Sendable {
         lock.withLock {
             self.policy = policy
             var dropped: [Event] = []
-            while count > newCapacity && policy == .drop {
-                dropped.append(removeLeastCostly())
-                lostSinceReport += 1
-                lostTotal += 1
-            }
+            while count > newCapacity && policy == .drop { dropped.append(dropLeastCostly()) }
             relayout(slotCount: max(min(newCapacity, slots.count), count, 1))
             capacity = newCapacity
             return dropped
@@ -315,6 +308,15 @@ public final class EventRing: @unchecked Sendable {
     /// `room`, under the lock.
     private func roomLocked() -> (events: Int, bytes: Int) {
         (policy == .wait ? max(0, capacity - count) : .max, byteLimit - bytes)
+    }
+
+    /// Drops the event whose loss costs least (`removeLeastCostly`) and counts it lost.
+    private func dropLeastCostly() -> Event {
+        // The clock is read for the first loss only: a flood drops one event per message.
+        let first = lostSinceReport.count == 0 ? Clock.wall() : lostSinceReport.since
+        lostSinceReport.add(EventLosses(count: 1, since: first))
+        lostTotal += 1
+        return removeLeastCostly()
     }
 
     /// Removes, for `.drop` mode, the event whose loss costs least: the oldest message
@@ -392,5 +394,30 @@ public final class EventRing: @unchecked Sendable {
         used = count
         scanFrom = 0
         errorScanFrom = 0
+    }
+}
+
+/// Events lost to overflow and not reported yet: how many, and when the first of them was.
+public struct EventLosses: Sendable, Equatable {
+    /// How many events were lost.
+    public private(set) var count = 0
+    /// When the first of them was lost, in seconds since the Unix epoch (`Clock.wall`); 0
+    /// when none was. The overflow report's `.Timestamp`: when the queue began to overflow.
+    public private(set) var since = 0.0
+
+    /// No losses.
+    public init() {}
+
+    /// `count` losses, the first at `since`.
+    public init(count: Int, since: Double) {
+        self.count = count
+        self.since = count > 0 ? since : 0
+    }
+
+    /// Adds `other`'s losses, keeping the earlier first one.
+    public mutating func add(_ other: EventLosses) {
+        guard other.count > 0 else { return }
+        since = count > 0 ? min(since, other.since) : other.since
+        count += other.count
     }
 }

@@ -72,9 +72,10 @@ public final class ScriptContext: @unchecked Sendable {
 
     /// Takes the queued events (Lua thread), waiting up to `timeout` seconds for one when none
     /// is queued, and lets the I/O thread read again if the ring had refused events.
-    /// Returns the number of events dropped by overflow since the last call. A wait ends
-    /// early, taking nothing, once `interrupted` holds (`EventRing.drain`).
-    public func drainEvents(into events: inout [Event], timeout: Double, interrupted: () -> Bool = { false }) -> Int {
+    /// Returns the events dropped by overflow since the last call. A wait ends early, taking
+    /// nothing, once `interrupted` holds (`EventRing.drain`).
+    public func drainEvents(into events: inout [Event], timeout: Double,
+                            interrupted: () -> Bool = { false }) -> EventLosses {
         // A script that only receives (a stream) never spins: its spinning would take the CPU
         // from the threads that bring it the stream.
         let spin = sentSinceDrain ? settings.spinWait : 0
