@@ -172,4 +172,37 @@ describe("fork() after require \"mmnet\"", function()
       print("CHILD OF ROUND 2 SERVED")
     ]], "--rounds 2")
   end)
+
+  -- Found by the review of hooks (2026-12-07): the child's first mmnet call reopened its state
+  -- in the middle of the parent's PollEvents building its tables, and emptied the events the
+  -- build was reading: the child trapped (SIGILL, 2 runs of 2).
+  it("lets a hook fork while PollEvents builds its tables", function()
+    if unsupported() then return end
+    assert_host_prints("PARENT BUILT 2 AND THE CHILD TOO", PAIR .. [[
+      local server, client, c = pair()
+      assert(client:Send({ 1 }) and server:Send({ 2 }, c))
+      local deadline = os.time() + 5
+      while network.GetStats().EventsQueued < 2 and os.time() < deadline do end
+      local calls, child, pid = 0, false, nil
+      local skip = { [network.PollEvents] = true, [debug.sethook] = true, [pcall] = true }
+      debug.sethook(function()
+        if skip[debug.getinfo(2, "f").func] then return end
+        calls = calls + 1
+        if calls == 1 then  -- the build's first protected call
+          pid = HOST.fork()
+          if pid == 0 then
+            child = true
+            network.GetStats()  -- the child's first call
+          end
+        end
+      end, "c")
+      local ok, events = pcall(network.PollEvents)
+      debug.sethook()
+      assert(ok, events)
+      if child then HOST.exit(#events == 2 and 0 or 3) end
+      assert(#events == 2, #events .. " events")
+      assert(HOST.wait(pid, 10) == "exit 0", "the child failed")
+      print("PARENT BUILT 2 AND THE CHILD TOO")
+    ]])
+  end)
 end)

@@ -28,6 +28,9 @@ final class Binding {
     /// PollEvents is building its tables (`drained` is in use): a finalizer the garbage
     /// collector runs meanwhile may call PollEvents again, and that call returns no events.
     var building = false
+    /// A Server or Client is getting its Lua value: PollEvents returns no events meanwhile
+    /// (`makeEndpoint`).
+    var making = false
     /// The codec limits in force, as `Configure` last set them (read by Encode, Decode and
     /// PollEvents without the context's lock).
     var codecLimits: CodecLimits
@@ -48,8 +51,10 @@ final class Binding {
     /// parent's. The child gets an empty context of its own with the same settings, served by
     /// an I/O thread of its own; the parent's context is never released (its locks may be held
     /// by threads the child does not have, and its descriptor numbers may be the child's now).
+    /// Not while PollEvents builds its tables from `drained` (a fork from a debug hook or a
+    /// finalizer run meanwhile): the next call after the build reopens.
     private func reopenIfForked() {
-        guard let parents = opened, parents.isInherited else { return }
+        guard !building, let parents = opened, parents.isInherited else { return }
         _ = Unmanaged.passRetained(parents)
         _ = Unmanaged.passRetained(Inherited(drained))
         drained = []

@@ -122,15 +122,20 @@ private enum MadeEndpoint {
 /// back here instead of unwinding these frames, which hold references.
 private func makeEndpoint(_ L: OpaquePointer, address: SocketAddress, key: PresharedKey?, type: ObjectType, action: String,
                           make: (SocketAddress, PresharedKey?, ScriptContext) throws -> (Endpoint, String)) -> MadeEndpoint {
-    let (context, problem) = scriptContext(L)
-    guard let context else { return .refused(problem) }
+    guard let binding = Binding.current(L) else { return .refused("mmnet is not open in this state") }
+    guard let context = binding.context else { return .refused(binding.startupError ?? "") }
     do {
         let (endpoint, result) = try make(address, key, context)
         var made = MadeObject(id: endpoint.id)
+        // Its events may be queued already (a client's EVENT_CONNECTED), before its value
+        // exists: a PollEvents from a debug hook or finalizer that Lua runs meanwhile would
+        // take them for a dropped object's, and lose them. It returns none until then.
+        binding.making = true
         let status = result.withCString { text in
             made.result = text
             return mmnet_pcall(L, 0, pushMadeObject, &made, 2)
         }
+        binding.making = false
         guard status == LUA_OK, let block = made.block else {
             close(endpoint)
             return .raised

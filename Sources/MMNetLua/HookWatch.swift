@@ -10,7 +10,23 @@ import CLuaShim
 struct HookWatch {
     private let thread: OpaquePointer
     private let main: OpaquePointer?
-    private let masks: (Int32, Int32)
+    private let hooks: (Hook, Hook)
+
+    /// One thread's debug hook: its function, mask and count. All three are compared: a
+    /// script's own hook (a profiler's "crl" with a count) has Ctrl-C's mask already, and a
+    /// count hook replaced by another differs only in its function.
+    private struct Hook: Equatable {
+        let function: UnsafeRawPointer?
+        let mask: Int32
+        let count: Int32
+
+        /// The hook of `L` now.
+        init(_ L: OpaquePointer?) {
+            function = unsafeBitCast(lua_gethook(L), to: UnsafeRawPointer?.self)
+            mask = lua_gethookmask(L)
+            count = lua_gethookcount(L)
+        }
+    }
 
     /// Notes the hooks of `L` and of its state's main thread now.
     init(_ L: OpaquePointer) {
@@ -18,11 +34,11 @@ struct HookWatch {
         main = lua_tothread(L, -1)
         mmnet_pop(L, 1)
         thread = L
-        masks = (lua_gethookmask(L), lua_gethookmask(main))
+        hooks = (Hook(L), Hook(main))
     }
 
     /// Whether a hook was set, changed or cleared on either since `init`.
     var changed: Bool {
-        (lua_gethookmask(thread), lua_gethookmask(main)) != masks
+        (Hook(thread), Hook(main)) != hooks
     }
 }

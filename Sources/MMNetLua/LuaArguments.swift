@@ -92,10 +92,20 @@ func push(_ L: OpaquePointer, _ string: String) {
 
 /// Pushes a Swift string in protected mode: false, with Lua's memory error on top instead,
 /// when Lua has no memory for it, so that the error does not unwind the caller's frames (and
-/// the string and references they hold); the caller then returns `MMNET_RETHROW`.
+/// the string and references they hold); the caller then returns `MMNET_RETHROW`. (The error
+/// may also be a debug hook's, which Lua runs at the call: Ctrl-C's, say.)
 func pushProtected(_ L: OpaquePointer, _ string: String) -> Bool {
+    pushProtectedStatus(L, string) == LUA_OK
+}
+
+/// `pushProtected(_:_:)`, returning the status of the call: `LUA_OK`, `LUA_ERRMEM` for want
+/// of memory, or another for a debug hook's error.
+func pushProtectedStatus(_ L: OpaquePointer, _ string: String) -> Int32 {
     var string = string
-    return string.withUTF8 { pushProtected(L, bytes: UnsafeRawBufferPointer($0)) }
+    return string.withUTF8 { bytes in
+        var bytes = UnsafeRawBufferPointer(bytes)
+        return mmnet_pcall(L, 0, pushBytes, &bytes, 1)
+    }
 }
 
 /// Pushes `bytes` as a string in protected mode (see `pushProtected(_:_:)`).

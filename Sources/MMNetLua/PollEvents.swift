@@ -37,7 +37,9 @@ private enum Collected {
     case none
     /// The array of event tables.
     case built
-    /// The error that stopped the building (a memory error); the events wait for the next call.
+    /// The error that stopped the building; the events wait for the next call. A memory error
+    /// that even a build of one event could not get past, or any other error (a debug hook's,
+    /// which Lua may run at any call: Ctrl-C's "interrupted!" must reach the script).
     case failed
 }
 
@@ -54,8 +56,8 @@ private func collectEvents(_ L: OpaquePointer, timeout: Double) -> Collected {
     guard let binding = Binding.current(L), let context = binding.context else { return .none }
     // A finalizer that the garbage collector runs while this state's PollEvents builds its
     // tables (any allocation can run one) and that calls PollEvents: no events for it, they
-    // are the building call's.
-    if binding.building { return .none }
+    // are the building call's. Nor while a Server or Client is made (`Binding.making`).
+    if binding.building || binding.making { return .none }
     // Events kept back by an earlier call (it ran out of memory): the descriptor was left
     // readable for them, and is set again once this call has built what it can.
     let keptBack = !binding.drained.isEmpty
@@ -82,13 +84,23 @@ private func collectEvents(_ L: OpaquePointer, timeout: Double) -> Collected {
     var refused: RefusedMessage?
     while true {
         var made = BuildResults(refusals: refused.map { [$0.refusal] } ?? [])
-        guard let failedAt = buildTables(L, binding, count: count, made: &made) else {
+        let failedAt: Int
+        switch buildTables(L, binding, count: count, made: &made) {
+        case .built:
             for refusal in made.refusals { refusal.connection.refuseQueuedMessage(reason: refusal.reason) }
             fillNewObjects(L, made.newObjects)
             binding.drained.removeFirst(count)
             binding.unreportedLost = EventLosses()
             if keptBack || !binding.drained.isEmpty { context.events.notifyPending(!binding.drained.isEmpty) }
             return .built
+        case .raised:
+            // Not for want of memory: raised as it is, every event kept (a smaller build would
+            // swallow it, and a hook that always raises would make it retry for ever).
+            if let refused { binding.drained[0] = refused.event }
+            context.events.notifyPending(true)
+            return .failed
+        case .outOfMemory(let index):
+            failedAt = index
         }
         if failedAt > 0 {
             // The events before it fit, once the rest is not held.
@@ -155,10 +167,21 @@ private struct BuildResults {
     }
 }
 
+/// How a build of event tables ended.
+private enum BuildOutcome {
+    /// The array is on the stack.
+    case built
+    /// Lua ran out of memory making the table of the event at this index (-1: the lost
+    /// report); the memory error is on the stack instead.
+    case outOfMemory(at: Int)
+    /// Another error is on the stack instead: a debug hook's (Lua runs hooks inside the
+    /// build's protected calls), to be raised.
+    case raised
+}
+
 /// Builds the array of the tables of the first `count` drained events (and of the lost
-/// report) in protected mode, onto the stack; returns nil when it did, or, with the memory
-/// error on top instead, the index of the event whose table failed (-1: the lost report).
-private func buildTables(_ L: OpaquePointer, _ binding: Binding, count: Int, made: inout BuildResults) -> Int? {
+/// report) in protected mode, onto the stack.
+private func buildTables(_ L: OpaquePointer, _ binding: Binding, count: Int, made: inout BuildResults) -> BuildOutcome {
     // Events are read in place (an unsafe buffer's elements are borrowed, not copied).
     binding.drained.withUnsafeBufferPointer { drained in
         withUnsafeMutablePointer(to: &made) { made in
@@ -166,7 +189,11 @@ private func buildTables(_ L: OpaquePointer, _ binding: Binding, count: Int, mad
                                      lost: binding.unreportedLost,
                                      binding: Unmanaged.passUnretained(binding), made: made)
             let status = mmnet_pcall(L, 0, buildEventTables, &tables, 1)
-            return status == LUA_OK && !tables.failed ? nil : tables.finished
+            switch status == LUA_OK ? tables.failure : status {
+            case LUA_OK: return .built
+            case LUA_ERRMEM: return .outOfMemory(at: tables.finished)
+            default: return .raised
+            }
         }
     }
 }
@@ -181,9 +208,10 @@ private struct EventTables {
     let binding: Unmanaged<Binding>
     /// The new objects and the refusals of the build (`BuildResults`).
     let made: UnsafeMutablePointer<BuildResults>
-    /// The build stopped at a memory error that came back to it (a message's `.Errors`
-    /// string, made in protected mode): its one result is that error, not the array.
-    var failed = false
+    /// The status of the error that came back to the build and stopped it (a message's
+    /// `.Errors` string, made in protected mode), its one result instead of the array;
+    /// `LUA_OK` while none did.
+    var failure = LUA_OK
     /// The events built (or skipped) so far: at a failure, the index of the one that failed;
     /// -1 while the lost report is being built.
     var finished = -1
@@ -220,9 +248,8 @@ private let buildEventTables: mmnet_Protected = { state, context in
         var count: lua_Integer = 0
         if lost.count > 0 {
             pushEventTable(L, kind: .error, timestamp: lost.since, fields: 3, slots: slots)
-            guard setErrors(L, "event queue overflow: \(lost.count) events lost", slots: slots) else {
-                return stopBuilding(L, slots: slots, tables: tables)
-            }
+            let status = setErrors(L, "event queue overflow: \(lost.count) events lost", slots: slots)
+            guard status == LUA_OK else { return stopBuilding(L, status: status, slots: slots, tables: tables) }
             count += 1
             lua_rawseti(L, slots.results, count)
         }
@@ -235,8 +262,8 @@ private let buildEventTables: mmnet_Protected = { state, context in
                 lua_rawseti(L, slots.results, count)
             case .skipped:
                 break  // an unreachable event counted when drained: its object has no Lua value
-            case .failed:
-                return stopBuilding(L, slots: slots, tables: tables)
+            case .failed(let status):
+                return stopBuilding(L, status: status, slots: slots, tables: tables)
             }
             tables.pointee.finished = index + 1
         }
@@ -245,11 +272,12 @@ private let buildEventTables: mmnet_Protected = { state, context in
     }
 }
 
-/// Ends a build at the memory error on top: it becomes the one result, and `failed` says so.
-private func stopBuilding(_ L: OpaquePointer, slots: EventSlots, tables: UnsafeMutablePointer<EventTables>) -> Int32 {
+/// Ends a build at the error on top, of status `status`: it becomes the one result.
+private func stopBuilding(_ L: OpaquePointer, status: Int32, slots: EventSlots,
+                          tables: UnsafeMutablePointer<EventTables>) -> Int32 {
+    tables.pointee.failure = status
     lua_copy(L, -1, slots.results)
     lua_settop(L, slots.results)
-    tables.pointee.failed = true
     return 1
 }
 
@@ -338,8 +366,8 @@ private enum PushedEvent {
     /// It pushed nothing: the event's object was collected or never reached the script, or
     /// the event is a message after one its connection refused.
     case skipped
-    /// Lua had no memory for a string (`setErrors`): the error is on top.
-    case failed
+    /// Making a string failed (`setErrors`): the error is on top, and this is its status.
+    case failed(Int32)
 }
 
 /// Pushes the table of one event (read in place). The object of an EVENT_CONNECT is pushed
@@ -374,7 +402,8 @@ private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits
                    fields: 3 + (hasMessage ? 1 : 0) + (kind == .receive || kind == .connected ? 1 : 0), slots: slots)
     slots.set(L, slots.objectKey) { lua_pushvalue(L, slots.object) }
     if hasMessage {
-        guard setErrors(L, event.pointee.message!, slots: slots) else { return .failed }
+        let status = setErrors(L, event.pointee.message!, slots: slots)
+        guard status == LUA_OK else { return .failed(status) }
     }
     if kind == .receive {
         lua_pushvalue(L, slots.packetKey)
@@ -383,7 +412,8 @@ private func pushEvent(_ L: OpaquePointer, _ event: UnsafePointer<Event>, limits
             // lowered since: the script gets an EVENT_ERROR instead, then the close event.
             mmnet_pop(L, 1)
             slots.set(L, slots.eventKey) { lua_pushinteger(L, lua_Integer(EventKind.error.rawValue)) }
-            guard setErrors(L, error.message, slots: slots) else { return .failed }
+            let status = setErrors(L, error.message, slots: slots)
+            guard status == LUA_OK else { return .failed(status) }
             if let connection = event.pointee.source as? Connection {
                 made.pointee.refusals.append(Refusal(connection: connection, reason: error.message))
             }
@@ -408,13 +438,15 @@ private func isAnnounceable(_ source: Endpoint) -> Bool {
     return connection.listener?.isClosed != true
 }
 
-/// Sets `.Errors` of the event table on top to `message`, made in protected mode; false, with
-/// the memory error on top, when Lua has no memory for it.
-private func setErrors(_ L: OpaquePointer, _ message: String, slots: EventSlots) -> Bool {
+/// Sets `.Errors` of the event table on top to `message`, made in protected mode. Returns
+/// the status: `LUA_OK`, or with the error on top, `LUA_ERRMEM` when Lua had no memory for
+/// it, another when a debug hook raised an error.
+private func setErrors(_ L: OpaquePointer, _ message: String, slots: EventSlots) -> Int32 {
     lua_pushvalue(L, slots.errorsKey)
-    guard pushProtected(L, message) else { return false }
+    let status = pushProtectedStatus(L, message)
+    guard status == LUA_OK else { return status }
     lua_rawset(L, -3)
-    return true
+    return LUA_OK
 }
 
 /// Decodes the message body of `event` onto the stack (`pushDecodedValue`), holding no reference

@@ -1,0 +1,164 @@
+-- Debug hooks that Lua runs inside mmnet's calls: at the protected calls mmnet makes while
+-- PollEvents builds its tables and while Server or Client makes its object. lua5.4 takes
+-- Ctrl-C this way (a hook that clears itself and raises "interrupted!"), and profilers and
+-- debuggers set hooks too. Found by a review of the binding under hooks (2026-12-07): a hook's
+-- error there was taken for a memory error (PollEvents swallowed it, Ctrl-C included, or
+-- retried for ever), and a hook that polled while Client made its object lost its
+-- EVENT_CONNECTED as if the queue had overflowed.
+--
+-- Thread: the busted process's Lua thread only.
+local net = require "nethelper"
+local network = net.network
+-- Held in locals: busted looks up a spec's globals through a metamethod, whose functions a
+-- hook armed around a call would see.
+local pcall, debug = pcall, debug
+
+--- Runs `f()` in protected mode with a hook of `mask` set that calls `body` for every
+-- function but `pcall`, `f` and those in `skipped`; returns pcall's first three results.
+local function with_hook(mask, skipped, body, f)
+  local skip = { [pcall] = true, [f] = true }
+  for _, g in ipairs(skipped) do skip[g] = true end
+  local armed = false
+  debug.sethook(function()
+    if armed and not skip[debug.getinfo(2, "f").func] then body() end
+  end, mask)
+  armed = true
+  local ok, first, second = pcall(f)  -- nothing else is called while armed
+  armed = false
+  debug.sethook()
+  return ok, first, second
+end
+
+--- Waits until the state's queue holds `count` events (GetStats drains nothing).
+local function await_queued(count)
+  local deadline = net.now() + 10
+  while network.GetStats().EventsQueued < count and net.now() < deadline do net.socket.sleep(0.01) end
+  assert.are.equal(count, network.GetStats().EventsQueued)
+end
+
+--- A connected pair with its connect events polled, and `count` messages from the client
+-- queued at the server.
+local function pair_with_messages(count)
+  local server, client, c = net.pair()
+  for i = 1, count do assert.is_true(client:Send({ seq = i, pad = "abcdefghij" })) end
+  await_queued(count)
+  return server, client, c
+end
+
+--- Asserts that `events` are the messages 1..count of `c`, in order.
+local function assert_messages(events, count, c)
+  assert.are.equal(count, #events)
+  for i, e in ipairs(events) do
+    assert.are.equal(network.EVENT_RECEIVE, e.Event)
+    assert.is_true(rawequal(c, e.Object))
+    assert.are.equal(i, e.Packet.seq)
+  end
+end
+
+describe("a debug hook inside mmnet's calls", function()
+  before_each(net.reset)
+  after_each(function()
+    debug.sethook()
+    net.reset()
+  end)
+
+  it("that raises while PollEvents builds its tables: PollEvents raises it, and no event is lost", function()
+    local _, _, c = pair_with_messages(5)
+    local raised = 0
+    local ok, err = with_hook("r", {}, function()
+      if raised == 0 then
+        raised = 1
+        error("hook error")
+      end
+    end, network.PollEvents)
+    assert.are.equal(1, raised)
+    assert.is_false(ok)
+    assert.is_truthy(tostring(err):find("hook error", 1, true), tostring(err))
+    assert_messages(network.PollEvents(), 5, c)
+  end)
+
+  it("that raises every time: PollEvents raises it once, and does not retry for ever", function()
+    local _, _, c = pair_with_messages(5)
+    local raised = 0
+    local ok, err = with_hook("r", {}, function()
+      raised = raised + 1
+      if raised > 1000 then debug.sethook() end  -- the old retry loop, stopped
+      error("hook error " .. raised)
+    end, network.PollEvents)
+    assert.is_false(ok)
+    assert.are.equal(1, raised, tostring(err))
+    assert_messages(network.PollEvents(), 5, c)
+  end)
+
+  it("Ctrl-C's, set by a signal while PollEvents builds its tables, reaches the script", function()
+    -- lua5.4's SIGINT handler sets lstop on every event with a count of 1; lstop clears the hook
+    -- and raises "interrupted!". A finalizer the collector runs during the build sets it here.
+    local _, _, c = pair_with_messages(2000)
+    local polling, set = false, false
+    local function lstop()
+      debug.sethook()
+      error("interrupted!")
+    end
+    for _ = 1, 200 do
+      setmetatable({}, { __gc = function()
+        if polling and not set then
+          set = true
+          debug.sethook(lstop, "crl", 1)
+        end
+      end })
+    end
+    local pause = collectgarbage("setpause", 0)
+    local stepmul = collectgarbage("setstepmul", 1000)
+    polling = true
+    local ok, err = pcall(network.PollEvents)
+    polling = false
+    collectgarbage("setpause", pause)
+    collectgarbage("setstepmul", stepmul)
+    assert.is_true(set, "no finalizer ran during the build")
+    assert.is_false(ok, "the interrupt was lost")
+    assert.is_truthy(tostring(err):find("interrupted!", 1, true), tostring(err))
+    assert_messages(network.PollEvents(), 2000, c)
+  end)
+
+  it("that raises while an event's .Errors is made: raised, not taken for want of memory", function()
+    local server, client, c = net.pair()
+    assert.is_true(client:Send({ data = string.rep("m", 3000) }))
+    await_queued(1)
+    network.Configure({ MaxMessageSize = 1024 })  -- the queued message now becomes an error
+    local calls = 0
+    local ok, err = with_hook("c", {}, function()
+      calls = calls + 1
+      if calls == 2 then error("hook error") end  -- the second: the .Errors string's
+    end, network.PollEvents)
+    assert.is_false(ok)
+    assert.is_truthy(tostring(err):find("hook error", 1, true), tostring(err))
+    local events = network.PollEvents()
+    assert.are.equal(network.EVENT_ERROR, events[1].Event)
+    assert.is_true(rawequal(c, events[1].Object))
+    assert.are.equal("message of 3009 bytes is larger than the limit of 1024 bytes", events[1].Errors)
+  end)
+
+  it("that polls while network.Client makes its object: its EVENT_CONNECTED comes at the next poll", function()
+    local server = assert(network.Server("127.0.0.1", 0))
+    local dropped = network.GetStats().EventsDropped
+    local inside = {}
+    local polled = false
+    local port = server:GetPort()
+    local ok, client = with_hook("c", { network.Client }, function()
+      if polled then return end
+      polled = true
+      local deadline = net.now() + 0.5
+      repeat
+        for _, e in ipairs(network.PollEvents(0.05)) do inside[#inside + 1] = e end
+      until net.now() > deadline
+    end, function() return network.Client("127.0.0.1", port) end)
+    assert.is_true(ok, tostring(client))
+    assert.is_true(polled, "the hook never ran inside Client")
+    assert.is_truthy(client)
+    assert.are.same({}, inside, "events polled while the client had no value yet")
+    local connected = assert(net.wait_kind(network.EVENT_CONNECTED, client, 5))
+    assert.is_true(connected.Result)
+    assert.is_truthy(net.wait_kind(network.EVENT_CONNECT, nil, 5))
+    assert.are.equal(dropped, network.GetStats().EventsDropped)
+  end)
+end)
