@@ -119,6 +119,41 @@ final class EventRingTests: EventRingTestCase {
         XCTAssertEqual(sum, EventLosses(count: 3, since: 10), "the earlier first loss is kept")
     }
 
+    func testAConnectionHoldsItsShareOfTheRingWhileOthersSendToo() {
+        // FairShare: alone, a connection has the whole ring; with others sending since the
+        // last drain, capacity / n events and byteLimit / n bytes (at least one message).
+        let ring = EventRing(capacity: 10, byteLimit: 1000, policy: .wait)
+        var first = FairShare(), second = FairShare(), third = FairShare()
+        /// Pushes `count` messages of `size` bytes counted in `share`.
+        func push(_ share: inout FairShare, _ count: Int, size: Int = 10) {
+            var batch: [Event?] = (0..<count).map { _ in
+                Event(.receive, source: source, payload: ByteBlock([UInt8](repeating: 7, count: size)))
+            }
+            _ = ring.push(contentsOf: &batch, share: &share)
+        }
+        XCTAssertEqual(ring.room(for: first).events, 10, "alone: the whole ring")
+        push(&first, 6)
+        XCTAssertEqual(ring.room(for: first).events, 4)
+        XCTAssertEqual(ring.room(for: second).events, 4, "the ring's room is less than its share (5)")
+        push(&second, 1)
+        XCTAssertEqual(ring.room(for: first).events, -1, "over its share of 5")
+        XCTAssertTrue(ring.holdBack(over: first))
+        XCTAssertEqual(ring.room(for: second).events, 3)
+        XCTAssertEqual(ring.room(for: third).bytes, 1000 / 3, "a third sender would get a third of the bytes")
+        var drained: [Event] = []
+        let (_, resume) = ring.drain(into: &drained, timeout: 0, spin: 0)
+        XCTAssertTrue(resume, "the held-back connection is resumed")
+        XCTAssertEqual(ring.room(for: first).events, 10, "after a drain each starts afresh, alone again")
+        ring.join(&first)
+        ring.join(&second)
+        XCTAssertEqual(ring.room(for: first).events, 5, "both joined before either read")
+        let many = EventRing(capacity: 2, byteLimit: 1000, policy: .drop)
+        var shares = [FairShare](repeating: FairShare(), count: 4)
+        for index in shares.indices { many.join(&shares[index]) }
+        XCTAssertEqual(many.room(for: shares[3]).events, 1, "more senders than slots: one message each")
+        XCTAssertEqual(many.room(for: shares[3]).bytes, 250)
+    }
+
     func testDropModeDropsTheOldestMessageBeforeAnyStateEvent() {
         let ring = EventRing(capacity: 4, byteLimit: 1 << 20)
         /// Pushes one event: a message of `size` bytes, or a state event named `name`.

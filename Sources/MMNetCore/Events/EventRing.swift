@@ -46,6 +46,10 @@ public final class EventRing: @unchecked Sendable {
     private var lostSinceReport = EventLosses()
     private var lostTotal = 0
     private var refusedSinceDrain = false
+    /// Drains so far, and the connections that queued messages since the last one (or are
+    /// about to, resumed): each may take its share of the ring (`FairShare`).
+    private var drains = 0
+    private var senders = 0
     private var closed = false
     /// The last wait for an event ended within twice its spin time: the next one spins first.
     private var lastWaitWasShort = true
@@ -86,12 +90,14 @@ public final class EventRing: @unchecked Sendable {
     /// lock), and says whether they may be queued at all: when it returns false the batch is
     /// not queued (it stays in `batch`), so that a script's call that forbids them (a
     /// `Disconnect`) and the push are ordered: the events are queued before the call, or not
-    /// at all. It must not take the ring's lock. Also returns the spin time of the script's
-    /// wait when it is waiting for a reply (`drain`), else 0.
-    public func push(contentsOf batch: inout [Event?],
+    /// at all. It must not take the ring's lock. Messages of one connection count in its
+    /// `share` (`room(for:)`). Also returns the spin time of the script's wait when it is
+    /// waiting for a reply (`drain`), else 0.
+    public func push(contentsOf batch: inout [Event?], share: UnsafeMutablePointer<FairShare>? = nil,
                      admit: () -> Bool = { true }) -> (dropped: [Event], replySpin: Double) {
         let (dropped, wake, spin) = lock.withLock { () -> ([Event], Bool, Double) in
             if closed || !admit() { return ([], false, 0) }
+            if let share { joinLocked(&share.pointee) }
             var dropped: [Event] = []
             let wasEmpty = count == 0
             for index in batch.indices {
@@ -103,6 +109,10 @@ public final class EventRing: @unchecked Sendable {
                     relayout(slotCount: (used - count) * 2 >= slots.count ? slots.count : slots.count * 2)
                 }
                 bytes += event.payload.count
+                if let share {
+                    share.pointee.events += 1
+                    share.pointee.bytes += event.payload.count
+                }
                 slots[slot(used)] = event
                 used += 1
                 count += 1
@@ -124,6 +134,32 @@ public final class EventRing: @unchecked Sendable {
     /// last one may go past the byte limit (a message larger than the limit still gets in).
     public func room() -> (events: Int, bytes: Int) {
         lock.withLock { roomLocked() }
+    }
+
+    /// `room()` for one more message of the connection whose part is `share`: its fair share
+    /// (`FairShare`) when others queued messages since the last drain too, less what it
+    /// queued since (at least one message each a drain, so that none waits for ever).
+    public func room(for share: FairShare) -> (events: Int, bytes: Int) {
+        lock.withLock { roomLocked(for: share) }
+    }
+
+    /// When the connection whose part is `share` has no room left (`room(for:)`), records
+    /// that the I/O thread holds messages back (the next drain asks it to resume reading) and
+    /// returns true; false when it has room (the script drained the ring meanwhile).
+    public func holdBack(over share: FairShare) -> Bool {
+        lock.withLock {
+            let room = roomLocked(for: share)
+            guard room.events <= 0 || room.bytes <= 0 else { return false }
+            refusedSinceDrain = true
+            return true
+        }
+    }
+
+    /// Counts the connection whose part is `share` among those that queue messages before the
+    /// next drain, at once (I/O thread): a paused connection about to resume, so that the first
+    /// one served cannot take the whole ring again.
+    public func join(_ share: inout FairShare) {
+        lock.withLock { joinLocked(&share) }
     }
 
     /// When the ring is full by `room`'s measure, counting `pending` events on their way (the
@@ -310,6 +346,23 @@ public final class EventRing: @unchecked Sendable {
         (policy == .wait ? max(0, capacity - count) : .max, byteLimit - bytes)
     }
 
+    /// `room(for:)`, under the lock.
+    private func roomLocked(for share: FairShare) -> (events: Int, bytes: Int) {
+        let room = roomLocked()
+        let current = share.drain == drains
+        let sharing = senders + (current ? 0 : 1)  // this connection among them
+        guard sharing > 1 else { return room }
+        return (min(room.events, max(1, capacity / sharing) - (current ? share.events : 0)),
+                min(room.bytes, max(1, byteLimit / sharing) - (current ? share.bytes : 0)))
+    }
+
+    /// Starts `share` afresh after a drain, counting its connection among the senders.
+    private func joinLocked(_ share: inout FairShare) {
+        guard share.drain != drains else { return }
+        share = FairShare(drain: drains)
+        senders += 1
+    }
+
     /// Drops the event whose loss costs least (`removeLeastCostly`) and counts it lost.
     private func dropLeastCostly() -> Event {
         // The clock is read for the first loss only: a flood drops one event per message.
@@ -368,6 +421,8 @@ public final class EventRing: @unchecked Sendable {
 
     /// Takes every event, oldest first, into `body`, and leaves the ring empty.
     private func takeAll(_ body: (Event) -> Void) {
+        drains &+= 1
+        senders = 0
         for offset in 0..<used {
             if let event = slots[slot(offset)].take() { body(event) }
         }

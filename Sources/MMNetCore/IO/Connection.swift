@@ -148,6 +148,9 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// (`IOThread.adoptSize` or more) the next read takes its header alone, and it is what the
     /// peer has earned for the next one (`IOThread.readAllowance`).
     var lastFrameSize = 0
+    /// Its part of its state's event ring since the script's last poll (I/O thread only;
+    /// `FairShare`).
+    var share = FairShare()
 
     /// Creates a connection over an already connecting or accepted socket, with our hello queued.
     init(fd: Int32, peer: SocketAddress, role: Role, listener: Listener?, context: ScriptContext, io: IOThread,

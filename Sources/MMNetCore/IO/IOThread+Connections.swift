@@ -296,8 +296,13 @@ extension IOThread {
         // Not a closing one (the script's Disconnect crossed the resume): its close clears the
         // pause (`beginClosing`). Resumed, it found its input still held, took its held end for
         // one in the middle of a message, and was reset, the replies it was sent lost.
-        for connection in connections.values
-        where connection.context === context && connection.readPaused && connection.currentPhase < .closing {
+        let paused = connections.values.filter {
+            $0.context === context && $0.readPaused && $0.currentPhase < .closing
+        }
+        // Each counts among the senders before any is served: the first one served would
+        // otherwise take the whole ring again, and the others wait behind it once more.
+        for connection in paused { context.events.join(&connection.share) }
+        for connection in paused where connection.readPaused && connection.currentPhase < .closing {
             connection.readPaused = false
             processInput(connection)
             if let end = connection.pendingEnd, !connection.readPaused {

@@ -24,8 +24,9 @@ extension IOThread {
         let settings = connection.context.settings
         let limits = settings.codecLimits
         // Messages are queued in one batch per call (one lock, one wake-up of the script), no
-        // more than the ring has room for (`EventRing.room`), the rest staying in the input.
-        var batch = MessageBatch(ring: connection.context.events, events: takeBatchStorage())
+        // more than the ring has room for, for this connection (`EventRing.room(for:)`: its
+        // fair share while others send too), the rest staying in the input.
+        var batch = MessageBatch(ring: connection.context.events, share: connection.share, events: takeBatchStorage())
         defer {
             deliver(&batch, from: connection)
             batchStorage = batch.events  // emptied by `deliver`: its capacity serves the next read
@@ -63,13 +64,14 @@ extension IOThread {
             case .message:
                 if batch.isFull {
                     deliver(&batch, from: connection)
-                    if connection.context.events.holdBackIfFull() {
-                        // The ring is full: stop reading until the script polls.
+                    if connection.context.events.holdBack(over: connection.share) {
+                        // The ring is full, or this connection holds its share of it while
+                        // others send too: stop reading it until the script polls.
                         connection.readPaused = true
                         updateInterest(connection)
                         return
                     }
-                    batch.refill()  // the script polled meanwhile
+                    batch.refill(share: connection.share)  // the script polled meanwhile
                 }
                 if let error = MessagePackValidator.validate(body, limits: limits) {
                     connection.context.countRefusedMessage()
@@ -113,24 +115,26 @@ struct MessageBatch {
     var events: [Event?]
     /// Where their bodies are copied: one allocation for the many small messages of a read.
     var bodies = ByteSlab()
-    /// How many more events the ring takes ("wait" mode; unlimited in "drop" mode).
+    /// How many more events the ring takes from the connection (its share of the ring while
+    /// others send too; in "drop" mode unlimited otherwise).
     private var room: Int
-    /// How many more bytes of bodies it takes (`EventQueueBytes`).
+    /// How many more bytes of bodies it takes (`EventQueueBytes`, or the connection's share).
     private var byteRoom: Int
 
-    /// An empty batch for `ring`, filling `events` (empty; its capacity is reused).
-    init(ring: EventRing, events: [Event?]) {
+    /// An empty batch for `ring`, from the connection whose part of it is `share`, filling
+    /// `events` (empty; its capacity is reused).
+    init(ring: EventRing, share: FairShare, events: [Event?]) {
         self.ring = ring
         self.events = events
-        (room, byteRoom) = ring.room()
+        (room, byteRoom) = ring.room(for: share)
     }
 
-    /// Whether the ring has no room for another message.
+    /// Whether the ring has no room for another message of the connection.
     var isFull: Bool { room <= 0 || byteRoom <= 0 }
 
-    /// Learns again how much room the ring has.
-    mutating func refill() {
-        (room, byteRoom) = ring.room()
+    /// Learns again how much room the ring has for the connection whose part is `share`.
+    mutating func refill(share: FairShare) {
+        (room, byteRoom) = ring.room(for: share)
     }
 
     /// Adds an EVENT_RECEIVE of `connection` with the message body `payload`.
@@ -161,7 +165,7 @@ extension IOThread {
         // script woken by the push read MessagesReceived 0 for a message it had just been
         // given (12 runs of 60).
         let count = batch.events.count
-        let (dropped, replySpin) = batch.ring.push(contentsOf: &batch.events, admit: {
+        let (dropped, replySpin) = batch.ring.push(contentsOf: &batch.events, share: &connection.share, admit: {
             connection.lock.withLock {
                 guard connection.phase < .closing else { return false }
                 connection.counters.messagesReceived += count
