@@ -64,6 +64,20 @@ final class TLSSessionTests: XCTestCase {
         }
     }
 
+    func testAContextAcceptsHandshakesHoweverOldItsKeysSessionIs() throws {
+        // A server context's PSK session aged as a server running for a year would have it
+        // (OpenSSL's default lifetime is 304 s: past it every handshake failed, "no suitable
+        // signature algorithm").
+        for age in [400, 365 * 24 * 3600] {
+            let context = try TLSContext(key: PresharedKey(hex: key128), role: .server)
+            XCTAssertNotEqual(SSL_SESSION_set_time(context.psk, time(nil) - age), 0)
+            let server = try TLSSession(context: context)
+            let client = try TLSSession(key: PresharedKey(hex: key128), role: .client)
+            try handshake(client, server)
+            XCTAssertEqual(server.negotiatedCipher, "TLS_AES_128_GCM_SHA256", "key session \(age) s old")
+        }
+    }
+
     func testNeedsMoreCiphertextBeforeData() throws {
         let (client, server) = try sessionPair(key128)
         var buffer = [UInt8](repeating: 0, count: 16)

@@ -22,7 +22,13 @@ public final class TLSContext: @unchecked Sendable {
     let pipeMethod: OpaquePointer
     /// The TLS 1.3 SSL_SESSION holding the key as its master key (owned; the SSL_CTX points
     /// at it from ex_data slot 0).
-    private let psk: OpaquePointer
+    let psk: OpaquePointer
+
+    /// Seconds the PSK session is valid from its making: as good as for ever. OpenSSL gives a
+    /// new session 304 s, and a server past them found its key's session timed out at every
+    /// handshake, fell back to certificates it has none of, and refused every new encrypted
+    /// connection from 5 minutes after it was made (found by a soak review, 2026-12-07).
+    static let pskLifetime = Int(Int32.max)
 
     /// Creates a context for `key` in `role`.
     ///
@@ -79,6 +85,7 @@ public final class TLSContext: @unchecked Sendable {
             SSL_SESSION_set1_master_key(session, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count) == 1
         } && SSL_SESSION_set_cipher(session, cipher) == 1
             && SSL_SESSION_set_protocol_version(session, TLS1_3_VERSION) == 1
+            && SSL_SESSION_set_timeout(session, pskLifetime) != 0
         if !ok {
             SSL_SESSION_free(session)
             return nil
