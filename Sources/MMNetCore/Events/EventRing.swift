@@ -99,6 +99,7 @@ public final class EventRing: @unchecked Sendable {
             if closed || !admit() { return ([], false, 0) }
             if let share { joinLocked(&share.pointee) }
             var dropped: [Event] = []
+            var pushed = 0, pushedBytes = 0
             let wasEmpty = count == 0
             for index in batch.indices {
                 guard let event = batch[index].take() else { continue }
@@ -109,13 +110,16 @@ public final class EventRing: @unchecked Sendable {
                     relayout(slotCount: (used - count) * 2 >= slots.count ? slots.count : slots.count * 2)
                 }
                 bytes += event.payload.count
-                if let share {
-                    share.pointee.events += 1
-                    share.pointee.bytes += event.payload.count
-                }
+                pushed += 1
+                pushedBytes += event.payload.count
                 slots[slot(used)] = event
                 used += 1
                 count += 1
+            }
+            // Once per batch: the connection is read by the Lua thread as it builds each event.
+            if let share {
+                share.pointee.events += pushed
+                share.pointee.bytes += pushedBytes
             }
             // Empty before (comparing `count` with the events pushed missed a batch larger than
             // the capacity, which dropped some of its own in "drop" mode).
