@@ -153,4 +153,61 @@ describe("a debug hook inside mmnet's calls", function()
     assert.is_truthy(net.wait_kind(network.EVENT_CONNECT, nil, 5))
     assert.are.equal(dropped, network.GetStats().EventsDropped)
   end)
+
+  -- Send lends strings of 64 KiB and more (written from the script's memory, kept reachable
+  -- in a table of the registry): storing one called Lua in the middle of the table's walk,
+  -- where a hook could change the table (lua_next raised past mmnet's frames, leaking the
+  -- message; a map went out with fewer pairs than its header said) or raise an error that was
+  -- lost. Now the walk calls no Lua, and the slots are made before it.
+  for _, case in ipairs {
+    { "removes the key the walk is at", { a = true, b = 1, c = 2 }, function(t)
+      t.a = nil
+      for i = 1, 64 do t["n" .. i] = i end  -- rehashed
+    end },
+    { "removes pairs not yet written", { 10, 20, a = true, z1 = 1, z2 = 2, z3 = 3 }, function(t)
+      t.z1, t.z2, t.z3 = nil, nil, nil
+    end },
+  } do
+    it("finds no moment in Send's walk where it " .. case[1], function()
+      local _, client, c = net.pair()
+      local t = case[2]
+      t.a = string.rep("B", 70000)
+      local expected = {}
+      for k, v in pairs(t) do expected[k] = v end
+      local ran = false
+      local ok, sent = with_hook("c", { client.Send }, function()
+        ran = true
+        case[3](t)
+      end, function() return client:Send(t) end)
+      assert.is_true(ok, tostring(sent))
+      assert.is_true(sent)
+      assert.is_false(ran, "a hook ran inside Send")
+      local e = assert(net.wait_kind(network.EVENT_RECEIVE, c, 5))
+      assert.are.same(expected, e.Packet)
+    end)
+  end
+
+  it("that raises while Send makes room for more lent strings: Send raises it and sends nothing", function()
+    local _, client, c = net.pair()
+    --- A message of `count` distinct strings of 64 KiB, tagged `seq`.
+    local function message(seq, count)
+      local m = { seq = seq }
+      for i = 1, count do m[i] = string.rep(string.char(65 + i % 26), 65536 - 1) .. seq end
+      return m
+    end
+    -- More strings than the 64 slots a state starts with: the rest are copied, and the next
+    -- Send makes more slots first.
+    assert.is_true(client:Send(message(1, 70)))
+    local second = message(2, 3)
+    local ok, err = with_hook("c", { client.Send }, function() error("hook error") end,
+      function() return client:Send(second) end)
+    assert.is_false(ok)
+    assert.is_truthy(tostring(err):find("hook error", 1, true), tostring(err))
+    assert.is_true(client:Send(message(3, 70)))
+    for _, seq in ipairs { 1, 3 } do
+      local e = assert(net.wait_kind(network.EVENT_RECEIVE, c, 10))
+      assert.are.equal(seq, e.Packet.seq, "the message the hook stopped was sent")
+      assert.are.same(message(seq, 70), e.Packet)
+    end
+  end)
 end)

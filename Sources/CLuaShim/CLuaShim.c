@@ -46,16 +46,6 @@ void mmnet_register(lua_State *L, const char *name, mmnet_Function f) {
     lua_setfield(L, -2, name);
 }
 
-int mmnet_gc_stop(lua_State *L) {
-    if (!lua_gc(L, LUA_GCISRUNNING)) return 0;
-    lua_gc(L, LUA_GCSTOP);
-    return 1;
-}
-
-void mmnet_gc_restart(lua_State *L, int stopped) {
-    if (stopped) lua_gc(L, LUA_GCRESTART);
-}
-
 void *mmnet_testself(lua_State *L) {
     /* A full userdata only: a light userdata given the metatable (debug.setmetatable) is no
        block of ours (reading one as such crashed). */

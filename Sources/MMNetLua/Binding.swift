@@ -98,8 +98,7 @@ final class Binding {
         lua_setmetatable(L, -2)
         lua_rawsetp(L, mmnet_registryindex(), mmnet_identity_key())
         // Loan id -> string lent to the send queues (`LoanTable.swift`).
-        lua_createtable(L, 0, 0)
-        lua_rawsetp(L, mmnet_registryindex(), mmnet_loans_key())
+        makeLoanSlots(L)
 
         let block = lua_newuserdatauv(L, MemoryLayout<UnsafeMutableRawPointer>.size, 1)!
         block.storeBytes(of: nil, as: UnsafeMutableRawPointer?.self)

@@ -25,13 +25,15 @@ func clientSend(_ L: OpaquePointer?) -> Int32 {
                 connection.send(frame, limit: settings.sendQueueLimit)
             }
             switch sent {
-            case .failure(let error):
+            case nil:
+                return MMNET_RETHROW
+            case .failure(let error)?:
                 lua_pushboolean(L, 0)
                 return pushResult(L, error.message, results: 2)
-            case .success(.sent):
+            case .success(.sent)?:
                 lua_pushboolean(L, 1)
                 return 1
-            case .success(let outcome):
+            case .success(let outcome)?:
                 lua_pushboolean(L, 0)
                 return pushResult(L, connection.failureReason.map { "not connected: \($0)" }
                                       ?? describe(outcome, limit: settings.sendQueueLimit), results: 2)

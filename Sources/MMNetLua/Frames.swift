@@ -10,11 +10,14 @@ import MMNetCore
 /// memory (each send queue copies it), a large one in a heap buffer (of `pool`) that every
 /// queue shares, or, around strings of `Loan.minimumSize` bytes and more, which are lent
 /// (`context.loans`) rather than copied, a spliced one. The error names where in the table
-/// the problem is. Lets go of the strings of loans that ended first.
+/// the problem is. Lets go of the strings of loans that ended first, and makes room for more
+/// (`reserveLoanSlots`): nil when a debug hook raised an error meanwhile, on the stack for the
+/// caller to raise (nothing is sent).
 @inline(__always)
 func withMessageFrame<R>(_ L: OpaquePointer, at index: Int32, settings: Settings, context: ScriptContext,
-                         _ body: (OutgoingFrame) -> R) -> Result<R, CodecError> {
+                         _ body: (OutgoingFrame) -> R) -> Result<R, CodecError>? {
     returnLoans(L, book: context.loans)
+    guard reserveLoanSlots(L, book: context.loans) else { return nil }
     return withEncodedTable(L, at: index, rootName: "packet", limits: settings.codecLimits, headroom: FrameHeader.size,
                             pool: context.buffers, lending: context.loans) { writer, splices in
         let length = splices.reduce(writer.count - FrameHeader.size) { $0 + $1.block.count }

@@ -1,43 +1,65 @@
-// The Lua side of loans: a table in the registry (loan id -> string) that keeps the large
-// strings a script sent reachable, so Lua neither frees nor moves them, until the send queues
-// are done with them.
+// The Lua side of loans: a table in the registry (loan id -> string, an array of slots made
+// beforehand) that keeps the large strings a script sent reachable, so Lua neither frees nor
+// moves them, until the send queues are done with them.
 //
 // Thread: Lua thread only.
 import CLuaShim
 import MMNetCore
 
 /// Lends the string at absolute stack index `index` (its `count` bytes at `bytes`) to `book`
-/// and keeps it reachable under the loan's id; nil when Lua has no memory left to keep it (the
-/// caller copies the bytes instead). Needs four free stack slots (the encoder's `encodeTable`
-/// makes room for four, and a key and a value take two: it checks for more).
+/// and keeps it reachable in the loan's slot; nil when no slot is free or the stack cannot
+/// grow (the caller copies the bytes instead). It runs in the middle of the encoder's walk of a
+/// table, so it calls no Lua and allocates nothing: a debug hook or a finalizer that Lua ran
+/// there could change the table under the walk (`lua_next` then raised past the encoder's
+/// frames, and a map went out with fewer pairs than its header said), or raise an error that
+/// would be lost. The slots are made beforehand (`reserveLoanSlots`).
 func lendString(_ L: OpaquePointer, at index: Int32, bytes: UnsafePointer<CChar>, count: Int, book: LoanBook) -> Loan? {
-    guard lua_checkstack(L, 4) != 0 else { return nil }
-    let loan = book.lend(UnsafeRawPointer(bytes), count: count)
-    // Storing into the table may have to grow it: a memory error there comes back here, in
-    // the encoder's frames, instead of unwinding them (and a loan nobody would return).
-    var id = lua_Integer(loan.id)
+    guard lua_checkstack(L, 2) != 0, let loan = book.lend(UnsafeRawPointer(bytes), count: count) else { return nil }
+    lua_rawgetp(L, mmnet_registryindex(), mmnet_loans_key())
     lua_pushvalue(L, index)
-    // With the collector stopped: it runs the script's finalizers, and one that changed a
-    // table the encoder is walking would make lua_next raise past the encoder's frames, or
-    // leave a map with fewer pairs than its header says (sent, and refused by the peer). This
-    // call is the one place in the walk where Lua may take a collection step.
-    let stopped = mmnet_gc_stop(L)
-    let status = mmnet_pcall(L, 1, keepLent, &id, 0)
-    mmnet_gc_restart(L, stopped)
-    guard status == LUA_OK else {
-        mmnet_pop(L, 1)  // the error; the loan, dropped, ends at once
-        return nil
-    }
+    lua_rawseti(L, -2, lua_Integer(loan.id))  // a slot of the array part: nothing allocated
+    mmnet_pop(L, 1)
     return loan
 }
 
-/// Stores its argument, a string, in the loans table under the id at `context` (protected,
-/// from `lendString`).
-private let keepLent: mmnet_Protected = { state, context in
+/// Makes the loans table the array of `LoanBook.initialIDLimit` slots a state starts with (in
+/// the registry). Raises a memory error when Lua has no memory for it.
+func makeLoanSlots(_ L: OpaquePointer) {
+    lua_createtable(L, Int32(LoanBook.initialIDLimit), 0)
+    lua_rawsetp(L, mmnet_registryindex(), mmnet_loans_key())
+}
+
+/// When a lend found no slot free since the last call (`LoanBook.isShort`), doubles the
+/// slots, in protected mode, before a message is encoded (its strings were copied meanwhile).
+/// Returns false, with the error on top, when a debug hook that Lua ran meanwhile raised one
+/// (the caller raises it; nothing is sent); out of memory, the slots stay as they were.
+func reserveLoanSlots(_ L: OpaquePointer, book: LoanBook) -> Bool {
+    guard book.isShort else { return true }
+    var limit = book.idLimit * 2
+    switch mmnet_pcall(L, 0, growLoanSlots, &limit, 0) {
+    case LUA_OK:
+        book.grow(to: limit)
+        return true
+    case LUA_ERRMEM:
+        mmnet_pop(L, 1)
+        return true
+    default:
+        return false
+    }
+}
+
+/// Replaces the loans table with one of the slot count at `context` holding the same strings
+/// (protected, from `reserveLoanSlots`).
+private let growLoanSlots: mmnet_Protected = { state, context in
     let L = state!
+    let limit = context!.load(as: Int.self)
     lua_rawgetp(L, mmnet_registryindex(), mmnet_loans_key())
-    lua_pushvalue(L, 1)
-    lua_rawseti(L, -2, context!.load(as: lua_Integer.self))
+    lua_createtable(L, Int32(limit), 0)
+    for id in 1...lua_Integer(limit / 2) {  // the old slots: `reserveLoanSlots` doubles them
+        lua_rawgeti(L, -2, id)
+        lua_rawseti(L, -2, id)
+    }
+    lua_rawsetp(L, mmnet_registryindex(), mmnet_loans_key())
     return 0
 }
 

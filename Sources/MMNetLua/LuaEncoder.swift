@@ -131,7 +131,7 @@ struct LuaTableEncoder: ~Copyable {
     }
 
     /// Writes the header of the string at `index` and lends its bytes instead of copying them
-    /// (copies them when Lua has no memory left to keep the string for the loan).
+    /// (copies them when no slot is free to keep the string for the loan: `lendString`).
     mutating func lend(_ bytes: UnsafePointer<CChar>, count: Int, at index: Int32, to book: LoanBook) throws(ByteWriterOverflow) {
         // The bytes first: a string that cannot fit is refused before it is validated.
         try writer.reserveOutside(count)

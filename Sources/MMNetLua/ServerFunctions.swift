@@ -93,10 +93,12 @@ private func sendToConnections<Targets: Collection<Connection>>(_ L: OpaquePoint
     let count: lua_Integer
     let firstProblem: String?
     switch sent {
-    case .failure(let error):
+    case nil:
+        return MMNET_RETHROW
+    case .failure(let error)?:
         lua_pushinteger(L, 0)
         return pushResult(L, error.message, results: 2)
-    case .success(let result):
+    case .success(let result)?:
         (count, firstProblem) = result
     }
     lua_pushinteger(L, count)

@@ -15,7 +15,7 @@ final class LoanTests: XCTestCase {
         let book = LoanBook()
         var source: [UInt8] = [1, 2, 3]
         source.withUnsafeMutableBytes { memory in
-            let block = ByteBlock(lent: book.lend(memory.baseAddress!, count: 3))
+            let block = ByteBlock(lent: book.lend(memory.baseAddress!, count: 3)!)
             XCTAssertEqual(block.count, 3)
             memory[1] = 9  // in place: the block sees the script's memory
             XCTAssertEqual(bytes(block), [1, 9, 3])
@@ -26,8 +26,8 @@ final class LoanTests: XCTestCase {
         let book = LoanBook()
         var source: [UInt8] = [1, 2]
         source.withUnsafeMutableBytes { memory in
-            var first: ByteBlock? = ByteBlock(lent: book.lend(memory.baseAddress!, count: 2))
-            let second = ByteBlock(lent: book.lend(memory.baseAddress! + 1, count: 1))
+            var first: ByteBlock? = ByteBlock(lent: book.lend(memory.baseAddress!, count: 2)!)
+            let second = ByteBlock(lent: book.lend(memory.baseAddress! + 1, count: 1)!)
             let copy = first
             XCTAssertEqual(book.takeReturned(), [])
             first = nil
@@ -44,7 +44,7 @@ final class LoanTests: XCTestCase {
         let book = LoanBook()
         var source: [UInt8] = [4, 5, 6]
         let block: ByteBlock = source.withUnsafeMutableBytes { memory in
-            let block = ByteBlock(lent: book.lend(memory.baseAddress!, count: 3))
+            let block = ByteBlock(lent: book.lend(memory.baseAddress!, count: 3)!)
             book.recallAll()
             book.waitUntilRecalled()  // returns at once: recalled
             memory[0] = 0  // the script's memory may go now: the block reads the copy
@@ -54,12 +54,34 @@ final class LoanTests: XCTestCase {
         XCTAssertEqual(bytes(block), [4, 5, 6])
     }
 
+    func testIdsAreLentUpToTheLimitAndAgainOnceHandedBack() {
+        // Each id is a slot the binding made beforehand: past the limit the book lends nothing
+        // (the bytes are copied) and says it is short until it grows.
+        let book = LoanBook()
+        var source: [UInt8] = [1]
+        source.withUnsafeMutableBytes { memory in
+            var held = (0..<LoanBook.initialIDLimit).map { _ in book.lend(memory.baseAddress!, count: 1)! }
+            XCTAssertEqual(held.map(\.id), Array(1...LoanBook.initialIDLimit))
+            XCTAssertFalse(book.isShort)
+            XCTAssertNil(book.lend(memory.baseAddress!, count: 1), "no slot left")
+            XCTAssertTrue(book.isShort)
+            book.grow(to: LoanBook.initialIDLimit * 2)
+            XCTAssertFalse(book.isShort)
+            XCTAssertEqual(book.lend(memory.baseAddress!, count: 1)?.id, LoanBook.initialIDLimit + 1)
+            held.remove(at: 2)  // the loan of id 3 ends
+            XCTAssertEqual(book.takeReturned().sorted(), [3, LoanBook.initialIDLimit + 1])
+            let again = book.lend(memory.baseAddress!, count: 1)
+            XCTAssertTrue([3, LoanBook.initialIDLimit + 1].contains(again?.id ?? 0), "an id handed back is lent again")
+            withExtendedLifetime(held) {}
+        }
+    }
+
     func testWaitingForARecallReturnsAtOnceWithNoLoanOut() {
         let book = LoanBook()
         book.waitUntilRecalled()
         var source: [UInt8] = [1]
         source.withUnsafeMutableBytes { memory in
-            _ = ByteBlock(lent: book.lend(memory.baseAddress!, count: 1))
+            _ = ByteBlock(lent: book.lend(memory.baseAddress!, count: 1)!)
         }
         book.waitUntilRecalled()  // the one loan ended: nothing to wait for
         XCTAssertEqual(book.takeReturned(), [1])

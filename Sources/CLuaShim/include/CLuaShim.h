@@ -49,12 +49,6 @@ int mmnet_pcall(lua_State *L, int nargs, mmnet_Protected f, void *context, int n
 /// Sets field `name` of the table at the top of the stack to a Lua function calling `f`.
 void mmnet_register(lua_State *L, const char *name, mmnet_Function f);
 
-/// Stops the garbage collector if it runs (`lua_gc` is variadic: Swift cannot call it) and
-/// returns whether it did, for `mmnet_gc_restart`.
-int mmnet_gc_stop(lua_State *L);
-
-/// Restarts the garbage collector that `mmnet_gc_stop` stopped (`stopped` is what it returned).
-void mmnet_gc_restart(lua_State *L, int stopped);
 
 /// The userdata that is argument 1 of the running method when its metatable is the method's
 /// upvalue 2 (methods are registered with their type's metatable there); NULL otherwise. A

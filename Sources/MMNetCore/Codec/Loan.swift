@@ -65,33 +65,63 @@ public final class LoanBook: @unchecked Sendable {
     private var ended: [Int] = []
     /// The state is closing: every loan out has been copied.
     private var isRecalled = false
-    /// The id of the next loan (Lua thread only).
+    /// The id of the next loan never lent (Lua thread only).
     private var nextID = 1
+    /// Ids handed back by `takeReturned`, lent again first (Lua thread only): ids stay as few
+    /// as the loans out at once, each a slot the binding keeps its string in.
+    private var freeIDs: [Int] = []
     /// Loans made and not yet handed back by `takeReturned` (Lua thread only): while it is 0,
     /// there is nothing to take.
     public private(set) var loansOut = 0
+    /// The highest id that may be lent (Lua thread only): the binding has a slot for each id up
+    /// to it, made before any loan needs it, so that storing a lent string allocates nothing
+    /// (and so runs no Lua) in the middle of a message's encoding. `grow(to:)` raises it.
+    public private(set) var idLimit = LoanBook.initialIDLimit
+    /// A lend found no id up to `idLimit` free since the last `grow(to:)` (Lua thread only).
+    public private(set) var isShort = false
+
+    /// The slots a binding starts with.
+    public static let initialIDLimit = 64
 
     /// An empty book.
     public init() {
         recalled = Condition(lock: lock)
     }
 
-    /// Lends `count` bytes at `start` (Lua thread). The caller keeps them valid, unchanged, until
-    /// `takeReturned` hands back the loan's id.
-    public func lend(_ start: UnsafeRawPointer, count: Int) -> Loan {
-        let loan = Loan(start: start, count: count, id: nextID, book: self)
-        nextID += 1
+    /// Lends `count` bytes at `start` (Lua thread); nil when no id up to `idLimit` is free
+    /// (`isShort` then says so: the caller copies the bytes). The caller keeps them valid,
+    /// unchanged, until `takeReturned` hands back the loan's id.
+    public func lend(_ start: UnsafeRawPointer, count: Int) -> Loan? {
+        let id: Int
+        if let free = freeIDs.popLast() {
+            id = free
+        } else if nextID <= idLimit {
+            id = nextID
+            nextID += 1
+        } else {
+            isShort = true
+            return nil
+        }
+        let loan = Loan(start: start, count: count, id: id, book: self)
         loansOut += 1
         lock.withLock { out[loan.id] = Unmanaged.passUnretained(loan) }
         return loan
     }
 
+    /// Lets ids up to `limit` be lent (Lua thread), once the binding has slots for them.
+    public func grow(to limit: Int) {
+        idLimit = max(idLimit, limit)
+        isShort = false
+    }
+
     /// The ids of the loans that ended since the last call (Lua thread): their bytes may go.
+    /// The caller lets go of them before it lends again, which may reuse the ids.
     public func takeReturned() -> [Int] {
         guard loansOut > 0 else { return [] }
         var ids: [Int] = []
         lock.withLock { swap(&ids, &ended) }
         loansOut -= ids.count
+        freeIDs.append(contentsOf: ids)
         return ids
     }
 
