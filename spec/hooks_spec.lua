@@ -7,6 +7,7 @@
 -- EVENT_CONNECTED as if the queue had overflowed.
 --
 -- Thread: the busted process's Lua thread only.
+local helper = require "helper"
 local net = require "nethelper"
 local network = net.network
 -- Held in locals: busted looks up a spec's globals through a metamethod, whose functions a
@@ -209,5 +210,73 @@ describe("a debug hook inside mmnet's calls", function()
       assert.are.equal(seq, e.Packet.seq, "the message the hook stopped was sent")
       assert.are.same(message(seq, 70), e.Packet)
     end
+  end)
+
+  -- Found by the review of this code (2026-12-07): the new slots were copied from a table read
+  -- before Lua could run, so those a Send made by the hook had lent into were left out, and
+  -- their strings freed while still queued: 30 of 30 messages went out corrupted. In a
+  -- process of its own: a fresh state has the 64 slots a state starts with.
+  it("that sends while Send makes room for more lent strings: every string goes out whole", function()
+    local dir = helper.tempdir()
+    finally(function() helper.cleanup(dir) end)
+    local script = dir .. "/grow.lua"
+    helper.write_file(script, [[
+      local network = require "mmnet"
+      network.Configure({ QueueFull = "wait", EventQueueBytes = 1024 })  -- the server reads no more
+      local server = assert(network.Server("127.0.0.1", 0))
+      local client = assert(network.Client("127.0.0.1", server:GetPort()))
+      assert(client:WaitForConnect(5))
+      local c
+      for _ = 1, 100 do
+        for _, e in ipairs(network.PollEvents(0.05)) do
+          if e.Event == network.EVENT_CONNECT then c = e.Object end
+        end
+        if c then break end
+      end
+      assert(c, "no EVENT_CONNECT")
+      -- Below malloc's mmap threshold: freed, its memory goes to the next strings.
+      local function big(seq) return string.rep(string.char(65 + seq % 26), 70000) .. seq end
+      assert(client:Send({ stop = string.rep("s", 5000) }))  -- past EventQueueBytes
+      local first = {}
+      for i = 1, 200 do first[i] = big(i) end  -- 14 MB, past the 64 slots: the links fill
+      assert(client:Send(first))
+      first = nil
+      local second, sent, armed = { big(201) }, 0, false
+      local skip = { [client.Send] = true, [pcall] = true }
+      debug.sethook(function()
+        if not armed or skip[debug.getinfo(2, "f").func] then return end
+        armed = false
+        for seq = 100, 129 do
+          assert(client:Send({ seq = seq, data = big(seq) }))
+          sent = sent + 1
+        end
+      end, "c")
+      armed = true
+      local ok, err = pcall(client.Send, client, second)
+      armed = false
+      debug.sethook()
+      assert(ok, err)
+      assert(sent == 30, "the hook never ran inside Send")
+      second = nil
+      collectgarbage()
+      collectgarbage()
+      local reuse = {}
+      for i = 1, 100 do reuse[i] = string.rep("x", 70000) .. i end  -- the freed memory, taken again
+      local seen, deadline = 0, os.time() + 20
+      while seen < 30 and os.time() < deadline do
+        for _, e in ipairs(network.PollEvents(0.05)) do
+          if e.Event == network.EVENT_RECEIVE and e.Object == c and e.Packet.seq then
+            assert(e.Packet.seq == 100 + seen, "out of order")
+            assert(e.Packet.data == big(e.Packet.seq), "message " .. e.Packet.seq .. " corrupted")
+            seen = seen + 1
+          end
+        end
+      end
+      assert(seen == 30, seen .. " of 30")
+      print("WHOLE " .. seen)
+    ]])
+    local ok, code, out = helper.run(helper.tree_env() .. " " .. helper.lua .. " " .. helper.quote(script), 60)
+    assert.is_true(ok, "exit " .. tostring(code) .. ": " .. out)
+    assert.is_truthy(out:find("WHOLE 30", 1, true), out)
   end)
 end)

@@ -35,10 +35,10 @@ func makeLoanSlots(_ L: OpaquePointer) {
 /// (the caller raises it; nothing is sent); out of memory, the slots stay as they were.
 func reserveLoanSlots(_ L: OpaquePointer, book: LoanBook) -> Bool {
     guard book.isShort else { return true }
-    var limit = book.idLimit * 2
-    switch mmnet_pcall(L, 0, growLoanSlots, &limit, 0) {
+    var growth = LoanGrowth(book: Unmanaged.passUnretained(book), limit: book.idLimit * 2)
+    switch mmnet_pcall(L, 0, growLoanSlots, &growth, 0) {
     case LUA_OK:
-        book.grow(to: limit)
+        book.grow(to: growth.limit)
         return true
     case LUA_ERRMEM:
         mmnet_pop(L, 1)
@@ -48,17 +48,32 @@ func reserveLoanSlots(_ L: OpaquePointer, book: LoanBook) -> Bool {
     }
 }
 
-/// Replaces the loans table with one of the slot count at `context` holding the same strings
-/// (protected, from `reserveLoanSlots`).
+/// What `growLoanSlots` works from: the book (not retained: nothing in it is reference
+/// counted, see `mmnet_pcall`) and the slot count wanted.
+private struct LoanGrowth {
+    let book: Unmanaged<LoanBook>
+    let limit: Int
+}
+
+/// Replaces the loans table with one of the slot count the `LoanGrowth` at `context` wants,
+/// holding the same strings (protected, from `reserveLoanSlots`). Lua may run before this body
+/// (a call hook) and in `lua_createtable` (a finalizer of a collection step), and a `Send` made
+/// there may grow the table itself and lend into the new slots: so the table and the book's
+/// limit are read after the last call that can run Lua. (Read before, the slots that `Send`
+/// lent into were left out of the new table, and their strings freed while the I/O thread
+/// still wrote them: found by a review of this code, 30 messages of 30 corrupted.)
 private let growLoanSlots: mmnet_Protected = { state, context in
     let L = state!
-    let limit = context!.load(as: Int.self)
+    let growth = context!.load(as: LoanGrowth.self)
+    lua_createtable(L, Int32(growth.limit), 0)
+    let current = growth.book._withUnsafeGuaranteedRef { $0.idLimit }
+    guard current < growth.limit else { return 0 }  // grown meanwhile
     lua_rawgetp(L, mmnet_registryindex(), mmnet_loans_key())
-    lua_createtable(L, Int32(limit), 0)
-    for id in 1...lua_Integer(limit / 2) {  // the old slots: `reserveLoanSlots` doubles them
-        lua_rawgeti(L, -2, id)
-        lua_rawseti(L, -2, id)
+    for id in 1...lua_Integer(current) {
+        lua_rawgeti(L, -1, id)
+        lua_rawseti(L, -3, id)
     }
+    mmnet_pop(L, 1)
     lua_rawsetp(L, mmnet_registryindex(), mmnet_loans_key())
     return 0
 }

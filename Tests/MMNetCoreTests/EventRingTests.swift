@@ -154,6 +154,42 @@ final class EventRingTests: EventRingTestCase {
         XCTAssertEqual(many.room(for: shares[3]).bytes, 250)
     }
 
+    func testSharesNeverAddUpPastTheRingButEachConnectionsFirstMessageGetsIn() {
+        // Counted as they came (C/1, C/2, C/3, C/4), shares added up past the ring: in "drop"
+        // mode the excess dropped messages of connections within their share. Now the free
+        // slots bound them, but for each connection's first message of the drain.
+        for policy in [QueueFullPolicy.drop, .wait] {
+            let ring = EventRing(capacity: 12, byteLimit: 1 << 20, policy: policy)
+            var shares = [FairShare](repeating: FairShare(), count: 4)
+            var lost = 0
+            for index in shares.indices {
+                let room = min(ring.room(for: shares[index]).events, 12)  // alone in "drop" mode: unbounded
+                var batch: [Event?] = (0..<max(0, room)).map { _ in
+                    Event(.receive, source: source, payload: ByteBlock([UInt8](repeating: 7, count: 1)))
+                }
+                lost += ring.push(contentsOf: &batch, share: &shares[index]).dropped.count
+            }
+            // The first, alone, took the whole ring; each of the others its first message only
+            // (in "drop" mode dropping one of the first's, in "wait" mode past the capacity).
+            XCTAssertEqual(lost, policy == .drop ? 3 : 0, "\(policy)")
+            XCTAssertEqual(ring.queued, policy == .drop ? 12 : 15, "\(policy)")
+            XCTAssertEqual(ring.room(for: FairShare()).events, 1, "\(policy): a newcomer's first message gets in")
+            XCTAssertLessThanOrEqual(ring.room(for: shares[1]).events, 0, "\(policy): one that queued waits")
+            // Joined at once (a resume), the four share the ring: 3 each, nothing dropped.
+            var drained: [Event] = []
+            _ = ring.drain(into: &drained, timeout: 0, spin: 0)
+            for index in shares.indices { ring.join(&shares[index]) }
+            for index in shares.indices {
+                XCTAssertEqual(ring.room(for: shares[index]).events, 3, "\(policy)")
+                var batch: [Event?] = (0..<3).map { _ in
+                    Event(.receive, source: source, payload: ByteBlock([UInt8](repeating: 7, count: 1)))
+                }
+                XCTAssertEqual(ring.push(contentsOf: &batch, share: &shares[index]).dropped.count, 0, "\(policy)")
+            }
+            XCTAssertEqual(ring.queued, 12, "\(policy)")
+        }
+    }
+
     func testDropModeDropsTheOldestMessageBeforeAnyStateEvent() {
         let ring = EventRing(capacity: 4, byteLimit: 1 << 20)
         /// Pushes one event: a message of `size` bytes, or a state event named `name`.

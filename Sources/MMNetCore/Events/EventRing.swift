@@ -350,13 +350,22 @@ public final class EventRing: @unchecked Sendable {
         (policy == .wait ? max(0, capacity - count) : .max, byteLimit - bytes)
     }
 
-    /// `room(for:)`, under the lock.
+    /// `room(for:)`, under the lock. Shared, the ring's free slots bound every share in both
+    /// modes: the shares of the connections that came first, counted with fewer senders, add
+    /// up past the capacity (C/1 + C/2 + C/3 + C/4 > 2C), and in "drop" mode the excess
+    /// dropped the messages of connections within their share (found by a review of this
+    /// code). Except a connection's first message of the drain, which gets in whatever (in
+    /// "wait" mode past the capacity, by one per connection; in "drop" mode dropping the
+    /// oldest message), so that none waits for ever behind the others: ten peers sending into
+    /// four slots got 8 to 99,899 messages each in 3 s, in the order the resume served them.
     private func roomLocked(for share: FairShare) -> (events: Int, bytes: Int) {
         let room = roomLocked()
         let current = share.drain == drains
         let sharing = senders + (current ? 0 : 1)  // this connection among them
         guard sharing > 1 else { return room }
-        return (min(room.events, max(1, capacity / sharing) - (current ? share.events : 0)),
+        let queued = current ? share.events : 0
+        let free = policy == .drop ? capacity - count : room.events
+        return (min(queued == 0 ? max(1, free) : free, max(1, capacity / sharing) - queued),
                 min(room.bytes, max(1, byteLimit / sharing) - (current ? share.bytes : 0)))
     }
 
