@@ -18,22 +18,22 @@ final class EventRingTests: EventRingTestCase {
 
     func testBodiesCountAgainstTheByteLimitInBothModes() {
         let ring = EventRing(capacity: 10, byteLimit: 100)
-        XCTAssertEqual(ring.room().bytes, 100)
+        XCTAssertEqual(ring.room(for: FairShare()).bytes, 100)
         push(ring, 2, size: 40)
-        XCTAssertEqual(ring.room().bytes, 20)
+        XCTAssertEqual(ring.room(for: FairShare()).bytes, 20)
         XCTAssertFalse(ring.holdBackIfFull())
         push(ring, 1, size: 40)  // room was left: the last one goes past the limit
-        XCTAssertEqual(ring.room().bytes, -20)
+        XCTAssertEqual(ring.room(for: FairShare()).bytes, -20)
         XCTAssertTrue(ring.holdBackIfFull())
         _ = ring.resize(to: 10, policy: .wait)
-        XCTAssertEqual(ring.room().bytes, -20)
+        XCTAssertEqual(ring.room(for: FairShare()).bytes, -20)
         XCTAssertTrue(ring.holdBackIfFull())
         var drained: [Event] = []
         let (lost, resume) = ring.drain(into: &drained, timeout: 0, spin: 0)
         XCTAssertEqual(drained.count, 3)
         XCTAssertEqual(lost.count, 0)
         XCTAssertTrue(resume, "a drain after a hold-back lets the I/O thread read again")
-        XCTAssertEqual(ring.room().bytes, 100)
+        XCTAssertEqual(ring.room(for: FairShare()).bytes, 100)
     }
 
     func testABatchNotAdmittedIsLeftWithItsPusherAndQueuesNothing() {
@@ -53,10 +53,10 @@ final class EventRingTests: EventRingTestCase {
     func testTheEventCountHoldsBackInWaitModeOnly() {
         let ring = EventRing(capacity: 2, byteLimit: 100, policy: .wait)
         push(ring, 2, size: 1)
-        XCTAssertEqual(ring.room().events, 0)
+        XCTAssertEqual(ring.room(for: FairShare()).events, 0)
         XCTAssertTrue(ring.holdBackIfFull())
         XCTAssertEqual(ring.resize(to: 2, policy: .drop).count, 0)
-        XCTAssertEqual(ring.room().events, .max)
+        XCTAssertEqual(ring.room(for: FairShare()).events, .max)
         XCTAssertFalse(ring.holdBackIfFull())
     }
 
@@ -85,7 +85,7 @@ final class EventRingTests: EventRingTestCase {
         // A batch read in "drop" mode and pushed after a switch to "wait" (the I/O thread read
         // the setting before the script changed it) drops nothing: "wait" loses nothing.
         let ring = EventRing(capacity: 2, byteLimit: 1 << 20)
-        XCTAssertEqual(ring.room().events, .max, "\"drop\" mode: the I/O thread parses a whole read")
+        XCTAssertEqual(ring.room(for: FairShare()).events, .max, "\"drop\" mode: the I/O thread parses a whole read")
         _ = ring.resize(to: 2, policy: .wait)  // the script's Configure, meanwhile
         XCTAssertEqual(push(ring, 5, size: 1), 0)
         XCTAssertEqual(ring.queued, 5)
@@ -208,7 +208,7 @@ final class EventRingTests: EventRingTestCase {
         let (lost, _) = ring.drain(into: &drained, timeout: 0, spin: 0)
         XCTAssertEqual(lost.count, 4)
         XCTAssertEqual(drained.map { $0.message ?? "m" }, ["B", "C", "D", "E"])
-        XCTAssertEqual(ring.room().bytes, 1 << 20, "the dropped messages gave their bytes back")
+        XCTAssertEqual(ring.room(for: FairShare()).bytes, 1 << 20, "the dropped messages gave their bytes back")
     }
 
     func testDropModeDropsAServersErrorsBeforeAConnect() throws {
@@ -233,11 +233,11 @@ final class EventRingTests: EventRingTestCase {
     func testDroppedAndResizedEventsGiveTheirBytesBack() {
         let ring = EventRing(capacity: 2, byteLimit: 100)
         XCTAssertEqual(push(ring, 3, size: 40), 1)  // "drop": the oldest goes
-        XCTAssertEqual(ring.room().bytes, 20)
+        XCTAssertEqual(ring.room(for: FairShare()).bytes, 20)
         XCTAssertEqual(ring.resize(to: 1, policy: .drop).count, 1)
-        XCTAssertEqual(ring.room().bytes, 60)
+        XCTAssertEqual(ring.room(for: FairShare()).bytes, 60)
         ring.setByteLimit(50)
-        XCTAssertEqual(ring.room().bytes, 10)
+        XCTAssertEqual(ring.room(for: FairShare()).bytes, 10)
     }
 
     func testShrinkingKeepsEveryEventInWaitModeAndTheLeastCostlyInDropMode() {

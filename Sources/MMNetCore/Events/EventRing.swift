@@ -10,7 +10,7 @@ import Glibc
 /// When full, `QueueFullPolicy.drop` drops the oldest message (else the oldest error of a
 /// server, else the oldest event, when only connect, close and error events are queued) and
 /// counts it (reported to the script by the binding); in `.wait` mode the I/O thread stops
-/// reading instead, until the script drains the queue (`room`, `holdBackIfFull`). The ring
+/// reading instead, until the script drains the queue (`room(for:)`, `holdBack(over:)`). The ring
 /// holds the mode itself (`resize(to:policy:)`), so that every push after a `Configure` obeys
 /// it: a batch read in "drop" mode and pushed after a switch to "wait" dropped messages. In both
 /// modes it also stops reading while the message bodies queued reach the byte limit
@@ -82,8 +82,9 @@ public final class EventRing: @unchecked Sendable {
     /// nils: no event is copied, so no reference is counted up and down again). When the ring
     /// is full, `.drop` mode drops the oldest messages (`removeLeastCostly`) to make room and
     /// returns them (counted as lost); `.wait` mode lets the ring grow past its capacity: the
-    /// I/O thread checks `room` before queuing messages, so only state changes (connect,
-    /// close, error) ever do that, a few slots at most, and a read parsed in "drop" mode just
+    /// I/O thread checks `room(for:)` before queuing messages, so only state changes
+    /// (connect, close, error) and each connection's first message of a drain while others
+    /// send too ever do that, a few slots at most, and a read parsed in "drop" mode just
     /// before a switch to "wait" (its bodies still bounded by `EventQueueBytes`). `admit` runs
     /// under the ring's lock first. It makes the change of state that goes with the events,
     /// which the Lua thread must never see without them (`wait(until:for:)` checks under this
@@ -132,17 +133,13 @@ public final class EventRing: @unchecked Sendable {
         return (dropped, spin)
     }
 
-    /// What the ring takes before the I/O thread must stop reading (I/O thread): how many more
-    /// events (in "wait" mode; unlimited in "drop" mode, which drops the oldest instead) and how
-    /// many more bytes of message bodies. A message is queued while both are above 0, so the
-    /// last one may go past the byte limit (a message larger than the limit still gets in).
-    public func room() -> (events: Int, bytes: Int) {
-        lock.withLock { roomLocked() }
-    }
-
-    /// `room()` for one more message of the connection whose part is `share`: its fair share
-    /// (`FairShare`) when others queued messages since the last drain too, less what it
-    /// queued since (at least one message each a drain, so that none waits for ever).
+    /// What the ring takes from the connection whose part is `share` before the I/O thread
+    /// must stop reading it (I/O thread): how many more events (in "wait" mode; unlimited in
+    /// "drop" mode, which drops the oldest instead) and how many more bytes of message bodies;
+    /// while others queued messages since the last drain too, no more than its fair share
+    /// (`FairShare`) less what it queued since (`roomLocked(for:)`). A message is queued while
+    /// both are above 0, so the last one may go past the byte limit (a message larger than the
+    /// limit still gets in). A fresh `FairShare()` asks for a connection that queued nothing.
     public func room(for share: FairShare) -> (events: Int, bytes: Int) {
         lock.withLock { roomLocked(for: share) }
     }
@@ -166,7 +163,7 @@ public final class EventRing: @unchecked Sendable {
         lock.withLock { joinLocked(&share) }
     }
 
-    /// When the ring is full by `room`'s measure, counting `pending` events on their way (the
+    /// When the ring is full by `roomLocked`'s measure, counting `pending` events on their way (the
     /// connects of connections still in their hello), records that the I/O thread holds
     /// messages back (so that the next drain asks it to resume reading) and returns true;
     /// returns false when there is room (the script drained it meanwhile). I/O thread.
@@ -345,7 +342,8 @@ public final class EventRing: @unchecked Sendable {
         }
     }
 
-    /// `room`, under the lock.
+    /// The room of the whole ring, under the lock: events ("wait" mode; unlimited in "drop"
+    /// mode) and bytes of bodies.
     private func roomLocked() -> (events: Int, bytes: Int) {
         (policy == .wait ? max(0, capacity - count) : .max, byteLimit - bytes)
     }
