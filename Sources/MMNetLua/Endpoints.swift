@@ -122,8 +122,8 @@ private enum MadeEndpoint {
 /// back here instead of unwinding these frames, which hold references.
 private func makeEndpoint(_ L: OpaquePointer, address: SocketAddress, key: PresharedKey?, type: ObjectType, action: String,
                           make: (SocketAddress, PresharedKey?, ScriptContext) throws -> (Endpoint, String)) -> MadeEndpoint {
-    guard let binding = Binding.current(L) else { return .refused("mmnet is not open in this state") }
-    guard let context = binding.context else { return .refused(binding.startupError ?? "") }
+    let (context, problem) = scriptContext(L)
+    guard let context, let binding = Binding.current(L) else { return .refused(problem) }
     do {
         let (endpoint, result) = try make(address, key, context)
         var made = MadeObject(id: endpoint.id)

@@ -102,16 +102,18 @@ func pushProtected(_ L: OpaquePointer, _ string: String) -> Bool {
 /// of memory, or another for a debug hook's error.
 func pushProtectedStatus(_ L: OpaquePointer, _ string: String) -> Int32 {
     var string = string
-    return string.withUTF8 { bytes in
-        var bytes = UnsafeRawBufferPointer(bytes)
-        return mmnet_pcall(L, 0, pushBytes, &bytes, 1)
-    }
+    return string.withUTF8 { pushProtectedStatus(L, bytes: UnsafeRawBufferPointer($0)) }
 }
 
 /// Pushes `bytes` as a string in protected mode (see `pushProtected(_:_:)`).
 func pushProtected(_ L: OpaquePointer, bytes: UnsafeRawBufferPointer) -> Bool {
+    pushProtectedStatus(L, bytes: bytes) == LUA_OK
+}
+
+/// `pushProtected(_:bytes:)`, returning the status of the call (`pushProtectedStatus(_:_:)`).
+private func pushProtectedStatus(_ L: OpaquePointer, bytes: UnsafeRawBufferPointer) -> Int32 {
     var bytes = bytes
-    return mmnet_pcall(L, 0, pushBytes, &bytes, 1) == LUA_OK
+    return mmnet_pcall(L, 0, pushBytes, &bytes, 1)
 }
 
 /// Pushes the bytes of the `UnsafeRawBufferPointer` at `context` as a string (protected).

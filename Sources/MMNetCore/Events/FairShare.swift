@@ -6,8 +6,9 @@
 /// The messages and bytes one connection queued in its state's event ring since the script's
 /// last drain. When several connections queue messages between two drains, each may hold
 /// `EventQueueSize / n` events and `EventQueueBytes / n` bytes of them (n: the connections
-/// that did, at least one message each); past it the I/O thread reads no more from it until
-/// the script drains the ring. A connection alone keeps the whole ring, as before. Without it
+/// that did), within the room the ring has left; past it the I/O thread reads no more from it
+/// until the script drains the ring. Its first message of a drain gets in whatever, so that
+/// none waits for ever. A connection alone keeps the whole ring, as before. Without it
 /// one peer's flood filled the whole queue: in "drop" mode the others lost most of their
 /// messages (1,048 of 4,800 kept in a review's run), in "wait" mode they waited seconds behind
 /// it (`EventRing.room(for:)`).

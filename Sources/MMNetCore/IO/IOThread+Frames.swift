@@ -161,9 +161,9 @@ extension IOThread {
         // Not after the script's Disconnect: the batch was parsed while the connection was
         // open, but the call may have come since (found by reading the code: the review's
         // measure of it could not tell it from its own checker's window). The check is made
-        // under the ring's lock, so the batch is queued before the call or not at all. Counted before the events are queued: a
-        // script woken by the push read MessagesReceived 0 for a message it had just been
-        // given (12 runs of 60).
+        // under the ring's lock, so the batch is queued before the call or not at all.
+        // Counted before the events are queued: a script woken by the push read
+        // MessagesReceived 0 for a message it had just been given (12 runs of 60).
         let count = batch.events.count
         let (dropped, replySpin) = batch.ring.push(contentsOf: &batch.events, share: &connection.share, admit: {
             connection.lock.withLock {
