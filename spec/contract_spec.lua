@@ -222,6 +222,15 @@ describe("contract", function()
         assert.is_false(ok, "case " .. i)
         assert.is_truthy(tostring(err):find(case[2], 1, true), "case " .. i .. ": " .. tostring(err))
       end
+      -- A table given a client's metatable is no client, closed or not (before: worded as one
+      -- closed by its __gc).
+      local fake = setmetatable({}, getmetatable(server))
+      local ok, err = pcall(client.Send, fake, {})
+      assert.is_false(ok)
+      assert.is_truthy(tostring(err):find("mmnet.Client expected, got mmnet.Server", 1, true), tostring(err))
+      ok, err = pcall(server.GetPort, fake)
+      assert.is_false(ok)
+      assert.is_truthy(tostring(err):find("mmnet.Server expected, got a table with an mmnet.Server's metatable", 1, true), tostring(err))
       -- A closed connection given to server:Send or Disconnect is skipped, as the docs say.
       assert.are.equal(0, server:Send({}, c))
       assert.are.equal(0, server:Disconnect(c))

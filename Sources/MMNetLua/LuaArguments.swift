@@ -19,13 +19,19 @@ func typeName(_ L: OpaquePointer, _ index: Int32) -> String {
 
 /// Pushes "<expected> expected, got <actual>" and returns the status that raises
 /// "bad argument #index to 'fn' (...)" (`MMNET_RETHROW` when Lua has no memory for it).
-/// `expected` is a type name, or several joined by " or ". An mmnet object of an expected
-/// type got here only because its `__gc` has run (called by hand): the message says so.
+/// `expected` is a type name, or several joined by " or ". A value named as expected got here
+/// either because its `__gc` has run (an mmnet object finalized by hand) or because it is not
+/// an mmnet object at all but was given one's metatable: the message says which.
 func argumentTypeError(_ L: OpaquePointer, _ index: Int32, expected: String) -> Int32 {
-    let actual = lua_type(L, index) == LUA_TNONE ? "no value" : typeName(L, index)
-    let finalized = expected.split(separator: " or ").contains { $0 == actual }
-    let message = "\(expected) expected, got \(finalized ? "an \(actual) already closed by its __gc" : actual)"
-    return pushProtected(L, message) ? mmnet_argerror_status(index) : MMNET_RETHROW
+    let type = lua_type(L, index)
+    let actual = type == LUA_TNONE ? "no value" : typeName(L, index)
+    var got = actual
+    if expected.split(separator: " or ").contains(where: { $0 == actual }) {
+        got = type == LUA_TUSERDATA
+            ? "an \(actual) already closed by its __gc"
+            : "a \(String(cString: lua_typename(L, type))) with an \(actual)'s metatable"
+    }
+    return pushProtected(L, "\(expected) expected, got \(got)") ? mmnet_argerror_status(index) : MMNET_RETHROW
 }
 
 /// Pushes `message` and returns the status that raises it as a Lua error.
