@@ -23,7 +23,8 @@ public enum Defaults {
     /// and keep the peer's timeout from firing on an idle link).
     public static let pingInterval = 1.0
     /// Seconds without a byte from the peer after which it is declared gone (0 turns it off).
-    /// With the 1 s ping interval a vanished peer is noticed within 5 to 5.1 s.
+    /// With the 1 s ping interval a vanished peer is noticed 5 to 5.1 s after the last bytes
+    /// it sent, 4 to 5.1 s after it vanished.
     public static let peerTimeout = 5.0
     /// Seconds `PollEvents(timeout)` keeps checking for an event before it sleeps, when the
     /// previous wait was short (a reply arriving within this costs no thread wake-up).
