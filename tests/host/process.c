@@ -11,6 +11,8 @@
  *   HOST.readable(fd, seconds)  -> true once fd is readable, false at the time limit
  *   HOST.heap_in_use()          -> bytes of malloc's blocks in use (mallinfo2: what the process
  *                                  holds, whatever the heap's fragmentation keeps mapped)
+ *   HOST.nofile([soft])         -> the soft RLIMIT_NOFILE before; sets it to soft when given
+ *                                  (poll(2) of more descriptors than it fails with EINVAL)
  *
  * Threads: the calling state's thread.
  */
@@ -18,6 +20,7 @@
 #include <malloc.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -91,11 +94,22 @@ static int host_heap_in_use(lua_State *L) {
     return 1;
 }
 
+static int host_nofile(lua_State *L) {
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return luaL_error(L, "getrlimit failed");
+    lua_pushinteger(L, (lua_Integer)limit.rlim_cur);
+    if (!lua_isnoneornil(L, 1)) {
+        limit.rlim_cur = (rlim_t)luaL_checkinteger(L, 1);
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0) return luaL_error(L, "setrlimit failed");
+    }
+    return 1;
+}
+
 void host_register_process(lua_State *L) {
     static const luaL_Reg functions[] = {
         { "fork", host_fork }, { "wait", host_wait }, { "exit", host_exit },
         { "signalfd", host_signalfd }, { "raise", host_raise }, { "readable", host_readable },
-        { "heap_in_use", host_heap_in_use }, { NULL, NULL },
+        { "heap_in_use", host_heap_in_use }, { "nofile", host_nofile }, { NULL, NULL },
     };
     luaL_newlib(L, functions);
     lua_setglobal(L, "HOST");

@@ -120,12 +120,15 @@ public struct ByteSlab {
 
     /// A block holding a copy of `bytes`, in the current region when they fit; otherwise in a
     /// new region of `expected` bytes (at most `regionSize`, at least `bytes.count`), where
-    /// `expected` is how many bytes the caller may still copy, these included.
-    public mutating func copy(_ bytes: UnsafeRawBufferPointer, expected: Int) -> ByteBlock {
+    /// `expected` is how many bytes the caller may still copy, these included. Nil when malloc
+    /// has no memory for a new region.
+    public mutating func copy(_ bytes: UnsafeRawBufferPointer, expected: Int) -> ByteBlock? {
         if region == nil || capacity - used < bytes.count {
             seal()
-            capacity = max(bytes.count, min(expected, ByteSlab.regionSize), 1)
-            region = AdoptedMemory(malloc(capacity)!, capacity: capacity, pool: nil)
+            let size = max(bytes.count, min(expected, ByteSlab.regionSize), 1)
+            guard let memory = malloc(size) else { return nil }
+            capacity = size
+            region = AdoptedMemory(memory, capacity: size, pool: nil)
         }
         let region = region!
         if let source = bytes.baseAddress { (region.memory + used).copyMemory(from: source, byteCount: bytes.count) }

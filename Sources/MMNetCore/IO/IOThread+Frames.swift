@@ -96,7 +96,11 @@ extension IOThread {
                     }
                     batch.appendMessage(from: connection, payload: copy)
                 } else {
-                    let payload = batch.bodies.copy(body, expected: connection.input.count - FrameHeader.size)
+                    guard let payload = batch.bodies.copy(body, expected: connection.input.count - FrameHeader.size) else {
+                        deliver(&batch, from: connection)
+                        failForMemory(connection)
+                        return
+                    }
                     batch.appendMessage(from: connection, payload: payload)
                 }
             }

@@ -53,6 +53,8 @@ public final class IOThread: @unchecked Sendable {
     static let stopLimit = 30.0
     /// Seconds a burst of small sends gathers before it is written (`flushSoon`).
     static let coalesceTime = 100e-6
+    /// Seconds the thread waits before polling again after poll(2) failed.
+    static let pollRetryDelay = 0.01
 
     /// The process's I/O thread while a Lua state uses it (under the global lock).
     nonisolated(unsafe) static var instance: IOThread?
@@ -232,7 +234,11 @@ public final class IOThread: @unchecked Sendable {
                     _ = try pollSet.poll(timeout: pollTimeout(now: now))
                 }
             } catch {
-                preconditionFailure("mmnet I/O thread: \(error)")
+                // ENOMEM (the kernel's poll table), or EINVAL (the host lowered RLIMIT_NOFILE
+                // below the descriptors polled): the host must not die of it, so the thread
+                // waits a moment and polls again, still running commands and deadlines.
+                pollSet.forgetReadiness()
+                Posix.pause(IOThread.pollRetryDelay)
             }
             for (owner, revents) in pollSet.ready() {
                 switch owner {

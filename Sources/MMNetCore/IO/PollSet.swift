@@ -65,6 +65,11 @@ struct PollSet {
         }
     }
 
+    /// Clears what the last poll(2) reported, after a poll that failed (its entries stay).
+    mutating func forgetReadiness() {
+        for i in fds.indices { fds[i].revents = 0 }
+    }
+
     /// The entries poll(2) marked ready, with what it reported.
     func ready() -> [(PollOwner, Int16)] {
         var result: [(PollOwner, Int16)] = []

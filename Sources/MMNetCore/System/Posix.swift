@@ -139,6 +139,12 @@ public enum Posix {
         throw SystemError("poll", errno: Glibc.errno)
     }
 
+    /// Sleeps the calling thread for `seconds` (nanosleep(2); a signal may end it early).
+    public static func pause(_ seconds: Double) {
+        var time = timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))
+        _ = nanosleep(&time, nil)
+    }
+
     /// eventfd(2), non-blocking and close-on-exec; `forHost`: one a host polls
     /// (`mmnet_eventfd`: a child of fork() keeps its number).
     public static func eventfd(forHost: Bool = false) throws -> Int32 {
