@@ -121,7 +121,8 @@ $(FREED_KEY): tests/tls/freed_key.c
 	mkdir -p $(dir $@)
 	$(HOST_CC) $(HOST_CFLAGS) -shared -fPIC -o $@ $< -ldl
 
-# Runs both suites even if the first fails (-k), then prints one summary line.
+# Runs the three parts (Lua specs, Swift tests, fuzz smoke) even if one fails (-k), then prints
+# one summary line.
 test: deps
 	@$(MAKE) --no-print-directory -k test-lua test-swift fuzz-smoke; status=$$?; \
 	if [ $$status = 0 ]; then echo "make test: PASSED (Lua specs, Swift tests, fuzz smoke)"; \
@@ -133,7 +134,8 @@ test-lua: build host tls-peer
 	$(MAKE) --no-print-directory install PREFIX=$(TEST_TREE)
 	$(TREE_ENV) $(LUA) /usr/bin/busted --lpath="$(CURDIR)/spec/?.lua" spec
 
-# The Swift unit tests of the core.
+# The Swift unit tests: of the core (MMNetCoreTests) and of the binding against a Lua state
+# (MMNetLuaTests).
 test-swift:
 	$(SWIFT) test -Xcc -I$(LUA_INCDIR)
 
@@ -175,13 +177,17 @@ bench-profile: deps build
 # sockets) plus its harness in Fuzz/. Working corpora and crash files go under out/fuzz; the
 # checked-in seeds are only read. A crash prints the artifact's path: copy it into
 # Tests/corpus/fuzz/<target>/ (replayed by fuzz-smoke and by the Swift tests) and fix the bug.
+# Seconds each target fuzzes in `make fuzz`, and in `make fuzz-smoke` (part of `make test`).
 FUZZ_SECONDS ?= 300
 FUZZ_SMOKE_SECONDS ?= 5
+# Working corpora, crash files and the fuzz executables.
 FUZZ_DIR = $(CURDIR)/out/fuzz
+# The sources every fuzz target is built from, besides its harness.
 FUZZ_CORE = $(wildcard Sources/MMNetCore/Codec/*.swift Sources/MMNetCore/Wire/*.swift) \
 	Sources/MMNetCore/Defaults.swift Sources/MMNetCore/IO/ReadBuffer.swift Sources/MMNetCore/System/Lock.swift \
 	Sources/MMNetCore/System/Clock.swift \
 	Fuzz/Rewriter.swift
+# The compiler command of a fuzz target: libFuzzer and AddressSanitizer, optimized.
 FUZZ_SWIFTC = swiftc -sanitize=fuzzer,address -parse-as-library -O -g -module-name MMNetFuzz
 # Seeds of each target: the checked-in corpus, then the crashes found earlier.
 FUZZ_SEEDS_msgpack = Tests/corpus/msgpack Tests/corpus/fuzz/msgpack
@@ -279,10 +285,12 @@ test-tsan: build host tls-peer
 
 # ---- Soak (tests/soak/soak.lua): two processes, mixed traffic, every message sequence-checked -
 # SOAK_SECONDS in all: half with QueueFull = "wait", half with "drop" (a windowed sender and a
-# receiver that polls often). CI can afford `make soak SOAK_SECONDS=30`; spec/soak_spec.lua
-# runs a 5-second version inside `make test`.
+# receiver that polls often). Run by hand; spec/soak_spec.lua runs a 5-second version inside
+# `make test`.
+# Seconds of traffic in all, and connections between the two processes.
 SOAK_SECONDS ?= 600
 SOAK_CONNECTIONS ?= 32
+# The Lua search paths of the two soak processes (the test tree; no spec directory).
 SOAK_ENV = LUA_PATH="$(TEST_TREE)/share/lua/5.4/?.lua;;" LUA_CPATH="$(TEST_TREE)/lib/lua/5.4/?.so;;"
 
 soak: build

@@ -101,13 +101,13 @@ end
 
 --- The best of `reps` one-way runs (fewest seconds), or nil and why.
 local function best_one_way(c, kind, count, size, key, reps)
-  local best, why
+  local best
   for _ = 1, reps do
-    local s, w = one_way(c, kind, count, size, key)
-    if not s then return nil, w end
+    local s, why = one_way(c, kind, count, size, key)
+    if not s then return nil, why end
     best = math.min(best or math.huge, s)
   end
-  return best, why
+  return best
 end
 
 --- Raw C stream of `count` writes of `size` bytes; returns seconds or nil and why.

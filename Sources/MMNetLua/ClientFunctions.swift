@@ -126,7 +126,7 @@ func clientWaitForConnect(_ L: OpaquePointer?) -> Int32 {
         lua_pushboolean(L, 0)
         lua_pushnumber(L, waited)
         let why = done ? (connection.failureReason ?? "not connected")
-            : hooks.changed ? "interrupted" : "timed out after \(timeout) s"
+            : hooks.changed ? "interrupted" : "timed out after \(IOThread.seconds(timeout))"
         return pushResult(L, why, results: 3)
     }
 }

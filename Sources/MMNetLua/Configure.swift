@@ -68,9 +68,11 @@ private enum Setting: Int {
     case maxMessageSize, maxDepth, sendQueueLimit, eventQueueSize, eventQueueBytes
     case helloTimeout, pingInterval, peerTimeout, spinWait, queueFull
 
-    /// Every setting, in order, without an array (`pushSettings` runs Lua calls that may raise
-    /// a memory error past its frame, which must hold nothing allocated).
+    /// How many settings there are: they are walked by index, without an array
+    /// (`pushSettings` runs Lua calls that may raise a memory error past its frame, which must
+    /// hold nothing allocated).
     static let count = queueFull.rawValue + 1  // queueFull is the last case
+    /// The setting at `index` (0 to `count - 1`), in order.
     static func at(_ index: Int) -> Setting { Setting(rawValue: index)! }
 
     /// The setting called `name`, if any.

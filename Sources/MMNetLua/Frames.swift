@@ -36,5 +36,6 @@ func describe(_ outcome: Connection.SendOutcome, limit: Int) -> String {
     case .sent: return "sent"
     case .queueFull: return "send queue full (SendQueueLimit is \(limit) bytes)"
     case .notConnected: return "not connected"
+    case .outOfMemory: return "not enough memory to queue the message"
     }
 }

@@ -256,8 +256,8 @@ struct LuaTableEncoder: ~Copyable {
 
     /// Patches the header of a map written with a placeholder (`slot`) to `count` pairs. A
     /// map16 or map32 header moves the pairs right, and with them the strings lent among them
-    /// (the splices from `firstSplice` on). Not inlined: the recursive frame of `encode` stays
-    /// small (a message 1000 levels deep must fit in a small stack).
+    /// (the splices from `firstSplice` on). Not inlined: the recursive frames of `encodeTable`
+    /// and `encodeValue` stay small (a message 1000 levels deep must fit in a small stack).
     @inline(never)
     mutating func patchMapHeader(at slot: Int, count: Int, firstSplice: Int) throws(EncodeFailure) {
         let unpatched = writer.count

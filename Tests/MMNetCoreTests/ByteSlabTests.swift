@@ -10,7 +10,7 @@ final class ByteSlabTests: XCTestCase {
     }
 
     private func copy(_ slab: inout ByteSlab, _ bytes: [UInt8], expected: Int) -> ByteBlock {
-        bytes.withUnsafeBytes { slab.copy($0, expected: expected) }
+        bytes.withUnsafeBytes { slab.copy($0, expected: expected)! }
     }
 
     func testBlocksKeepTheirBytesAcrossRegionsAndSealing() {

@@ -8,7 +8,7 @@ import XCTest
 final class FrameQueueTests: XCTestCase {
     /// Appends `bytes` as a borrowed frame, minus the first `written`.
     private func append(_ queue: inout FrameQueue, _ bytes: [UInt8], skipping written: Int = 0) {
-        bytes.withUnsafeBytes { queue.append(.borrowed($0), skipping: written) }
+        XCTAssertTrue(bytes.withUnsafeBytes { queue.append(.borrowed($0), skipping: written) })
     }
 
     /// Every byte of `blocks`, the first from `offset`, and the blocks' sizes.
@@ -38,7 +38,7 @@ final class FrameQueueTests: XCTestCase {
         var queue = FrameQueue()
         append(&queue, [1, 2])
         let shared = ByteBlock([3, 4, 5])
-        queue.append(.shared(shared))
+        queue.append(shared)
         append(&queue, [6])
         let taken = contents(queue.takeAll())
         XCTAssertEqual(taken.bytes, [1, 2, 3, 4, 5, 6])
@@ -52,7 +52,7 @@ final class FrameQueueTests: XCTestCase {
         XCTAssertEqual(contents(borrowed.takeAll()).bytes, [4, 5])
 
         var shared = FrameQueue()
-        shared.append(.shared(ByteBlock([1, 2, 3, 4])), skipping: 1)
+        XCTAssertTrue(shared.append(.shared(ByteBlock([1, 2, 3, 4])), skipping: 1))
         let taken = shared.takeAll()
         XCTAssertEqual(taken.offset, 1)
         XCTAssertEqual(contents(taken).bytes, [2, 3, 4])
@@ -61,7 +61,7 @@ final class FrameQueueTests: XCTestCase {
     func testWhatAWriteLeftGoesBackAheadOfLaterFrames() {
         var queue = FrameQueue()
         append(&queue, [1, 2, 3])
-        queue.append(.shared(ByteBlock([4, 5])))
+        queue.append(ByteBlock([4, 5]))
         let first = queue.takeAll()
         XCTAssertEqual(first.blocks.count, 2)
         append(&queue, [6, 7])  // sent while the write was going on
@@ -114,7 +114,7 @@ final class FrameQueueTests: XCTestCase {
             let spliced = OutgoingFrame.spliced(bytes, splices)
             XCTAssertFalse(spliced.isContiguous)
             XCTAssertEqual(spliced.count, 9)
-            queue.append(spliced)
+            XCTAssertTrue(queue.append(spliced))
         }
         append(&queue, [6])
         let taken = contents(queue.takeAll())
@@ -122,10 +122,27 @@ final class FrameQueueTests: XCTestCase {
         XCTAssertEqual(taken.sizes, [1, 2, 2, 1, 1, 2, 1, 1])
     }
 
+    /// A frame whose copy malloc cannot hold (a spliced frame's own bytes can be up to
+    /// MaxMessageSize) is refused, the queue unchanged; before, the process stopped
+    /// (fatalError), and a region that could not grow leaked.
+    func testAFrameWithNoMemoryForItsCopyIsRefusedAndTheQueueIsUnchanged() {
+        var queue = FrameQueue()
+        append(&queue, [1])
+        let byte: [UInt8] = [9]
+        byte.withUnsafeBytes { one in
+            // Never read: malloc refuses the size first.
+            let huge = UnsafeRawBufferPointer(start: one.baseAddress, count: Int.max / 2)
+            XCTAssertFalse(queue.append(.borrowed(huge)))
+            XCTAssertFalse(queue.append(.spliced(huge, [Splice(offset: 1, block: ByteBlock([10]))])))
+        }
+        append(&queue, [2])
+        XCTAssertEqual(contents(queue.takeAll()).bytes, [1, 2])
+    }
+
     func testRemoveAllDropsEverything() {
         var queue = FrameQueue()
         append(&queue, [1, 2])
-        queue.append(.shared(ByteBlock([3])))
+        queue.append(ByteBlock([3]))
         append(&queue, [4])
         queue.removeAll()
         XCTAssertTrue(queue.isEmpty)

@@ -54,6 +54,28 @@ final class LoanTests: XCTestCase {
         XCTAssertEqual(bytes(block), [4, 5, 6])
     }
 
+    /// A loan malloc has no memory to copy at recall stays on the script's bytes, and the
+    /// wait for the recall lasts until it ends (before, the process stopped: fatalError).
+    func testALoanTooLargeToCopyIsWaitedForUntilItEnds() {
+        let book = LoanBook()
+        let byte: [UInt8] = [1]
+        byte.withUnsafeBytes { one in
+            // Never read: malloc refuses the size first.
+            var loan = book.lend(one.baseAddress!, count: Int.max / 2)
+            XCTAssertNotNil(loan)
+            book.recallAll()
+            let ended = DispatchSemaphore(value: 0)
+            DispatchQueue.global().async {
+                book.waitUntilRecalled()
+                ended.signal()
+            }
+            XCTAssertEqual(ended.wait(timeout: .now() + 0.3), .timedOut, "the loan still reads the bytes")
+            loan = nil
+            XCTAssertEqual(ended.wait(timeout: .now() + 5), .success, "the loan ended: the wait must end")
+            withExtendedLifetime(loan) {}
+        }
+    }
+
     func testIdsAreLentUpToTheLimitAndAgainOnceHandedBack() {
         // Each id is a slot the binding made beforehand: past the limit the book lends nothing
         // (the bytes are copied) and says it is short until it grows.

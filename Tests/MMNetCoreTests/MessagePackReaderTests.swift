@@ -98,8 +98,8 @@ final class MessagePackReaderTests: XCTestCase {
             ("91 c7 01 05 00", "malformed message: MessagePack extension types are not supported (0xc7 at byte 1)"),
             ("91 c1", "malformed message: invalid byte 0xc1 at byte 1"),
             ("91 cf 8000000000000000", "malformed message: unsigned integer above 9223372036854775807 at byte 1"),
-            ("91 01 02", "malformed message: 1 trailing bytes after the message (at byte 2)"),
-            ("80 80", "malformed message: 1 trailing bytes after the message (at byte 1)"),
+            ("91 01 02", "malformed message: 1 trailing byte after the message (at byte 2)"),
+            ("80 80", "malformed message: 1 trailing byte after the message (at byte 1)"),
         ]
         for (input, message) in cases {
             XCTAssertEqual(refusal(bytes(input)), message, input)

@@ -605,7 +605,7 @@ BAD_FRAMES = [
     ("uint64 > 2^63-1", frame(0, hx("91 cf 8000000000000000")),
      "malformed message: unsigned integer above 9223372036854775807 at byte 1"),
     ("trailing", frame(0, hx("91 01 00")),
-     "malformed message: 1 trailing bytes after the message (at byte 2)"),
+     "malformed message: 1 trailing byte after the message (at byte 2)"),
     ("65 levels", frame(0, b"\x91" * 64 + b"\x90"), "message nested deeper than 64 levels (at byte 64)"),
     ("ping of 7", frame(1, b"1234567"), "control frame of 7 bytes (expected 8)"),
     ("pong of 9", frame(2, b"123456789"), "control frame of 9 bytes (expected 8)"),

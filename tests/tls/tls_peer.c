@@ -1,7 +1,8 @@
 /* tls_peer: a hostile encrypted mmnet client for the specs (spec/hostile_tls_spec.lua). It
  * makes mmnet's TLS 1.3 handshake with the external pre-shared key (PROTOCOL.md, "Encryption":
  * identity "mmnet", TLS_AES_128_GCM_SHA256 for a 128-bit key, X25519), sends mmnet's
- * encrypted hello, then misbehaves in one of two ways, never reading what the server sends:
+ * encrypted hello, then misbehaves in one of the ways below (all but `halfclose` never read
+ * what the server sends):
  *
  *   tls_peer PORT HEXKEY keyupdate COUNT
  *       sends COUNT TLS KeyUpdate messages that each ask the server for one in reply

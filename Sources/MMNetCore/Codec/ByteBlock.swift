@@ -46,11 +46,18 @@ public struct ByteBlock: Sendable {
     }
 
     /// A copy of `bytes` in a buffer from `pool`, which it goes back to: for a large body, where
-    /// fresh memory would cost a page fault per 4 KiB written. Nil when there is no memory.
-    init?(copying bytes: UnsafeRawBufferPointer, pool: BufferPool) {
+    /// fresh memory would cost a page fault per 4 KiB written (nil: malloc'd and freed). Nil
+    /// when there is no memory.
+    init?(copying bytes: UnsafeRawBufferPointer, pool: BufferPool?) {
         guard let (memory, capacity) = BufferPool.allocate(bytes.count, from: pool) else { return nil }
         if let source = bytes.baseAddress { memory.copyMemory(from: source, byteCount: bytes.count) }
         self.init(adopting: memory, offset: 0, count: bytes.count, capacity: capacity, pool: pool)
+    }
+
+    /// The bytes at `range` of this block of malloc'd memory, sharing it.
+    func slice(_ range: Range<Int>) -> ByteBlock {
+        guard case .adopted(let region) = storage else { preconditionFailure("ByteBlock: only malloc'd memory is sliced") }
+        return ByteBlock(sharing: region, offset: offset + range.lowerBound, count: range.count)
     }
 
     /// The bytes of `loan`, read where the script keeps them.

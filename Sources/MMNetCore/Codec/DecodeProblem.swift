@@ -66,7 +66,7 @@ public enum DecodeProblem: Sendable, Equatable {
         case let .uintOutOfRange(at):
             return "malformed message: unsigned integer above 9223372036854775807 at byte \(at)"
         case let .trailing(at, count):
-            return "malformed message: \(count) trailing bytes after the message (at byte \(at))"
+            return "malformed message: \(count) trailing byte\(count == 1 ? "" : "s") after the message (at byte \(at))"
         case let .collidingKeys(at, limit):
             return "message refused: its number keys collide in Lua's tables (more than \(limit) "
                 + "extra probes to insert them, in the map at byte \(at))"

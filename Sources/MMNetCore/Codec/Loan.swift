@@ -45,12 +45,15 @@ public final class Loan: @unchecked Sendable {
     }
 
     /// Copies the bytes and reads them from the copy from now on (under the book's lock).
-    fileprivate func recall() {
-        guard copy == nil else { return }
-        guard let memory = malloc(max(count, 1)) else { fatalError("Loan: out of memory") }
+    /// False when malloc has no memory for the copy: the loan goes on reading the script's
+    /// string, which its state must then keep until the loan ends.
+    fileprivate func recall() -> Bool {
+        guard copy == nil else { return true }
+        guard let memory = malloc(max(count, 1)) else { return false }
         memory.copyMemory(from: start, byteCount: count)
         copy = memory
         start = UnsafeRawPointer(memory)
+        return true
     }
 }
 
@@ -134,17 +137,22 @@ public final class LoanBook: @unchecked Sendable {
         }
     }
 
-    /// Copies the bytes of every loan out (I/O thread, once the Lua state is closing).
+    /// Copies the bytes of every loan out (I/O thread, once the Lua state is closing). A loan
+    /// malloc has no memory to copy stays on the script's string (before, the process
+    /// stopped): the state's close then waits until it ends, as its connection writes it out
+    /// or is given up (`IOThread.lingerTime`).
     func recallAll() {
         lock.withLock {
-            for loan in out.values { loan._withUnsafeGuaranteedRef { $0.recall() } }
-            isRecalled = true
-            recalled.broadcast()
+            var all = true
+            for loan in out.values where !loan._withUnsafeGuaranteedRef({ $0.recall() }) { all = false }
+            isRecalled = all
+            if all { recalled.broadcast() }
         }
     }
 
     /// Waits until no loan reads the state's memory any more (Lua thread, closing the state,
-    /// after asking the I/O thread for `recallAll`): at once when no loan is out.
+    /// after asking the I/O thread for `recallAll`): at once when no loan is out, or once every
+    /// loan is copied or has ended.
     func waitUntilRecalled() {
         lock.withLock {
             while !out.isEmpty && !isRecalled {

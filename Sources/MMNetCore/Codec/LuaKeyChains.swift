@@ -59,11 +59,13 @@ struct LuaKeyChains {
 
     /// Nodes of the hash part (0: the map is not followed).
     @usableFromInline let size: Int
-    /// The keys' buckets in the modulo placement, and in the power-of-two placement.
+    /// The keys' buckets in the modulo placement.
     @usableFromInline var modulo: UnsafeMutablePointer<UInt32>?
+    /// The keys' buckets in the power-of-two placement.
     @usableFromInline var lowBits: UnsafeMutablePointer<UInt32>?
-    /// Keys recorded, and keys there is room for.
+    /// Keys recorded.
     @usableFromInline var count = 0
+    /// Keys there is room for.
     @usableFromInline var capacity = 0
 
     /// The chains of a map of `count` pairs (`follow` false: none, nothing recorded).

@@ -1,6 +1,7 @@
 // The common base of what a script holds: a server's listener or a connection.
 //
-// Thread: any (its stored properties are immutable).
+// Thread: any: its identity and context are immutable; `surfaced` and `refusedQueued` are the
+// Lua thread's only.
 import CSystemShim
 
 /// A network object a script can hold, identified by a process-unique number.

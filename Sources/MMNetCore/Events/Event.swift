@@ -1,6 +1,7 @@
 // One event on its way from the I/O thread to a script.
 //
-// Thread: created on the I/O thread, consumed on the Lua thread (passed through `EventRing`).
+// Thread: created on the I/O thread (passed through `EventRing`), or on the Lua thread for the
+// errors `PollEvents` reports itself; consumed on the Lua thread.
 
 /// Something that happened to a server, client or client connection.
 public struct Event: Sendable {

@@ -1,7 +1,8 @@
 // One connection's part of its state's event queue between two of the script's polls, so that
 // no peer takes more than its share while others send too.
 //
-// Thread: I/O thread (the ring reads and updates it under its lock, on the I/O thread's calls).
+// Thread: I/O thread (the ring reads and updates it under its lock, on the I/O thread's calls);
+// a connection's empty one is made wherever the connection is.
 
 /// The messages and bytes one connection queued in its state's event ring since the script's
 /// last drain. When several connections queue messages between two drains, each may hold

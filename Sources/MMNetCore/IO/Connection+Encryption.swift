@@ -61,7 +61,7 @@ extension Connection {
         guard let tls else { return }
         while let block = tls.takeCiphertext(pool: context.buffers) {
             queuedBytes += block.count
-            outQueue.append(.shared(block))
+            outQueue.append(block)
         }
     }
 }

@@ -40,6 +40,9 @@ public final class Connection: Endpoint, @unchecked Sendable {
         case queueFull
         /// Refused: the connection is closing or closed.
         case notConnected
+        /// Refused: no memory to queue it (malloc failed). When part of the frame had been
+        /// written already, the connection fails too: its stream is cut in a message.
+        case outOfMemory
     }
 
     /// The socket. Meaningful while `phase != .closed`.
@@ -165,10 +168,8 @@ public final class Connection: Endpoint, @unchecked Sendable {
         self.tcpConnected = connected
         self.input = ReadBuffer(pool: context.buffers)
         super.init(context: context)
-        let hello = Hello.bytes(encrypted: tls != nil)
-        hello.withUnsafeBytes { bytes in
-            if tls != nil { plainQueue.append(.borrowed(bytes)) } else { outQueue.append(.borrowed(bytes)) }
-        }
+        let hello = ByteBlock(Hello.bytes(encrypted: tls != nil))
+        if tls != nil { plainQueue.append(hello) } else { outQueue.append(hello) }
         queuedBytes = hello.count
     }
 
@@ -243,26 +244,39 @@ public final class Connection: Endpoint, @unchecked Sendable {
             // many into one write (and one TLS record); so is one that comes soon after a long
             // burst (a stream the scheduler paused), unless it is the first to this connection
             // since the script's last poll (a request or a reply, never held back).
-            let isolated = bursts.isIsolated(at: Clock.monotonic(), firstSincePoll: firstHereSinceDrain)
+            // mmnet's own pings and pongs (the I/O thread's) are no part of the script's stream.
+            let isolated = !isMessage || bursts.isIsolated(at: Clock.monotonic(), firstSincePoll: firstHereSinceDrain)
             if tls != nil {
                 let writable = firstSinceDrain && isolated && !deferWrite && plainQueue.isEmpty && outQueue.isEmpty
                     && !writing && phase == .open && frame.count < Connection.encryptOnSendSize
-                plainQueue.append(frame)
+                guard plainQueue.append(frame) else {
+                    if isMessage { counters.messagesSent -= 1 }
+                    return (.outOfMemory, nil)
+                }
                 if writable {
                     queuedBytes += frame.count
                     let whole = writeEncryptedNow()
-                    bursts.wroteAtOnce(endingAt: Clock.monotonic())
+                    if isMessage { bursts.wroteAtOnce(endingAt: Clock.monotonic()) }
                     if whole { return (.sent, nil) }
                     queuedBytes -= frame.count  // counted again below, with what is left
                 }
             } else {
                 if !deferWrite && outQueue.isEmpty && !writing && phase == .open && isolated && frame.isContiguous {
                     offset = frame.withUnsafeBytes { writeNow($0) }
-                    bursts.wroteAtOnce(endingAt: Clock.monotonic())
+                    if isMessage { bursts.wroteAtOnce(endingAt: Clock.monotonic()) }
                     counters.bytesSent += offset
                     if offset == frame.count { return (.sent, nil) }
                 }
-                outQueue.append(frame, skipping: offset)
+                guard outQueue.append(frame, skipping: offset) else {
+                    if isMessage { counters.messagesSent -= 1 }
+                    guard offset > 0 else { return (.outOfMemory, nil) }
+                    // The peer has the frame's start: its stream can only be cut. Shut down,
+                    // the socket reads its end, and the I/O thread reports the failure then.
+                    writeFailure = writeFailure ?? "out of memory for the send queue (a message was cut short)"
+                    writeShut = true
+                    Posix.shutdownBoth(fd)
+                    return (.outOfMemory, nil)
+                }
             }
             queuedBytes += frame.count - offset
             if tls != nil && frame.count >= Connection.encryptOnSendSize && phase == .open {

@@ -88,29 +88,41 @@ struct FrameQueue: ~Copyable {
 
     /// Queues `frame` minus its first `written` bytes (which the caller wrote already: then the
     /// queue must be empty, and the frame contiguous). Borrowed bytes are copied into the open
-    /// region; a shared block is queued after it.
-    mutating func append(_ frame: OutgoingFrame, skipping written: Int = 0) {
+    /// region; a shared block is queued after it; a spliced frame's own bytes are copied into
+    /// one block of their own, between whose pieces its lent blocks go. Returns false, having
+    /// queued nothing, when malloc has no memory for the copy (a spliced frame's bytes can be
+    /// up to `MaxMessageSize`).
+    mutating func append(_ frame: OutgoingFrame, skipping written: Int = 0) -> Bool {
         precondition(written == 0 || isEmpty, "FrameQueue: a partly written frame must come first")
         switch frame {
         case .borrowed(let bytes):
             let rest = UnsafeRawBufferPointer(rebasing: bytes[written...])
-            if region == nil || regionCapacity - regionUsed < rest.count { makeRoom(rest.count) }
+            if region == nil || regionCapacity - regionUsed < rest.count {
+                guard makeRoom(rest.count) else { return false }
+            }
             if let source = rest.baseAddress { (region! + regionUsed).copyMemory(from: source, byteCount: rest.count) }
             regionUsed += rest.count
         case .shared(let block):
-            closeRegion()
-            if blocks.isEmpty { headOffset = written }
-            blocks.append(block)
+            if blocks.isEmpty && regionUsed == 0 { headOffset = written }
+            append(block)
         case .spliced(let bytes, let splices):
             precondition(written == 0, "FrameQueue: a spliced frame is never partly written")
+            guard let own = ByteBlock(copying: bytes, pool: nil) else { return false }
             var from = 0
             for splice in splices {
-                if splice.offset > from { append(.borrowed(UnsafeRawBufferPointer(rebasing: bytes[from..<splice.offset]))) }
-                append(.shared(splice.block))
+                if splice.offset > from { append(own.slice(from..<splice.offset)) }
+                append(splice.block)
                 from = splice.offset
             }
-            if bytes.count > from { append(.borrowed(UnsafeRawBufferPointer(rebasing: bytes[from...]))) }
+            if bytes.count > from { append(own.slice(from..<bytes.count)) }
         }
+        return true
+    }
+
+    /// Queues `block` as it is, after what is queued (it cannot fail: no byte is copied).
+    mutating func append(_ block: ByteBlock) {
+        closeRegion()
+        blocks.append(block)
     }
 
     /// Takes every byte waiting, as blocks (the first from byte `offset`), and leaves the queue
@@ -142,18 +154,24 @@ struct FrameQueue: ~Copyable {
     }
 
     /// Makes the open region hold `count` more bytes: grown in place (doubled) up to
-    /// `regionSize`, or closed and replaced by a new one.
-    private mutating func makeRoom(_ count: Int) {
+    /// `regionSize`, or closed and replaced by a new one. False when malloc has no memory for
+    /// it (the queue is unchanged, but for a region closed into a block).
+    private mutating func makeRoom(_ count: Int) -> Bool {
         let needed = regionUsed + count
         if region != nil && needed <= FrameQueue.regionSize {
-            regionCapacity = min(FrameQueue.regionSize, max(needed, regionCapacity * 2))
-            region = realloc(region, regionCapacity)
-        } else {
-            closeRegion()
-            regionCapacity = max(count, FrameQueue.firstRegionSize)
-            region = malloc(regionCapacity)
+            let capacity = min(FrameQueue.regionSize, max(needed, regionCapacity * 2))
+            if let grown = realloc(region, capacity) {
+                region = grown
+                regionCapacity = capacity
+                return true
+            }
         }
-        if region == nil { fatalError("FrameQueue: out of memory") }
+        closeRegion()
+        let capacity = max(count, FrameQueue.firstRegionSize)
+        guard let fresh = malloc(capacity) else { return false }
+        region = fresh
+        regionCapacity = capacity
+        return true
     }
 
     /// Closes the open region: into a block (trimmed to its bytes in use) when it holds any.

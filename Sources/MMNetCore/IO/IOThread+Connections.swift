@@ -314,8 +314,9 @@ extension IOThread {
         }
     }
 
-    /// "5 s", "0.5 s": a setting in seconds, for messages.
-    static func seconds(_ value: Double) -> String {
+    /// "5 s", "0.5 s": a setting in seconds, for messages (the binding's too, so that every
+    /// message says a time the same way).
+    public static func seconds(_ value: Double) -> String {
         value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
     }
 }

@@ -100,10 +100,10 @@ extension IOThread {
             pollSet.suspend(at: connection.pollIndex)
             return
         }
-        do {
+        do throws(SystemError) {
             if let tls = connection.tls, !closing || !connection.lock.withLock({ tls.isHandshakeComplete }) {
-                n = try connection.lock.withLock {
-                    try tls.receive(minimum: IOThread.readChunk) { space in
+                n = try connection.lock.withLock { () throws(SystemError) -> Int? in
+                    try tls.receive(minimum: IOThread.readChunk) { space throws(SystemError) in
                         try Posix.read(connection.fd, into: space)
                     }
                 }
@@ -117,15 +117,13 @@ extension IOThread {
                 guard let space = readSpace(connection, closing: closing) else { return failForMemory(connection) }
                 n = try Posix.read(connection.fd, into: space)
             }
-        } catch let error as SystemError {
+        } catch {
             if connection.currentPhase == .closing {
                 finish(connection, reason: error.reason)
             } else {
                 let reason = error.errno == ECONNRESET ? "connection reset by peer" : "read failed: \(error.reason)"
                 endOfStream(connection, StreamEnd(reason: reason, isError: true))
             }
-            return
-        } catch {
             return
         }
         guard let n else { return }

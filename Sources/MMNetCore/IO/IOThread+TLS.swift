@@ -121,7 +121,7 @@ extension IOThread {
         connection.lock.withLock {
             if error.kind == .notEncrypted {
                 connection.outQueue.removeAll()
-                connection.outQueue.append(.shared(ByteBlock(Hello.bytes(encrypted: true))))
+                connection.outQueue.append(ByteBlock(Hello.bytes(encrypted: true)))
             }
             let (frames, offset) = connection.outQueue.takeAll()
             let sent = IOThread.writeFrames(connection.fd, frames, from: offset)

@@ -3,7 +3,8 @@
 // small sends gathered first; the closing and written-out-after-the-peer's-end cases finished
 // once the queue is written.
 //
-// Thread: I/O thread only.
+// Thread: I/O thread only; but `writeFrames` and `brokenWriteReason`, static and stateless, are
+// also called by the Lua thread, under the connection's lock, for the sends it writes at once.
 import Glibc
 
 extension IOThread {

@@ -1,6 +1,7 @@
 // Socket options every mmnet connection gets, and opening a client socket.
 //
-// Thread: any.
+// Thread: `configure` any; `connect` the Lua thread only (it takes the state's client TLS
+// contexts).
 import Glibc
 
 /// Helpers for connection sockets.

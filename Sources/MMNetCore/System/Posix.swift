@@ -84,7 +84,7 @@ public enum Posix {
         var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let client = try withUnsafeMutablePointer(to: &storage) { ptr throws(SystemError) in
             try ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa throws(SystemError) in
-                try nonBlocking("accept4") {
+                try nonBlocking("accept") {
                     mmnet_accept_nonblocking(fd, sa, &len)
                 }
             }
