@@ -329,26 +329,9 @@ describe("encryption", function()
     local total = 5000
     local sender = net.spawn_peer("sender", { server:GetPort(), total, "disconnect", 100, 0, K256 })
     finally(function() sender:close() end)
-    local expected, conn, closed = 1, nil, false
-    local deadline = net.now() + 15
-    while not closed and net.now() < deadline do
-      for _, e in ipairs(network.PollEvents(0.05)) do
-        if e.Event == network.EVENT_CONNECT then
-          conn = e.Object
-        elseif e.Event == network.EVENT_RECEIVE then
-          assert.is_true(rawequal(conn, e.Object))
-          if e.Packet.seq ~= expected then
-            error("expected seq " .. expected .. ", got " .. tostring(e.Packet.seq))
-          end
-          expected = expected + 1
-        elseif e.Event == network.EVENT_CLIENT_CLOSE then
-          closed = true
-        else
-          error("unexpected " .. net.describe(e))
-        end
-      end
-    end
-    assert.is_true(closed, "no EVENT_CLIENT_CLOSE; got up to seq " .. (expected - 1) .. "\n" ..
+    local expected, errors, close = net.receive_until_close(15)
+    assert.are.same({}, errors)
+    assert.is_truthy(close, "no EVENT_CLIENT_CLOSE; got up to seq " .. (expected - 1) .. "\n" ..
       sender:output())
     assert.are.equal(total + 1, expected)
     assert.are.equal(0, sender:wait(10), sender:output())

@@ -394,31 +394,14 @@ describe("the event queue", function()
     local total = 100000
     local sender = net.spawn_peer("sender", { server:GetPort(), total, "disconnect" }, { timeout = 60 })
     finally(function() sender:close() end)
-    local expected, biggest, conn, closed = 1, 0, nil, false
+    local biggest = 0
     local start = net.now()
-    local deadline = start + 30
-    while not closed and net.now() < deadline do
-      local events = network.PollEvents(0.05)
-      biggest = math.max(biggest, #events)
-      for _, e in ipairs(events) do
-        if e.Event == network.EVENT_CONNECT then
-          conn = e.Object
-        elseif e.Event == network.EVENT_RECEIVE then
-          assert.is_true(rawequal(conn, e.Object))
-          if e.Packet.seq ~= expected then
-            error("expected seq " .. expected .. ", got " .. tostring(e.Packet.seq))
-          end
-          expected = expected + 1
-          -- The slow receiver: a nap now and then, while the sender keeps going.
-          if expected % 20000 == 0 then net.socket.sleep(0.2) end
-        elseif e.Event == network.EVENT_CLIENT_CLOSE then
-          closed = true
-        else
-          error("unexpected " .. net.describe(e))
-        end
-      end
-    end
-    assert.is_true(closed, "no EVENT_CLIENT_CLOSE; got up to seq " .. (expected - 1) .. "\n" .. sender:output())
+    local expected, errors, close = net.receive_until_close(30, function(seq)
+      -- The slow receiver: a nap now and then, while the sender keeps going.
+      if seq % 20000 == 0 then net.socket.sleep(0.2) end
+    end, function(events) biggest = math.max(biggest, #events) end)
+    assert.are.same({}, errors)
+    assert.is_truthy(close, "no EVENT_CLIENT_CLOSE; got up to seq " .. (expected - 1) .. "\n" .. sender:output())
     assert.are.equal(total + 1, expected)
     -- The ring never held more than its capacity of data events (+ state changes).
     assert.is_true(biggest <= 2000 + 2, tostring(biggest))

@@ -6,42 +6,35 @@
 local net = require "nethelper"
 local helper = require "helper"
 
---- Runs misuse.lua CASE; returns its exit code and output.
-local function run(case)
+--- Runs misuse.lua CASE and checks that it exits 0 having printed `expected` (default "OK\n").
+local function passes(case, expected)
   local peer = helper.spawn(net.peer_command("misuse", case), { timeout = 60 })
   local code = peer:wait(50)
   local output = peer:output()
   peer:close()
-  return code, output
+  assert.are.equal(0, code, output)
+  assert.are.equal(expected or "OK\n", output)
 end
 
 describe("a script misusing the API", function()
   it("calls the objects' and the sentinel's __gc with a file: nothing happens to it", function()
     -- Before: the file's first word was released as an mmnet object (SIGSEGV).
-    local code, output = run("foreign_gc")
-    assert.are.equal(0, code, output)
-    assert.are.equal("OK\n", output)
+    passes("foreign_gc")
   end)
 
   it("gives a light userdata an object's metatable and calls its methods and finalizers", function()
     -- Found by a review of the day's changes (2026-12-07): read as an object's block (SIGSEGV).
-    local code, output = run("light_self")
-    assert.are.equal(0, code, output)
-    assert.are.equal("OK\n", output)
+    passes("light_self")
   end)
 
   it("has a finalizer call a client's __gc by hand while client:Send runs", function()
     -- Before: Send went on with the freed connection (a hang on its lock, or a crash).
-    local code, output = run("gc_in_send")
-    assert.are.equal(0, code, output)
-    assert.are.equal("OK\n", output)
+    passes("gc_in_send")
   end)
 
   it("has a finalizer edit the table being sent while client:Send runs", function()
     -- Before: 'invalid key to next' raised through the encoder (which leaked the lent string),
     -- or a map sent with fewer pairs than its header said, which the peer refused.
-    local code, output = run("finalizer_edits")
-    assert.are.equal(0, code, output)
-    assert.are.equal("OK 200 received\n", output)
+    passes("finalizer_edits", "OK 200 received\n")
   end)
 end)

@@ -103,19 +103,24 @@ function net.collect(match, seconds)
 end
 
 --- Polls until a connection's EVENT_CLIENT_CLOSE, checking that the messages arrive in order
--- from `seq` 1; any event but these, EVENT_CONNECT and EVENT_ERROR fails the test.
+-- from `seq` 1, from the connection of the EVENT_CONNECT; any event but these, EVENT_CONNECT
+-- and EVENT_ERROR fails the test.
 -- @param seconds number|nil time limit (default 20)
 -- @param on_message function|nil called with each message's seq (a slow reader sleeps there)
+-- @param on_poll function|nil called with each PollEvents result first
 -- @return the next seq expected, the EVENT_ERROR reasons, the close event (nil if none came)
 -- and the server's ClientConnection (nil if its EVENT_CONNECT was not among them)
-function net.receive_until_close(seconds, on_message)
+function net.receive_until_close(seconds, on_message, on_poll)
   local expected, errors, close, conn = 1, {}, nil, nil
   local deadline = net.now() + (seconds or 20)
   while not close and net.now() < deadline do
-    for _, e in ipairs(network.PollEvents(0.05)) do
+    local events = network.PollEvents(0.05)
+    if on_poll then on_poll(events) end
+    for _, e in ipairs(events) do
       if e.Event == network.EVENT_CONNECT then
         conn = e.Object
       elseif e.Event == network.EVENT_RECEIVE then
+        assert(conn == nil or rawequal(conn, e.Object), "a message from another connection")
         assert(e.Packet.seq == expected, "expected seq " .. expected .. ", got " .. tostring(e.Packet.seq))
         if on_message then on_message(expected) end
         expected = expected + 1
