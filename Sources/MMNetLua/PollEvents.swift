@@ -1,4 +1,5 @@
-// `network.PollEvents([timeout])`: the queued events of this state as an array of event tables.
+// `network.PollEvents([timeout])`: the queued events of this state as an array of event tables;
+// and `network.GetEventDescriptor()`, which tells a host's own event loop when to call it.
 //
 // Thread: Lua thread only.
 import CLuaShim
@@ -468,4 +469,19 @@ private func pushEventTable(_ L: OpaquePointer, kind: EventKind, timestamp: Doub
     lua_createtable(L, 0, fields)
     slots.set(L, slots.eventKey) { lua_pushinteger(L, lua_Integer(kind.rawValue)) }
     slots.set(L, slots.timestampKey) { lua_pushnumber(L, timestamp) }
+}
+
+/// `fd = network.GetEventDescriptor()`: a descriptor that is readable whenever events wait
+/// for this Lua state and that PollEvents drains, for a host's own select/poll loop. Owned by
+/// mmnet: do not close it. Returns nil and a message if it cannot be made.
+func moduleGetEventDescriptor(_ L: OpaquePointer?) -> Int32 {
+    let L = L!
+    let (context, problem) = scriptContext(L)
+    guard let context else { return failure(L, problem) }
+    do {
+        lua_pushinteger(L, lua_Integer(try context.events.descriptor()))
+        return 1
+    } catch {
+        return failure(L, "cannot make the event descriptor: \(error)")
+    }
 }

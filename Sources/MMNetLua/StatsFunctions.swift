@@ -1,5 +1,4 @@
-// `obj:GetStats()`, `network.GetStats()` and `network.GetEventDescriptor()`: how the links are
-// doing, and a descriptor for a host's own event loop.
+// `obj:GetStats()` and `network.GetStats()`: how the links are doing.
 //
 // Thread: Lua thread only.
 import CLuaShim
@@ -92,19 +91,4 @@ private func stateTotals(_ L: OpaquePointer) -> (ScriptContext.Totals?, String) 
         totals.eventBytesQueued += kept.reduce(0) { $0 + $1.payload.count }
     }
     return (totals, problem)
-}
-
-/// `fd = network.GetEventDescriptor()`: a descriptor that is readable whenever events wait
-/// for this Lua state and that PollEvents drains, for a host's own select/poll loop. Owned by
-/// mmnet: do not close it. Returns nil and a message if it cannot be made.
-func moduleGetEventDescriptor(_ L: OpaquePointer?) -> Int32 {
-    let L = L!
-    let (context, problem) = scriptContext(L)
-    guard let context else { return failure(L, problem) }
-    do {
-        lua_pushinteger(L, lua_Integer(try context.events.descriptor()))
-        return 1
-    } catch {
-        return failure(L, "cannot make the event descriptor: \(error)")
-    }
 }
