@@ -1,5 +1,6 @@
-// The I/O thread's reading of a connection's bytes: the peer's hello, then frames; each
-// message validated and queued as an EVENT_RECEIVE, each control frame answered.
+// The I/O thread's parsing of what a connection read (its socket reads are
+// `IOThread+Reading.swift`): the peer's hello, then frames; each message validated and queued
+// as an EVENT_RECEIVE, each control frame answered.
 //
 // Thread: I/O thread only.
 import Glibc

@@ -1,6 +1,7 @@
-// The I/O thread's reading of a connection's socket: how much room a read gets (never more
-// than the peer has earned), plain reads straight into the input, encrypted ones into the TLS
-// engine, and what a read that meets an error or the end of the stream does.
+// The I/O thread's socket reads of a connection (what they bring is parsed by
+// `IOThread+Frames.swift`): how much room a read gets (never more than the peer has earned),
+// plain reads straight into the input, encrypted ones into the TLS engine, and what a read
+// that meets an error or the end of the stream does.
 //
 // Thread: I/O thread only.
 import Glibc
