@@ -106,6 +106,57 @@ describe("a peer that closes only its own direction (a half-close) after its req
     end)
   end
 
+  for _, requests in ipairs { 1, 20 } do
+    it("right after " .. requests .. " request(s), before the script has polled them, still gets the replies to them",
+        function()
+      -- Found by a review of the encrypted server (2026-12-07): the peer's end closed the
+      -- connection for the script at once, so the replies the script made to the requests it
+      -- then polled were refused ("not open on this server"), and the peer got none (17 of 40
+      -- trials with one request and a close_notify, 5 of 40 with a FIN). Now the end is
+      -- reported once the script has polled the messages before it and polled again.
+      local server = assert(network.Server("127.0.0.1", 0))
+      local raw = net.hello_peer(server:GetPort())
+      finally(function() raw:close() end)
+      local frames = {}
+      for i = 1, requests do frames[i] = net.frame(network.Encode({ seq = i })) end
+      assert(raw:send(table.concat(frames)))
+      assert(raw:shutdown("send"))
+      net.socket.sleep(0.2)  -- the I/O thread has read the requests and the end by now
+      local replied, close, deadline = 0, nil, net.now() + 10
+      while not close and net.now() < deadline do
+        for _, e in ipairs(network.PollEvents(0.05)) do
+          if e.Event == network.EVENT_RECEIVE then
+            local sent, why = server:Send({ seq = e.Packet.seq }, e.Object)
+            assert.are.equal(1, sent, why)
+            replied = replied + 1
+          elseif e.Event == network.EVENT_CLIENT_CLOSE then
+            assert.are.equal(requests, replied, "the close came before the messages")
+            assert.are.equal("closed by peer", e.Errors)
+            close = e
+          else
+            assert.are.equal(network.EVENT_CONNECT, e.Event, net.describe(e))
+          end
+        end
+      end
+      assert.is_truthy(close, "no EVENT_CLIENT_CLOSE")
+      -- The peer reads every reply, then the end of the stream.
+      raw:settimeout(5)
+      local seqs = {}
+      while #seqs < requests do
+        local header = assert(raw:receive(5))
+        local length, frame_type = string.unpack(">I4B", header)
+        local body = assert(raw:receive(length))
+        if frame_type == 0 then seqs[#seqs + 1] = network.Decode(body).seq end  -- not a ping
+      end
+      local rest, err = raw:receive(1)
+      assert.is_nil(rest)
+      assert.are.equal("closed", err)
+      local expected = {}
+      for i = 1, requests do expected[i] = i end
+      assert.are.same(expected, seqs)
+    end)
+  end
+
   it("that resets instead of reading on is forgotten at once, not after the linger", function()
     -- A side writing out after the peer's end stops reading; when the peer then resets, the
     -- failed write (or the error poll(2) reports) must end it: no 10 s wait, no spinning.

@@ -5,7 +5,9 @@
 -- every client sends IDLE_MESSAGES messages of IDLE_SIZE bytes of string (0: the small table
 -- of the benchmarks) and the server sends as many back on every connection; the script reads
 -- them all, polls for 1.5 s (the buffer pool frees what it kept unused for 1 s), and counts the
--- bytes of malloc's blocks in use against before the pairs (HOST.heap_in_use).
+-- bytes of malloc's blocks in use against before the pairs (HOST.heap_in_use). With
+-- IDLE_CLOSE=1 every client then disconnects, and the script keeps the closed objects (a table
+-- of players that outlives them): what a closed pair holds is measured instead.
 --
 -- Prints "PLAIN <bytes> ENCRYPTED <bytes>", each per pair; raises otherwise (the host then
 -- exits 1). Every wait is time-limited (20 s a kind).
@@ -15,6 +17,7 @@ local network = require "mmnet"
 local pairs_count = assert(tonumber(os.getenv("IDLE_PAIRS")), "IDLE_PAIRS")
 local messages = assert(tonumber(os.getenv("IDLE_MESSAGES")), "IDLE_MESSAGES")
 local size = assert(tonumber(os.getenv("IDLE_SIZE")), "IDLE_SIZE")
+local close = os.getenv("IDLE_CLOSE") == "1"
 local KEY = "0C03EA65238DD2C25EB87CE563868098"
 
 -- A burst larger than the event queue: the senders wait, nothing is dropped.
@@ -34,7 +37,7 @@ local function held_per_pair(key, n)
   collectgarbage()
   collectgarbage()
   local before = HOST.heap_in_use()
-  local clients, connections, received = {}, {}, 0
+  local clients, connections, received, closed = {}, {}, 0, 0
   local deadline = os.time() + 20
   local function poll(timeout)
     assert(os.time() < deadline, "timed out: " .. #connections .. " connections, " .. received .. " messages")
@@ -43,6 +46,8 @@ local function held_per_pair(key, n)
         connections[#connections + 1] = e.Object
       elseif e.Event == network.EVENT_RECEIVE then
         received = received + 1
+      elseif e.Event == network.EVENT_CLIENT_CLOSE and close then
+        closed = closed + 1
       elseif e.Event ~= network.EVENT_CONNECTED then
         error("unexpected event " .. e.Event .. ": " .. tostring(e.Errors))
       end
@@ -59,6 +64,10 @@ local function held_per_pair(key, n)
     assert(server:Send(message("server", s), table.unpack(connections)) == n)
   end
   while received < 2 * n * messages do poll(0.05) end
+  if close then
+    for i = 1, n do clients[i]:Disconnect() end
+    while closed < n do poll(0.05) end
+  end
   network.PollEvents(1.5)
   network.PollEvents(0)
   collectgarbage()
