@@ -75,6 +75,15 @@ function helper.lua_run(code, opts)
   return helper.run(command, opts.timeout)
 end
 
+--- Runs a Lua chunk in the C test host (tests/host/host.c: it gives the chunk `HOST`), which
+-- loads modules from the test tree.
+-- @param code string the chunk, given to `host -e`
+-- @param seconds number time limit
+-- @return boolean ok, integer exit code, string output (as `helper.run`)
+function helper.host_run(code, seconds)
+  return helper.run(helper.tree_env() .. " " .. helper.quote(helper.host) .. " -e " .. helper.quote(code), seconds)
+end
+
 --- Makes a new empty directory under /tmp.
 -- @return string its absolute path
 function helper.tempdir()

@@ -16,8 +16,7 @@ describe("signals", function()
       assert(HOST.readable(fd, 5), "SIGTERM never reached the signalfd")
       print("SIGTERM READ")
     ]]
-    local ok, code, out = helper.run(helper.tree_env() .. " " .. helper.quote(helper.host) .. " -e " ..
-      helper.quote(chunk), 30)
+    local ok, code, out = helper.host_run(chunk, 30)
     assert.is_true(ok, "exit " .. tostring(code) .. ": " .. out)
     assert.is_truthy(out:find("SIGTERM READ", 1, true), out)
   end)

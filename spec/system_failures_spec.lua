@@ -37,8 +37,7 @@ describe("the I/O thread", function()
       assert(e.Packet.Seq == 2, "wrong second message")
       print("DELIVERED")
     ]]
-    local ok, code, out = helper.run(helper.tree_env() .. " " .. helper.quote(helper.host) .. " -e " ..
-      helper.quote(chunk), 30)
+    local ok, code, out = helper.host_run(chunk, 30)
     assert.is_true(ok, "exit " .. tostring(code) .. ": " .. out)
     assert.is_truthy(out:find("DELIVERED", 1, true), out)
   end)
