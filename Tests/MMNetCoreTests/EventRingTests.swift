@@ -154,24 +154,6 @@ final class EventRingTests: EventRingTestCase {
         XCTAssertEqual(many.room(for: shares[3]).bytes, 250)
     }
 
-    /// A peer's orderly end is held until the script has taken the messages before it and
-    /// polled once more (`IOThread.endIsDue`), and the next drain asks for a resume to check.
-    func testDrainsAreCountedFromAConnectionsLastMessage() {
-        let ring = EventRing(capacity: 10, byteLimit: 1000, policy: .drop)
-        var share = FairShare()
-        XCTAssertEqual(ring.drainsSinceQueued(share), .max, "never queued a message")
-        var batch: [Event?] = [Event(.receive, source: source, payload: ByteBlock([1]))]
-        _ = ring.push(contentsOf: &batch, share: &share)
-        XCTAssertEqual(ring.drainsSinceQueued(share), 0, "its message waits in the ring")
-        ring.resumeAtNextDrain()
-        var drained: [Event] = []
-        XCTAssertTrue(ring.drain(into: &drained, timeout: 0, spin: 0).resume, "a held end is looked at again")
-        XCTAssertEqual(drained.count, 1)
-        XCTAssertEqual(ring.drainsSinceQueued(share), 1, "taken: the script may be answering it")
-        XCTAssertFalse(ring.drain(into: &drained, timeout: 0, spin: 0).resume, "asked for once")
-        XCTAssertEqual(ring.drainsSinceQueued(share), 2, "polled again: the end may be reported")
-    }
-
     func testSharesNeverAddUpPastTheRingButEachConnectionsFirstMessageGetsIn() {
         // Counted as they came (C/1, C/2, C/3, C/4), shares added up past the ring: in "drop"
         // mode the excess dropped messages of connections within their share. Now the free

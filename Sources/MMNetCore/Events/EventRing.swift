@@ -156,19 +156,6 @@ public final class EventRing: @unchecked Sendable {
         }
     }
 
-    /// How many drains took events since the connection whose part is `share` last queued a
-    /// message (I/O thread): 0 while they wait in the ring, 1 once the script has taken them, 2
-    /// once it has polled again since (it has answered them); `Int.max` if it never queued one.
-    public func drainsSinceQueued(_ share: FairShare) -> Int {
-        lock.withLock { share.drain < 0 ? .max : drains &- share.drain }
-    }
-
-    /// Has the next drain ask the I/O thread to resume (I/O thread): for a peer's end it holds
-    /// until then (`IOThread.endOfStream`).
-    public func resumeAtNextDrain() {
-        lock.withLock { refusedSinceDrain = true }
-    }
-
     /// Counts the connection whose part is `share` among those that queue messages before the
     /// next drain, at once (I/O thread): a paused connection about to resume, so that the first
     /// one served cannot take the whole ring again.

@@ -79,32 +79,16 @@ extension IOThread {
 
     /// The peer's stream ended: cleanly (a TCP FIN, a TLS close_notify) or not (a reset).
     /// The complete frames that arrived before are delivered first, and when reading is paused
-    /// (the ring is full) the close waits until the script has made room for all of them. A
-    /// clean end also waits until the script has polled those messages and polled again
-    /// (`endIsDue`): a peer that half-closes after its requests reads on, and the script's
-    /// replies to them must find the connection open. Reported at once, its close refused
-    /// them ("not open on this server"), and the peer got none (found by a review of the
-    /// encrypted server: 17 of 40 trials with one request and a close_notify).
+    /// (the ring is full) the close waits until the script has made room for all of them.
     func endOfStream(_ connection: Connection, _ end: StreamEnd) {
         processInput(connection)
         guard connection.currentPhase < .closing else { return }
-        if connection.currentPhase == .open && (connection.readPaused || !endIsDue(connection, end)) {
+        if connection.currentPhase == .open && connection.readPaused {
             connection.pendingEnd = end
-            if !connection.readPaused { connection.context.events.resumeAtNextDrain() }
             updateInterest(connection)
             return
         }
         reportEnd(connection, end)
-    }
-
-    /// Whether the peer's `end` may be reported now: it is an error (nothing more can reach
-    /// the peer), it cuts a message short (an error too, `reportEnd`), or the script has
-    /// polled the connection's last messages and polled again. Held, the connection is out of
-    /// the poll set (`updateInterest`): replies the socket does not take at once wait for the
-    /// end's report, which writes them out.
-    private func endIsDue(_ connection: Connection, _ end: StreamEnd) -> Bool {
-        end.isError || connection.input.count > 0
-            || connection.context.events.drainsSinceQueued(connection.share) >= 2
     }
 
     /// Reports how the peer's stream ended, with the events of the phase, and closes.
@@ -322,17 +306,12 @@ extension IOThread {
         for connection in paused where connection.readPaused && connection.currentPhase < .closing {
             connection.readPaused = false
             processInput(connection)
-            updateInterest(connection)
-        }
-        // The ends held back: by a pause, or until the script has answered what came before.
-        let ending = connections.values.filter {
-            $0.context === context && $0.pendingEnd != nil && !$0.readPaused && $0.currentPhase < .closing
-        }
-        for connection in ending {
-            guard let end = connection.pendingEnd else { continue }
-            connection.pendingEnd = nil
-            endOfStream(connection, connection.lock.withLock { connection.writeFailure }
-                .map { StreamEnd(reason: $0, isError: true) } ?? end)
+            if let end = connection.pendingEnd, !connection.readPaused {
+                connection.pendingEnd = nil
+                reportEnd(connection, end)
+            } else {
+                updateInterest(connection)
+            }
         }
     }
 

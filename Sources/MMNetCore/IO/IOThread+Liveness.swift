@@ -14,9 +14,8 @@ extension IOThread {
         for connection in connections.values where connection.currentPhase == .open {
             let settings = connection.context.settings
             if settings.pingInterval > 0 { step = min(step, settings.pingInterval) }
-            if connection.readPaused || connection.pendingEnd != nil {
-                // Not reading (the event queue is full), or the peer's end is known and held
-                // until the script has polled: silence is ours, not the peer's.
+            if connection.readPaused {
+                // Not reading (the event queue is full): silence is ours, not the peer's.
                 connection.lastReceived = now
             } else if settings.peerTimeout != connection.peerTimeoutApplied {
                 // PeerTimeout turned on or shortened: the silence is counted from now. The peer
