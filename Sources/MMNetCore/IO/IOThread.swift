@@ -53,11 +53,6 @@ public final class IOThread: @unchecked Sendable {
     static let stopLimit = 30.0
     /// Seconds a burst of small sends gathers before it is written (`flushSoon`).
     static let coalesceTime = 100e-6
-    /// TLS handshakes served in one turn of the poll loop at most. Each costs a few hundred
-    /// microseconds of the thread (its key exchange): a burst of 4,000 ClientHellos, which
-    /// takes no key to send, held every open connection up for 0.9 to 1.1 s (p99 of their
-    /// round trips; 5 ms without it), found by a review of the encrypted server.
-    static let handshakeBatch = 16
     /// Seconds the thread waits before polling again after poll(2) failed.
     static let pollRetryDelay = 0.01
 
@@ -245,7 +240,6 @@ public final class IOThread: @unchecked Sendable {
                 pollSet.forgetReadiness()
                 Posix.pause(IOThread.pollRetryDelay)
             }
-            var handshakes = 0
             for (owner, revents) in pollSet.ready() {
                 switch owner {
                 case .wakeup:
@@ -253,15 +247,7 @@ public final class IOThread: @unchecked Sendable {
                 case .listener(let listener):
                     if listener.pollIndex >= 0 { accept(on: listener) }
                 case .connection(let connection):
-                    guard connection.pollIndex >= 0 else { break }
-                    // At most `handshakeBatch` TLS handshakes a turn; the others stay ready
-                    // for the next turn (poll(2) reports them again at once), after the
-                    // connections already open are served again.
-                    if connection.tls != nil && connection.currentPhase < .open {
-                        handshakes += 1
-                        if handshakes > IOThread.handshakeBatch { continue }
-                    }
-                    serve(connection, revents: revents)
+                    if connection.pollIndex >= 0 { serve(connection, revents: revents) }
                 }
             }
             runCommands()
