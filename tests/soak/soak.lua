@@ -213,11 +213,14 @@ local function run_traffic(links_by_object, links, deadline_extra, on_event)
     end
     if not sending and all then break end
     if t > hard_deadline then
+      -- Any link not finished fails the run, complete or not: a complete link can still wait
+      -- for ever for a bye its event queue dropped.
       for _, l in ipairs(links) do
-        if not l:complete() then
-          return string.format("%s incomplete after the deadline: sent %d (done %s), received %d of %s, " ..
-            "%d lost, %d duplicated, %d reordered so far; %d events lost to queue overflow",
-            l.label, l.sent, tostring(l.done_sent), l.received, tostring(l.peer_total), l.lost,
+        if not l:finished() then
+          return string.format("%s unfinished after the deadline: sent %d (done %s), received %d of %s, " ..
+            "bye %s, %d lost, %d duplicated, %d reordered so far; %d events lost to queue overflow",
+            l.label, l.sent, tostring(l.done_sent), l.received, tostring(l.peer_total),
+            l.bye_received and "received" or (l.bye_sent and "sent" or "not yet"), l.lost,
             l.duplicated, l.reordered, overflowed)
         end
       end
@@ -302,8 +305,10 @@ end
 
 local log = os.tmpname()
 local self_path = arg[0]
-local command = string.format("%s %s %s clients %s %s %d --connect %s --plain-port %d%s%s%s%s > %s 2>&1",
-  options["peer-prefix"] or "", arg[-1] or "lua5.4", self_path, seconds, mode, connections, connect,
+-- The clients process has a time limit of its own (connects, the run, the grace, exiting), so
+-- that a hung one is reported ("EXIT 124") instead of holding the driver.
+local command = string.format("%s timeout -k 5 %d %s %s clients %s %s %d --connect %s --plain-port %d%s%s%s%s > %s 2>&1",
+  options["peer-prefix"] or "", math.ceil(seconds + grace + 30), arg[-1] or "lua5.4", self_path, seconds, mode, connections, connect,
   plain_port, enc_port and (" --encrypted-port " .. enc_port) or "",
   options.window and (" --window " .. options.window) or "",
   options.queue and (" --queue " .. options.queue) or "",
