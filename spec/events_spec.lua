@@ -130,6 +130,30 @@ describe("the event queue", function()
     assert.are.equal(6, server:ConnectionCount())
   end)
 
+  it("drops a message arriving at a queue full of connects, not a connect before it", function()
+    network.Configure({ EventQueueSize = 6 })
+    local dropped_before = network.GetStats().EventsDropped
+    local server = assert(network.Server("127.0.0.1", 0))
+    local peers = net.hello_peers(server:GetPort(), 6, finally)  -- the queue is full of their connects
+    local frames = {}
+    for i = 1, 100 do frames[i] = net.frame(network.Encode({ seq = i }), 0) end
+    assert(peers[6]:send(table.concat(frames)))
+    assert.is_truthy(helper.wait_until(function()
+      return network.GetStats().EventsDropped - dropped_before >= 100
+    end, 10), "dropped " .. network.GetStats().EventsDropped - dropped_before)
+    local events = network.PollEvents()
+    assert.are.equal(7, #events)
+    assert.are.equal("event queue overflow: 100 events lost", events[1].Errors)
+    for i = 2, 7 do assert.are.equal(network.EVENT_CONNECT, events[i].Event, net.describe(events[i])) end
+    assert.are.equal(6, server:ConnectionCount())
+    -- And every connection is open: a message from the first peer comes through.
+    assert(peers[1]:send(net.frame(network.Encode({ seq = 0 }), 0)))
+    local e
+    poll_until(function(event) e = event; return true end, 5)
+    assert.are.equal(network.EVENT_RECEIVE, e.Event, net.describe(e))
+    assert.are.equal(0, e.Packet.seq)
+  end)
+
   it("drops the errors of a churn of bad hellos, never another peer's EVENT_CONNECT", function()
     network.Configure({ EventQueueSize = 10 })
     -- EventsDropped counts since the state opened mmnet: earlier tests of this file dropped some.

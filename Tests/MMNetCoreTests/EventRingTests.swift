@@ -204,9 +204,10 @@ final class EventRingTests: EventRingTestCase {
         XCTAssertEqual(push(.clientClose, "C"), ["m2"])
         XCTAssertEqual(push(.connect, "D"), ["m3"])
         XCTAssertEqual(push(.connect, "E"), ["A"], "no message left: the oldest event")
+        XCTAssertEqual(push(.receive, size: 4), ["m4"], "the message arriving, not a connect before it")
         var drained: [Event] = []
         let (lost, _) = ring.drain(into: &drained, timeout: 0, spin: 0)
-        XCTAssertEqual(lost.count, 4)
+        XCTAssertEqual(lost.count, 5)
         XCTAssertEqual(drained.map { $0.message ?? "m" }, ["B", "C", "D", "E"])
         XCTAssertEqual(ring.room(for: FairShare()).bytes, 1 << 20, "the dropped messages gave their bytes back")
     }
@@ -225,6 +226,8 @@ final class EventRingTests: EventRingTestCase {
         XCTAssertEqual(push(.error, "bad hello 2", ofServer: true), ["bad hello 1"], "not the connect before it")
         XCTAssertEqual(push(.connect, "C"), ["bad hello 2"])
         XCTAssertEqual(push(.connect, "D"), ["A"], "no message or server error left: the oldest event")
+        XCTAssertEqual(push(.error, "bad hello 3", ofServer: true), ["bad hello 3"],
+                       "the server's error arriving, not a connect before it")
         var drained: [Event] = []
         _ = ring.drain(into: &drained, timeout: 0, spin: 0)
         XCTAssertEqual(drained.map { $0.message! }, ["B", "C", "D"])
@@ -280,7 +283,8 @@ final class EventRingTests: EventRingTestCase {
                 let name = "\(step)"
                 var batch: [Event?] = [Event(kind, source: ofServer ? server : source, message: name)]
                 let lost = ring.push(contentsOf: &batch).dropped.map { $0.message! }
-                if model.count >= capacity {  // full: the least costly of those queued goes first
+                model.append((kind, name, ofServer))
+                if model.count > capacity {  // full: the least costly goes, the event arriving included
                     let victim = model.firstIndex { $0.kind == .receive }
                         ?? model.firstIndex { $0.kind == .error && $0.ofServer } ?? 0
                     XCTAssertEqual(lost, [model[victim].name], "capacity \(capacity), step \(step)")
@@ -289,7 +293,6 @@ final class EventRingTests: EventRingTestCase {
                 } else {
                     XCTAssertEqual(lost, [], "capacity \(capacity), step \(step)")
                 }
-                model.append((kind, name, ofServer))
                 XCTAssertEqual(ring.queued, model.count)
             }
             XCTAssertGreaterThan(dropped, 0)

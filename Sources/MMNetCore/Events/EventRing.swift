@@ -7,9 +7,9 @@ import Glibc
 
 /// A bounded FIFO of events between the I/O thread and one Lua state.
 ///
-/// When full, `QueueFullPolicy.drop` drops the oldest message (else the oldest error of a
-/// server, else the oldest event, when only connect, close and error events are queued) and
-/// counts it (reported to the script by the binding); in `.wait` mode the I/O thread stops
+/// When full, `QueueFullPolicy.drop` drops the oldest message, the one arriving included (else
+/// the oldest error of a server, else the oldest event, when only connect, close and error
+/// events are queued and arrive) and counts it (reported to the script by the binding); in `.wait` mode the I/O thread stops
 /// reading instead, until the script drains the queue (`room(for:)`, `holdBack(over:)`). The ring
 /// holds the mode itself (`resize(to:policy:)`), so that every push after a `Configure` obeys
 /// it: a batch read in "drop" mode and pushed after a switch to "wait" dropped messages. In both
@@ -80,9 +80,10 @@ public final class EventRing: @unchecked Sendable {
 
     /// Adds events in one go (I/O thread), moving them out of `batch` (which is left holding
     /// nils: no event is copied, so no reference is counted up and down again). When the ring
-    /// is full, `.drop` mode drops the oldest messages (`removeLeastCostly`) to make room and
-    /// returns them (counted as lost); `.wait` mode lets the ring grow past its capacity: the
-    /// I/O thread checks `room(for:)` before queuing messages, so only state changes
+    /// is full, `.drop` mode drops the least costly events (`removeLeastCostly`: the oldest
+    /// messages, those of the batch included) to make room and returns them (counted as
+    /// lost); `.wait` mode lets the ring grow past its capacity: the I/O thread checks
+    /// `room(for:)` before queuing messages, so only state changes
     /// (connect, close, error) and each connection's first message of a drain while others
     /// send too ever do that, a few slots at most, and a read parsed in "drop" mode just
     /// before a switch to "wait" (its bodies still bounded by `EventQueueBytes`). `admit` runs
@@ -104,7 +105,13 @@ public final class EventRing: @unchecked Sendable {
             let wasEmpty = count == 0
             for index in batch.indices {
                 guard let event = batch[index].take() else { continue }
-                if count >= capacity && policy == .drop { dropped.append(dropLeastCostly()) }
+                if count >= capacity && policy == .drop {
+                    guard let victim = dropLeastCostly(incoming: event) else {
+                        dropped.append(event)  // it costs least itself: it is not queued
+                        continue
+                    }
+                    dropped.append(victim)
+                }
                 if used == slots.count {
                     // Full of slots: compact the holes away, and double too unless they were
                     // half the slots (each compaction then frees as many slots as it moves).
@@ -270,7 +277,9 @@ public final class EventRing: @unchecked Sendable {
         lock.withLock {
             self.policy = policy
             var dropped: [Event] = []
-            while count > newCapacity && policy == .drop { dropped.append(dropLeastCostly()) }
+            while count > newCapacity && policy == .drop, let victim = dropLeastCostly(incoming: nil) {
+                dropped.append(victim)
+            }
             relayout(slotCount: max(min(newCapacity, slots.count), count, 1))
             capacity = newCapacity
             return dropped
@@ -374,35 +383,44 @@ public final class EventRing: @unchecked Sendable {
         senders += 1
     }
 
-    /// Drops the event whose loss costs least (`removeLeastCostly`) and counts it lost.
-    private func dropLeastCostly() -> Event {
+    /// Drops the event whose loss costs least (`removeLeastCostly`) and counts it lost: a
+    /// queued one, returned, or `incoming` itself (nil returned; the caller does not queue it).
+    private func dropLeastCostly(incoming: Event?) -> Event? {
         // The clock is read for the first loss only: a flood drops one event per message.
         let first = lostSinceReport.count == 0 ? Clock.wall() : lostSinceReport.since
         lostSinceReport.add(EventLosses(count: 1, since: first))
         lostTotal += 1
-        return removeLeastCostly()
+        return removeLeastCostly(incoming: incoming)
     }
 
-    /// Removes, for `.drop` mode, the event whose loss costs least: the oldest message
-    /// (`EVENT_RECEIVE`); else the oldest error of a server (about a peer that never became
-    /// a connection: a failed hello, say); else the oldest event. The events queued before it
-    /// keep their order. Neither one peer's flood of messages nor a churn of bad hellos may
-    /// cost another peer its EVENT_CONNECT, and so its connection (`IOThread.handleDropped`).
-    private func removeLeastCostly() -> Event {
+    /// Removes, for `.drop` mode, the event whose loss costs least, `incoming` (the event about
+    /// to be queued, newer than any) included: the oldest message (`EVENT_RECEIVE`); else the
+    /// oldest error of a server (about a peer that never became a connection: a failed hello,
+    /// say); else the oldest event. Returns nil when that is `incoming`. The events queued
+    /// before it keep their order. Neither one peer's flood of messages nor a churn of bad
+    /// hellos may cost another peer its EVENT_CONNECT, and so its connection
+    /// (`IOThread.handleDropped`): a message arriving while only state events are queued is
+    /// the one dropped.
+    private func removeLeastCostly(incoming: Event?) -> Event? {
         while scanFrom < used {
             let offset = scanFrom
             scanFrom += 1  // before the take, whose trimming of holes shifts it with the rest
             if slots[slot(offset)]?.kind == .receive { return takeEvent(at: offset) }
         }
+        if let incoming, incoming.kind == .receive { return nil }
         while errorScanFrom < used {
             let offset = errorScanFrom
             errorScanFrom += 1
-            if let event = slots[slot(offset)], event.kind == .error, event.source is Listener {
-                return takeEvent(at: offset)
-            }
+            if let event = slots[slot(offset)], EventRing.isServerError(event) { return takeEvent(at: offset) }
         }
+        if let incoming, EventRing.isServerError(incoming) { return nil }
         trimHoles()
         return takeEvent(at: 0)
+    }
+
+    /// Whether `event` is a server's error, about a peer that never became a connection.
+    private static func isServerError(_ event: Event) -> Bool {
+        event.kind == .error && event.source is Listener
     }
 
     /// The slot of the event `offset` places from the oldest (`offset` < `slots.count`).
