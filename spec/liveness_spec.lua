@@ -192,6 +192,44 @@ describe("liveness", function()
     assert.is_nil(relay:exit_code())
   end)
 
+  for _, key in ipairs { false, ("ab"):rep(16) } do
+    local kind = key and "encrypted" or "plain"
+    it("a process stopped longer than its peer's PeerTimeout sees on waking only the close, 'closed by peer' (" ..
+        kind .. ")", function()
+      -- A script paused in a debugger, a laptop's lid closed. Before, it got an EVENT_ERROR
+      -- "write failed: Broken pipe" (plain; it answered the pings it found, one write each,
+      -- and sent its own before reading the end behind them) or "peer closed the connection
+      -- without TLS close_notify" (encrypted: a timeout closed without one), though nothing it
+      -- sent was lost.
+      network.Configure({ PingInterval = PING, PeerTimeout = TIMEOUT })
+      local server = assert(network.Server("127.0.0.1", 0, key or nil))
+      local peer = net.spawn_peer("liveness_peer", { "client", "127.0.0.1", tostring(server:GetPort()),
+        tostring(PING), "10", key or nil }, { timeout = 40 })
+      finally(function() peer:close() end)
+      local echoed = 0
+      assert.is_truthy(helper.wait_until(function()
+        for _, e in ipairs(network.PollEvents(0.05)) do
+          if e.Event == network.EVENT_RECEIVE then
+            assert.are.equal(1, server:Send(e.Packet, e.Object))
+            echoed = echoed + 1
+          end
+        end
+        return echoed == 3
+      end, 10), "echoed " .. echoed .. ": " .. peer:output())
+      assert.is_truthy(peer:wait_for("^EXCHANGED", 5), peer:output())
+      -- `pid` is coreutils timeout's, the leader of a group with the peer in it.
+      assert.is_true(os.execute("kill -STOP -" .. peer.pid))
+      local closed = assert(net.wait_kind(network.EVENT_CLIENT_CLOSE, nil, TIMEOUT + 3))
+      assert.are.equal("peer timed out after 1 s", closed.Errors)
+      helper.sleep(0.3)
+      assert.is_true(os.execute("kill -CONT -" .. peer.pid))
+      assert.is_truthy(peer:wait_for("^CLOSED", 5), peer:output())
+      assert.are.equal(0, peer:wait(5), peer:output())
+      assert.is_falsy(peer:output():find("ERROR", 1, true), peer:output())
+      assert.is_truthy(peer:output():find("CLOSED [%d.]+ closed by peer\n"), peer:output())
+    end)
+  end
+
   it("PeerTimeout = 0 keeps a stalled connection open, and it works again once the relay resumes", function()
     network.Configure({ PingInterval = PING, PeerTimeout = 0 })
     local server, client, c, relay, stall, dir = relayed_pair()

@@ -318,23 +318,24 @@ describe("network.GetStats", function()
   -- Found by a review of live settings (2026-12-07): the overflow report counted the events
   -- of a connection whose EVENT_CONNECT was dropped (no script can hold it), EventsDropped
   -- did not ("event queue overflow: 2 events lost" against 1).
-  it("counts in EventsDropped what the overflow report counts, unreachable messages included", function()
-    network.Configure({ EventQueueSize = 1 })
+  it("counts in EventsDropped what the overflow report counts, unreachable events included", function()
+    network.Configure({ EventQueueSize = 2 })
     local base = network.GetStats().EventsDropped
     local server = assert(network.Server("127.0.0.1", 0))
-    local raw = net.raw_connect(server:GetPort())
-    finally(function() raw:close() end)
-    -- Its connect is queued, then its message comes: the queue holds no message, so the
-    -- connect goes (and the connection is closed), and its message is queued unreachable.
-    assert(raw:send(net.HELLO .. net.frame(assert(network.Encode({ "hello" })))))
-    raw:settimeout(5)
-    assert.are.equal(net.HELLO, raw:receive(#net.HELLO))
-    local got, why = raw:receive(1)
-    assert.is_nil(got)
-    assert.are.equal("closed", why, "the connection of a dropped connect is closed")
+    -- A peer connects and leaves: its connect and its close fill the queue.
+    net.hello_peer(server:GetPort()):close()
+    local ok, totals = wait_totals(function(t) return t.EventsQueued == 2 end)
+    assert.is_truthy(ok, "queued " .. totals.EventsQueued)
+    -- A second peer's connect pushes out the oldest event, the first one's connect: its close
+    -- is then unreachable (no script can hold its object), and lost too.
+    local second = net.hello_peer(server:GetPort())
+    finally(function() second:close() end)
+    ok, totals = wait_totals(function(t) return t.EventsDropped > base end)
+    assert.is_truthy(ok, "dropped " .. totals.EventsDropped - base)
     local events = network.PollEvents()
-    assert.are.equal(1, #events, events[2] and net.describe(events[2]))
+    assert.are.equal(2, #events, events[3] and net.describe(events[3]))
     assert.are.equal("event queue overflow: 2 events lost", events[1].Errors)
+    assert.are.equal(network.EVENT_CONNECT, events[2].Event, net.describe(events[2]))
     assert.are.equal(base + 2, network.GetStats().EventsDropped)
   end)
 

@@ -1,5 +1,5 @@
-// CSystemShim: socket, accept4, ppoll and eventfd, which need _GNU_SOURCE / <sys/eventfd.h>;
-// the static mutex and id counter that must not be Swift globals; and what fork() leaves to a
+// CSystemShim: socket, accept4, ppoll, POLLRDHUP and eventfd, which need _GNU_SOURCE /
+// <sys/eventfd.h>; the static mutex and id counter that must not be Swift globals; and what fork() leaves to a
 // child: the record of mmnet's descriptors, closed in the child, and the fork generation.
 //
 // Thread: any.
@@ -11,6 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "CSystemShim.h"
+
+const short mmnet_pollrdhup = POLLRDHUP;
 
 /* Descriptors below this are recorded (one bit each: 128 KiB of zero pages until used). A
  * process allowed more descriptors than this keeps those above it open in a child. */

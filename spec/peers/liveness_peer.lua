@@ -2,9 +2,10 @@
 -- connection that exchanges a few messages, then waits for the connection to close by itself
 -- and says when and why.
 --
---   lua5.4 liveness_peer.lua server ADDR PORT PING_INTERVAL PEER_TIMEOUT
---   lua5.4 liveness_peer.lua client ADDR PORT PING_INTERVAL PEER_TIMEOUT
+--   lua5.4 liveness_peer.lua server ADDR PORT PING_INTERVAL PEER_TIMEOUT [KEY]
+--   lua5.4 liveness_peer.lua client ADDR PORT PING_INTERVAL PEER_TIMEOUT [KEY]
 --
+-- With KEY (32 hex digits) the connection is encrypted.
 -- The server listens on ADDR:PORT and prints "LISTENING"; it echoes every message. The client
 -- connects, sends { n = 1 } .. { n = 3 } and checks the echoes. Each side prints "EXCHANGED"
 -- once the three messages went both ways, "ERROR <text>" for any EVENT_ERROR, and on the
@@ -14,7 +15,7 @@
 local network = require "mmnet"
 local socket = require "socket"
 
-local role, addr = arg[1], arg[2]
+local role, addr, key = arg[1], arg[2], arg[6]
 local port = assert(tonumber(arg[3]), "port")
 network.Configure({ PingInterval = assert(tonumber(arg[4])), PeerTimeout = assert(tonumber(arg[5])) })
 
@@ -30,11 +31,11 @@ end
 
 local object, why
 if role == "server" then
-  object, why = network.Server(addr, port)
+  object, why = network.Server(addr, port, key)
   if not object then fail(why) end
   say("LISTENING")
 else
-  object, why = network.Client(addr, port)
+  object, why = network.Client(addr, port, key)
   if not object then fail(why) end
   local ok, _, reason = object:WaitForConnect(5)
   if not ok then fail(reason) end

@@ -23,6 +23,10 @@ int mmnet_close(int fd);
 /// when it is negative.
 int mmnet_ppoll(struct pollfd *fds, nfds_t count, int64_t timeout_ns);
 
+/// POLLRDHUP, which needs _GNU_SOURCE: the peer has shut down its writing (a FIN), whatever
+/// data before it is still unread.
+extern const short mmnet_pollrdhup;
+
 /// eventfd(2) with EFD_NONBLOCK | EFD_CLOEXEC, counter 0, recorded as mmnet's; `for_host`
 /// non-zero: a descriptor a host may poll (GetEventDescriptor), which a child of fork() gets
 /// as a fresh eventfd under the same number.

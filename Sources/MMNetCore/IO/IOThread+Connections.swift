@@ -33,7 +33,7 @@ extension IOThread {
             events = Int16(POLLOUT)
         } else {
             // Not after the peer's end either: its end of stream would be readable at every poll.
-            if !connection.readPaused && !connection.writingOutAfterEnd { events |= Int16(POLLIN) }
+            if !connection.readPaused && !connection.writingOutAfterEnd { events |= Int16(POLLIN) | Posix.pollPeerEnd }
             // Not while a burst gathers (`flushDeferred`): its timer writes it.
             let wantsWrite = connection.lock.withLock {
                 !connection.outQueue.isEmpty && !connection.writeShut && !connection.flushDeferred
@@ -52,8 +52,14 @@ extension IOThread {
         if revents & Int16(POLLOUT) != 0 {
             flush(connection)
         }
-        if connection.pollIndex >= 0 && revents & Int16(POLLIN | POLLHUP | POLLERR) != 0 {
-            read(connection)
+        if connection.pollIndex >= 0 && revents & (Int16(POLLIN | POLLHUP | POLLERR) | Posix.pollPeerEnd) != 0 {
+            // The peer's end is behind what is waiting: read on to it now, before this turn's
+            // pings meet the reset of a peer that has closed. A process woken from a stop
+            // longer than its peer's PeerTimeout read the peer's pings, wrote a ping of its own
+            // (the sweep), and only then read the end: "write failed: Broken pipe", an
+            // EVENT_ERROR, where nothing it sent was lost.
+            while read(connection) && revents & Posix.pollPeerEnd != 0 && connection.currentPhase == .open
+                    && !connection.readPaused {}
         }
     }
 
@@ -257,10 +263,11 @@ extension IOThread {
     /// peer the stream was complete ("closed by peer", the rest missing without a word; a
     /// peer timed out while our messages waited behind its full window got just that); a
     /// reset is reported there as an error, after every message that did arrive. With nothing
-    /// left in the queues, the FIN goes after what the kernel still holds.
+    /// left in the queues, the FIN goes after what the kernel still holds (and, encrypted, a
+    /// close_notify before it: `writeCloseNotify`).
     func abandon(_ connection: Connection, reason: String) {
         guard connection.pollIndex >= 0 else { return }  // finished already: its fd is gone
-        if hasUnsent(connection) { Posix.resetOnClose(connection.fd) }
+        if hasUnsent(connection) { Posix.resetOnClose(connection.fd) } else { writeCloseNotify(connection) }
         finish(connection, reason: reason)
     }
 

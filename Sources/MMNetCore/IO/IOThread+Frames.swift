@@ -28,9 +28,15 @@ extension IOThread {
         // more than the ring has room for, for this connection (`EventRing.room(for:)`: its
         // fair share while others send too), the rest staying in the input.
         var batch = MessageBatch(ring: connection.context.events, share: connection.share, events: takeBatchStorage())
+        // The answer to the newest ping parsed, written once the input is: the peer counts only
+        // the answer to its latest ping, and one write per ping (a process woken from a stop
+        // found 9 waiting) met the reset of a peer that had closed meanwhile on the second
+        // write, which the read of its end right after then reported as "write failed".
+        var pong: [UInt8]?
         defer {
             deliver(&batch, from: connection)
             batchStorage = batch.events  // emptied by `deliver`: its capacity serves the next read
+            if let pong { connection.sendControl(pong, limit: Ping.answerQueueLimit) }
         }
         while connection.currentPhase == .open && !connection.readPaused && connection.input.count >= FrameHeader.size {
             let type: FrameType
@@ -54,7 +60,7 @@ extension IOThread {
             let body = UnsafeRawBufferPointer(rebasing: connection.input.bytes[FrameHeader.size..<total])
             switch type {
             case .ping:
-                connection.sendControl(Ping.frame(.pong, echoing: body), limit: Ping.answerQueueLimit)
+                pong = Ping.frame(.pong, echoing: body)
             case .pong:
                 // Only the answer to our latest ping counts, once: a pong nobody asked for (a
                 // stamp of -inf made RTT inf and SmoothedRTT NaN for good) is ignored.

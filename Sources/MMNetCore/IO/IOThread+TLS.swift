@@ -128,4 +128,22 @@ extension IOThread {
             connection.counters.bytesSent += sent.bytes
         }
     }
+
+    /// Ends an encrypted connection's TLS stream before it is closed with nothing left to send
+    /// (a peer timed out, a protocol failure): close_notify, written now if the socket takes
+    /// it, never waited for. Its peer then sees the end a plain connection's peer sees (a FIN:
+    /// "closed by peer"), not "closed the connection without TLS close_notify", an
+    /// EVENT_ERROR that says its data may have been cut off when none was (a process woken
+    /// from a stop longer than its peer's PeerTimeout, 3 runs of 3).
+    func writeCloseNotify(_ connection: Connection) {
+        connection.lock.withLock {
+            guard let tls = connection.tls, tls.isHandshakeComplete, !connection.tlsClosed, !connection.writeShut else { return }
+            connection.tlsClosed = true
+            tls.close()
+            connection.collectCiphertext()
+            let (blocks, offset) = connection.outQueue.takeAll()
+            let result = IOThread.writeFrames(connection.fd, blocks, from: offset)
+            connection.outQueue.putBack(blocks[result.done...], offset: result.offset)  // `finish` empties it
+        }
+    }
 }

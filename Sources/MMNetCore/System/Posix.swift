@@ -130,6 +130,10 @@ public enum Posix {
         _ = mmnet_close(fd)
     }
 
+    /// The poll(2) event of a peer's end of stream (POLLRDHUP): it has shut down its writing,
+    /// and what it sent before may still wait to be read.
+    public static let pollPeerEnd = Int16(mmnet_pollrdhup)
+
     /// ppoll(2), the poll(2) with a timeout finer than a millisecond: `timeout` in seconds,
     /// nil to wait without a limit. Returns the number of ready descriptors (0 on timeout or EINTR).
     public static func poll(_ fds: UnsafeMutablePointer<pollfd>, count: Int, timeout: Double?) throws -> Int {
