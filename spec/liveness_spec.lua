@@ -192,33 +192,49 @@ describe("liveness", function()
     assert.is_nil(relay:exit_code())
   end)
 
-  for _, key in ipairs { false, ("ab"):rep(16) } do
-    local kind = key and "encrypted" or "plain"
+  for _, case in ipairs {
+    { name = "plain" },
+    { name = "encrypted", key = ("ab"):rep(16) },
+    -- More than a read's 64 KiB waiting, pings among it: each read parsed pings of its own.
+    { name = "plain, 200 KB of messages waiting for it", waiting = 20 },
+  } do
     it("a process stopped longer than its peer's PeerTimeout sees on waking only the close, 'closed by peer' (" ..
-        kind .. ")", function()
+        case.name .. ")", function()
       -- A script paused in a debugger, a laptop's lid closed. Before, it got an EVENT_ERROR
-      -- "write failed: Broken pipe" (plain; it answered the pings it found, one write each,
+      -- "write failed: Broken pipe" (plain: it answered the pings it found, one write each,
       -- and sent its own before reading the end behind them) or "peer closed the connection
       -- without TLS close_notify" (encrypted: a timeout closed without one), though nothing it
       -- sent was lost.
       network.Configure({ PingInterval = PING, PeerTimeout = TIMEOUT })
-      local server = assert(network.Server("127.0.0.1", 0, key or nil))
+      local server = assert(network.Server("127.0.0.1", 0, case.key))
       local peer = net.spawn_peer("liveness_peer", { "client", "127.0.0.1", tostring(server:GetPort()),
-        tostring(PING), "10", key or nil }, { timeout = 40 })
+        tostring(PING), "10", case.key }, { timeout = 40 })
       finally(function() peer:close() end)
-      local echoed = 0
+      local c, echoed = nil, 0
       assert.is_truthy(helper.wait_until(function()
         for _, e in ipairs(network.PollEvents(0.05)) do
           if e.Event == network.EVENT_RECEIVE then
-            assert.are.equal(1, server:Send(e.Packet, e.Object))
+            c = e.Object
+            assert.are.equal(1, server:Send(e.Packet, c))
             echoed = echoed + 1
           end
         end
         return echoed == 3
       end, 10), "echoed " .. echoed .. ": " .. peer:output())
       assert.is_truthy(peer:wait_for("^EXCHANGED", 5), peer:output())
+      local chunk = { blob = ("x"):rep(10000) }
+      if case.waiting then
+        -- Read at once: its socket's receive buffer grows to take what comes while it is
+        -- stopped (nothing must wait in our send queue, or the timeout resets the connection).
+        for _ = 1, 300 do assert.are.equal(1, server:Send(chunk, c)) end
+        helper.sleep(0.7)
+      end
       -- `pid` is coreutils timeout's, the leader of a group with the peer in it.
       assert.is_true(os.execute("kill -STOP -" .. peer.pid))
+      if case.waiting then
+        helper.sleep(0.3)
+        for _ = 1, case.waiting do assert.are.equal(1, server:Send(chunk, c)) end
+      end
       local closed = assert(net.wait_kind(network.EVENT_CLIENT_CLOSE, nil, TIMEOUT + 3))
       assert.are.equal("peer timed out after 1 s", closed.Errors)
       helper.sleep(0.3)

@@ -212,6 +212,24 @@ final class EventRingTests: EventRingTestCase {
         XCTAssertEqual(ring.room(for: FairShare()).bytes, 1 << 20, "the dropped messages gave their bytes back")
     }
 
+    func testAMessageDroppedOnArrivalCountsInItsConnectionsShare() {
+        // Else a sender beside others is never held to its share while only state events are
+        // queued: each of its messages gets in as its first, and is dropped.
+        let ring = EventRing(capacity: 4, byteLimit: 1 << 20, policy: .drop)
+        for name in ["A", "B", "C", "D"] {
+            var batch: [Event?] = [Event(.connect, source: source, message: name)]
+            _ = ring.push(contentsOf: &batch)
+        }
+        var first = FairShare(), second = FairShare()
+        var batch: [Event?] = [Event(.receive, source: source, payload: ByteBlock([1]))]
+        XCTAssertEqual(ring.push(contentsOf: &batch, share: &first).dropped.count, 1)
+        XCTAssertEqual(ring.room(for: second).events, 1, "its first message gets in whatever")
+        batch = [Event(.receive, source: source, payload: ByteBlock([2]))]
+        XCTAssertEqual(ring.push(contentsOf: &batch, share: &second).dropped.count, 1, "dropped on arrival")
+        XCTAssertLessThanOrEqual(ring.room(for: second).events, 0, "then held to its share, not dropped on")
+        XCTAssertTrue(ring.holdBack(over: second))
+    }
+
     func testDropModeDropsAServersErrorsBeforeAConnect() throws {
         let ring = EventRing(capacity: 3, byteLimit: 1 << 20)
         let server = try Listener(address: XCTUnwrap(SocketAddress(ip: "127.0.0.1", port: 0)), key: nil,

@@ -101,13 +101,18 @@ public final class EventRing: @unchecked Sendable {
             if closed || !admit() { return ([], false, 0) }
             if let share { joinLocked(&share.pointee) }
             var dropped: [Event] = []
-            var pushed = 0, pushedBytes = 0
+            var pushed = 0, pushedBytes = 0, droppedOnArrival = 0
             let wasEmpty = count == 0
             for index in batch.indices {
                 guard let event = batch[index].take() else { continue }
                 if count >= capacity && policy == .drop {
                     guard let victim = dropLeastCostly(incoming: event) else {
-                        dropped.append(event)  // it costs least itself: it is not queued
+                        // It costs least itself: not queued, yet counted in its connection's
+                        // share as a queued message is, or a sender beside others would never
+                        // be held to its share while only state events are queued, and every
+                        // message of it would be dropped (100 of 100, against 1 held to it).
+                        dropped.append(event)
+                        droppedOnArrival += 1
                         continue
                     }
                     dropped.append(victim)
@@ -126,7 +131,7 @@ public final class EventRing: @unchecked Sendable {
             }
             // Once per batch: the connection is read by the Lua thread as it builds each event.
             if let share {
-                share.pointee.events += pushed
+                share.pointee.events += pushed + droppedOnArrival
                 share.pointee.bytes += pushedBytes
             }
             // Empty before (comparing `count` with the events pushed missed a batch larger than

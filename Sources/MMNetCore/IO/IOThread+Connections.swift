@@ -53,13 +53,14 @@ extension IOThread {
             flush(connection)
         }
         if connection.pollIndex >= 0 && revents & (Int16(POLLIN | POLLHUP | POLLERR) | Posix.pollPeerEnd) != 0 {
-            // The peer's end is behind what is waiting: read on to it now, before this turn's
-            // pings meet the reset of a peer that has closed. A process woken from a stop
-            // longer than its peer's PeerTimeout read the peer's pings, wrote a ping of its own
-            // (the sweep), and only then read the end: "write failed: Broken pipe", an
-            // EVENT_ERROR, where nothing it sent was lost.
-            while read(connection) && revents & Posix.pollPeerEnd != 0 && connection.currentPhase == .open
-                    && !connection.readPaused {}
+            // The peer's end is behind what is waiting: no ping goes out to it any more, nor an
+            // answer to its pings, which would meet the reset of a peer that has closed before
+            // the end is read. A process woken from a stop longer than its peer's PeerTimeout
+            // answered the pings it read, wrote a ping of its own (the sweep), and only then
+            // read the end: "write failed: Broken pipe", an EVENT_ERROR, where nothing it sent
+            // was lost.
+            if revents & Posix.pollPeerEnd != 0 { connection.peerEndSeen = true }
+            read(connection)
         }
     }
 

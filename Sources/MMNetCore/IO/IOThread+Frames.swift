@@ -29,14 +29,13 @@ extension IOThread {
         // fair share while others send too), the rest staying in the input.
         var batch = MessageBatch(ring: connection.context.events, share: connection.share, events: takeBatchStorage())
         // The answer to the newest ping parsed, written once the input is: the peer counts only
-        // the answer to its latest ping, and one write per ping (a process woken from a stop
-        // found 9 waiting) met the reset of a peer that had closed meanwhile on the second
-        // write, which the read of its end right after then reported as "write failed".
+        // the answer to its latest ping (a process woken from a stop found 9 waiting, and
+        // wrote 9 answers). None once the peer's end is seen (`serve`).
         var pong: [UInt8]?
         defer {
             deliver(&batch, from: connection)
             batchStorage = batch.events  // emptied by `deliver`: its capacity serves the next read
-            if let pong { connection.sendControl(pong, limit: Ping.answerQueueLimit) }
+            if let pong, !connection.peerEndSeen { connection.sendControl(pong, limit: Ping.answerQueueLimit) }
         }
         while connection.currentPhase == .open && !connection.readPaused && connection.input.count >= FrameHeader.size {
             let type: FrameType

@@ -81,14 +81,12 @@ extension IOThread {
     /// encrypted ones straight into their TLS engine, which decrypts into the input, except
     /// once they are closing after their handshake: then what the peer still sends is read
     /// into the input and dropped, as on a plain connection (the engine would keep it all: a
-    /// peer writing on took 5 GB in the 10 s a close may wait). Returns whether an open
-    /// connection read bytes and acted on them (so that another read may find more).
-    @discardableResult
-    func read(_ connection: Connection) -> Bool {
+    /// peer writing on took 5 GB in the 10 s a close may wait).
+    func read(_ connection: Connection) {
         if connection.writingOutAfterEnd {
             // Not reading any more: only POLLERR or POLLHUP brings it here, the peer is gone.
             finish(connection, reason: "closed")
-            return false
+            return
         }
         let n: Int?
         let closing = connection.currentPhase == .closing
@@ -101,7 +99,7 @@ extension IOThread {
             // read of 0 bytes, when exactly that message was in, returned 0, taken for the
             // peer's end ("closed by peer": a reset, and what the kernel held, lost).
             pollSet.suspend(at: connection.pollIndex)
-            return false
+            return
         }
         do throws(SystemError) {
             if let tls = connection.tls, !closing || !connection.lock.withLock({ tls.isHandshakeComplete }) {
@@ -114,13 +112,10 @@ extension IOThread {
                     // The engine reads no more (it had no memory): fail the connection now,
                     // rather than be woken for the same waiting bytes until it times out.
                     _ = decrypt(connection)
-                    return false
+                    return
                 }
             } else {
-                guard let space = readSpace(connection, closing: closing) else {
-                    failForMemory(connection)
-                    return false
-                }
+                guard let space = readSpace(connection, closing: closing) else { return failForMemory(connection) }
                 n = try Posix.read(connection.fd, into: space)
             }
         } catch {
@@ -130,9 +125,9 @@ extension IOThread {
                 let reason = error.errno == ECONNRESET ? "connection reset by peer" : "read failed: \(error.reason)"
                 endOfStream(connection, StreamEnd(reason: reason, isError: true))
             }
-            return false
+            return
         }
-        guard let n else { return false }
+        guard let n else { return }
         if connection.currentPhase == .closing {
             // Closing at our request: what the peer still sends is not wanted. Except on an
             // encrypted connection closed before its TLS handshake completed: the peer's
@@ -143,7 +138,7 @@ extension IOThread {
             if n > 0, let tls = connection.tls, !connection.lock.withLock({ tls.isHandshakeComplete }) {
                 _ = decrypt(connection)
                 connection.input.release()
-                return false
+                return
             }
             if n == 0 {
                 // The peer's end while this side still writes what was sent before its close:
@@ -152,30 +147,29 @@ extension IOThread {
             } else {
                 connection.input.release()
             }
-            return false
+            return
         }
         if n == 0 {
             if let failure = connection.lock.withLock({ connection.writeFailure }) {
                 // A write met the peer's reset and took the socket's error: what was sent
                 // after the peer stopped reading was lost, which a plain end would hide.
                 endOfStream(connection, StreamEnd(reason: failure, isError: true))
-                return false
+                return
             }
             if let tls = connection.tls, let lost = connection.lock.withLock({ tls.truncation }) {
                 endOfStream(connection, StreamEnd(reason: lost, isError: true))
-                return false
+                return
             }
             endOfStream(connection, StreamEnd(reason: "closed by peer", isError: false))
-            return false
+            return
         }
         connection.lastReceived = Clock.monotonic()
         connection.lock.withLock { connection.counters.bytesReceived += n }
         if connection.tls != nil {
-            guard decrypt(connection) else { return false }
+            guard decrypt(connection) else { return }
         } else {
             connection.input.didWrite(n)
         }
         processInput(connection)
-        return true
     }
 }

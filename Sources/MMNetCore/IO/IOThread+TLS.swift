@@ -143,6 +143,7 @@ extension IOThread {
             connection.collectCiphertext()
             let (blocks, offset) = connection.outQueue.takeAll()
             let result = IOThread.writeFrames(connection.fd, blocks, from: offset)
+            connection.counters.bytesSent += result.bytes
             connection.outQueue.putBack(blocks[result.done...], offset: result.offset)  // `finish` empties it
         }
     }
