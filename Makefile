@@ -68,6 +68,9 @@ BENCH_ARGS ?= 200000 9
 TREE_ENV = LUA_PATH="$(TEST_TREE)/share/lua/5.4/?.lua;$(CURDIR)/spec/?.lua;;" \
 	LUA_CPATH="$(TEST_TREE)/lib/lua/5.4/?.so;;" MMNET_TREE="$(TEST_TREE)" MMNET_ROOT="$(CURDIR)" \
 	MMNET_HOST="$(HOST)" MMNET_TLS_PEER="$(TLS_PEER)"
+# busted over spec/, through stock lua5.4, with every `finally` of a test run
+# (spec/finally_all.lua: busted keeps only the last).
+BUSTED = $(LUA) /usr/bin/busted --lpath="$(CURDIR)/spec/?.lua" --helper="$(CURDIR)/spec/finally_all.lua" spec
 
 # LuaRocks passes CC, CFLAGS, ... for a C build; SwiftPM would hand them to its own clang, so
 # they must not reach the swift driver.
@@ -132,7 +135,7 @@ test: deps
 test-lua: build host tls-peer
 	rm -rf $(TEST_TREE)
 	$(MAKE) --no-print-directory install PREFIX=$(TEST_TREE)
-	$(TREE_ENV) $(LUA) /usr/bin/busted --lpath="$(CURDIR)/spec/?.lua" spec
+	$(TREE_ENV) $(BUSTED)
 
 # The Swift unit tests: of the core (MMNetCoreTests) and of the binding against a Lua state
 # (MMNetLuaTests).
@@ -275,7 +278,7 @@ endef
 
 # The busted specs against TEST_TREE as it stands (no build, no install), with SANITIZER_ENV.
 test-lua-only:
-	$(SANITIZER_ENV) $(TREE_ENV) $(LUA) /usr/bin/busted --lpath="$(CURDIR)/spec/?.lua" spec
+	$(SANITIZER_ENV) $(TREE_ENV) $(BUSTED)
 
 test-asan: build host tls-peer
 	$(call sanitized_tests,address,asan,ASAN_OPTIONS=$(ASAN_OPTIONS_TEST))

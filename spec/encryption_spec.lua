@@ -769,13 +769,6 @@ describe("encryption", function()
       return words
     end
 
-    --- Feeds `bytes` to a process started with stdin_open (its FIFO stays open).
-    local function feed(proc, bytes)
-      local f = assert(io.open(proc.stdin, "wb"))
-      f:write(bytes)
-      f:close()
-    end
-
     -- The third case: a peer that wants a P-256 key share where mmnet offers X25519 first
     -- answers with a HelloRetryRequest, and the second ClientHello must offer the key again
     -- (before: mmnet's client left it out, and the handshake failed as if the keys differed).
@@ -792,7 +785,7 @@ describe("encryption", function()
         assert(line, "s_server did not start: " .. s_server:output())
         local port = assert(tonumber(line:match(":(%d+)%s*$")), line)
         -- Waiting in s_server's stdin until a client connects.
-        feed(s_server, hello_and_frame({ from = "OPENSSL-SERVER-MARKER", n = bits }))
+        s_server:feed(hello_and_frame({ from = "OPENSSL-SERVER-MARKER", n = bits }))
         local client = assert(network.Client("127.0.0.1", port, key))
         local connected = expect(network.EVENT_CONNECTED, client)
         assert.is_true(connected.Result, connected.Errors)
@@ -813,7 +806,7 @@ describe("encryption", function()
           " -connect 127.0.0.1:" .. server:GetPort() .. " -quiet",
           { timeout = 20, stdin_open = true })
         finally(function() s_client:close() end)
-        feed(s_client, hello_and_frame({ from = "OPENSSL-CLIENT-MARKER", n = bits }))
+        s_client:feed(hello_and_frame({ from = "OPENSSL-CLIENT-MARKER", n = bits }))
         local connect = expect(network.EVENT_CONNECT, nil, 10)
         local received = expect(network.EVENT_RECEIVE, connect.Object)
         assert.are.same({ from = "OPENSSL-CLIENT-MARKER", n = bits }, received.Packet)

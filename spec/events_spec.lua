@@ -45,10 +45,13 @@ describe("the event queue", function()
     local server, client, c = net.pair()
     assert.are.equal(2000, network.Configure().EventQueueSize)
     local total = 2600
+    local dropped_before = network.GetStats().EventsDropped
     for i = 1, total do assert.is_true(client:Send({ seq = i })) end
-    -- Nothing to await without draining the queue: give the I/O thread time to read the
-    -- 2600 small frames (a few ms of work) before the one poll that must see the overflow.
-    net.socket.sleep(1.0)
+    -- Awaited without draining the queue: the counters say when the I/O thread has read all
+    -- 2600 frames, before the one poll that must see the overflow.
+    assert.is_truthy(helper.wait_until(function()
+      return network.GetStats().EventsDropped - dropped_before >= total - 2000
+    end, 10), "dropped " .. network.GetStats().EventsDropped - dropped_before)
     local events = network.PollEvents()
     assert.is_true(#events >= 2, "no events")
     assert.are.equal(network.EVENT_ERROR, events[1].Event)
@@ -355,8 +358,11 @@ describe("the event queue", function()
   it("EventQueueSize sets the capacity", function()
     local server, client, c = net.pair()
     network.Configure({ EventQueueSize = 10 })
+    local dropped_before = network.GetStats().EventsDropped
     for i = 1, 25 do assert.is_true(client:Send({ seq = i })) end
-    net.socket.sleep(0.5)  -- as above: nothing to await without draining
+    assert.is_truthy(helper.wait_until(function()  -- as above
+      return network.GetStats().EventsDropped - dropped_before >= 15
+    end, 10), "dropped " .. network.GetStats().EventsDropped - dropped_before)
     local events = network.PollEvents()
     assert.are.equal(11, #events)
     assert.are.equal("event queue overflow: 15 events lost", events[1].Errors)

@@ -40,12 +40,18 @@ end
 -- @return boolean ok (exited with status 0), integer exit code (124 on timeout, 128+n on signal
 --   n), string stdout and stderr together
 function helper.run(command, seconds)
-  local line = string.format("timeout -k 5 %s sh -c %s 2>&1",
-    tostring(seconds or helper.default_timeout), helper.quote(command))
+  -- The output goes to a file, not a pipe read to its end: a process the command started that
+  -- outlives it (a hung forked child, a server started with `&`) would hold the pipe open past
+  -- the time limit, which ends only what `timeout` waits for (`sleep 20 &` with a limit of
+  -- 3 s: 20 s).
+  local file = os.tmpname()
+  local line = string.format("timeout -k 5 %s sh -c %s >%s 2>&1; echo $?",
+    tostring(seconds or helper.default_timeout), helper.quote(command), helper.quote(file))
   local pipe = assert(io.popen(line, "r"))
-  local output = pipe:read("a")
-  local _, how, code = pipe:close()
-  if how == "signal" then code = 128 + code end
+  local code = tonumber(pipe:read("a"):match("%d+"))
+  pipe:close()
+  local output = helper.read_file(file) or ""
+  os.remove(file)
   return code == 0, code, output
 end
 
@@ -163,7 +169,7 @@ Process.__index = Process
 --   EOF): it reads a FIFO, `proc.stdin`, that the spec may write to
 -- @return table a process: `pid` (of `timeout`), `group` (of the shell), `dir`, `log`, `stdin`;
 --   methods
---   `output`, `wait_for`, `exit_code`, `wait`, `kill`, `close`
+--   `feed`, `output`, `wait_for`, `exit_code`, `wait`, `kill`, `close`
 function helper.spawn(command, opts)
   opts = opts or {}
   local limit = tostring(opts.timeout or helper.default_timeout)
@@ -190,6 +196,16 @@ function helper.spawn(command, opts)
   assert(pid, "no pid for: " .. command)
   return setmetatable({ pid = pid, group = group, dir = dir, log = log, status_file = status,
     stdin = opts.stdin_open and (dir .. "/stdin") or nil }, Process)
+end
+
+--- Writes `bytes` to the stdin of a process started with `stdin_open`. Opened for reading too,
+-- the FIFO never blocks the open: a process already gone fails the test at its next wait
+-- instead of hanging it here.
+-- @param bytes string
+function Process:feed(bytes)
+  local f = assert(io.open(self.stdin, "r+b"))
+  assert(f:write(bytes))
+  assert(f:close())
 end
 
 --- Everything the process has written so far.
