@@ -387,14 +387,31 @@ describe("encryption", function()
     return written, total, frame
   end
 
+  --- `stream_of_small_messages(between)` up to three times, until `fits(written, total,
+  -- frame)`; returns the figures of the last. How many records a stream takes depends on the
+  -- scheduler too: a send more than 10 us after the one before can be isolated
+  -- (`BurstDetector`) and go out as a record of its own, and a busy machine holds the script's
+  -- thread up that long hundreds of times in 3,000 sends (2.3 bytes more a message, 1 stream
+  -- in 10 with two busy loops on the two cores; a flake hunt's 200 runs). A regression that
+  -- breaks the gathering fails every attempt (2.7 to 4.6 bytes a message, each time).
+  local function packed_stream(between, fits)
+    local written, total, frame
+    for attempt = 1, 3 do
+      if attempt > 1 then net.reset() end
+      written, total, frame = stream_of_small_messages(between)
+      if not written or fits(written, total, frame) then break end
+    end
+    return written, total, frame
+  end
+
   it("packs a stream that polls after every Send into few TLS records", function()
     -- Only an isolated Send is encrypted and written at once by the script's thread (a record
     -- and a system call each); sends in quick succession, even with a PollEvents between them,
     -- are left to the I/O thread, which packs many into one record: one record each made such
     -- a stream 3 to 5 times slower.
-    local written, total, frame = stream_of_small_messages(function()
+    local written, total, frame = packed_stream(function()
       for _, e in ipairs(network.PollEvents(0)) do error("unexpected " .. net.describe(e)) end
-    end)
+    end, function(w, t, f) return w < t * (f + 11) end)
     if not written then return end
     assert.is_true(written < total * (frame + 11), string.format(
       "%d bytes written for %d messages of at most %d bytes: about a record each", written, total, frame))
@@ -405,12 +422,12 @@ describe("encryption", function()
     -- still a stream: the send after the pause is gathered with the burst's, not written as a
     -- record of its own. Flushed at once, each such send cut the gathering short: 2.7 to 4.6
     -- bytes of record overhead per message, against 0.25 to 1.0 when gathered.
-    local written, total, frame = stream_of_small_messages(function(i)
+    local written, total, frame = packed_stream(function(i)
       if i % 50 == 0 then
         local resume = os.clock() + 200e-6
         repeat until os.clock() >= resume
       end
-    end)
+    end, function(w, t, f) return w < t * (f + 1.75) end)
     if not written then return end
     assert.is_true(written < total * (frame + 1.75), string.format(
       "%d bytes written for %d messages of at most %d bytes: %.2f bytes more a message", written, total, frame,
