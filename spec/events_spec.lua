@@ -258,6 +258,40 @@ describe("the event queue", function()
     assert.are.equal(2, server:ConnectionCount())
   end)
 
+  it("resets a connection whose EVENT_CONNECT overflowed: its peer, sending, hears it was not heard", function()
+    -- Before, it was closed gracefully: what its peer sent meanwhile was read and dropped
+    -- through the linger, counted nowhere, and the peer got "closed by peer" and no error.
+    network.Configure({ EventQueueSize = 2 })
+    local server = assert(network.Server("127.0.0.1", 0))
+    local peer = helper.spawn(helper.tree_env() .. " " .. helper.lua .. " -e " .. helper.quote([[
+      local network = require "mmnet"
+      io.stdout:setvbuf("line")
+      local c = assert(network.Client("127.0.0.1", ]] .. server:GetPort() .. [[))
+      assert(c:WaitForConnect(5))
+      print("CONNECTED")
+      for _ = 1, 1500 do  -- 15 s at most
+        c:Send({ "x" })
+        for _, e in ipairs(network.PollEvents(0.01)) do
+          if e.Event == network.EVENT_ERROR then print("ERROR " .. e.Errors) end
+          if e.Event == network.EVENT_SERVER_CLOSE then print("CLOSED " .. e.Errors); os.exit(0) end
+        end
+      end
+      os.exit(1)]]), { timeout = 30 })
+    finally(function() peer:close() end)
+    assert.is_truthy(peer:wait_for("^CONNECTED", 10), peer:output())
+    -- Two more connects: the second pushes out the oldest state event, the process's connect
+    -- (its messages are dropped on arrival, the queue holding only connects).
+    net.hello_peers(server:GetPort(), 2, finally)
+    assert.is_truthy(peer:wait_for("^CLOSED", 10), peer:output())
+    assert.is_truthy(peer:output():find("ERROR connection reset by peer\n", 1, true), peer:output())
+    local events = network.PollEvents()
+    assert.is_truthy(events[1].Errors:find("^event queue overflow: %d+ events lost$"), net.describe(events[1]))
+    assert.are.equal(3, #events)
+    assert.are.equal(network.EVENT_CONNECT, events[2].Event, net.describe(events[2]))
+    assert.are.equal(network.EVENT_CONNECT, events[3].Event, net.describe(events[3]))
+    assert.are.equal(2, server:ConnectionCount())
+  end)
+
   it("a finalizer calling PollEvents while PollEvents builds its tables: nothing lost, doubled or reordered", function()
     local server, client, c = net.pair()
     local total = 2000

@@ -365,9 +365,10 @@ extension Connection {
     /// `reason` is what `failureReason` (for `WaitForConnect` and `Send`) says from now on,
     /// whatever ends the close (it said "not connected" until the I/O thread finished it,
     /// then "closed", or the failure of a connect still under way).
-    /// Returns false when it was closing or closed already.
+    /// Returns false when it was closing or closed already. `reset`: closed at once with a
+    /// reset instead, what is queued given up (a connection no script holds).
     @discardableResult
-    public func requestClose(reason: String = "disconnected") -> Bool {
+    public func requestClose(reason: String = "disconnected", reset: Bool = false) -> Bool {
         let accepted: Bool = lock.withLock {
             guard phase < .closing else { return false }
             phase = .closing
@@ -376,7 +377,7 @@ extension Connection {
         }
         if accepted {
             listener?.remove(self)
-            io.submit(.close(self))
+            io.submit(reset ? .reset(self, reason: reason) : .close(self))
         }
         return accepted
     }

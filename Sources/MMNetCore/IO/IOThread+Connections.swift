@@ -265,10 +265,11 @@ extension IOThread {
     /// peer timed out while our messages waited behind its full window got just that); a
     /// reset is reported there as an error, after every message that did arrive. With nothing
     /// left in the queues, the FIN goes after what the kernel still holds (and, encrypted, a
-    /// close_notify before it: `writeCloseNotify`).
-    func abandon(_ connection: Connection, reason: String) {
+    /// close_notify before it: `writeCloseNotify`), unless `reset` asks for a reset whatever is
+    /// queued (`handleDropped`).
+    func abandon(_ connection: Connection, reason: String, reset: Bool = false) {
         guard connection.pollIndex >= 0 else { return }  // finished already: its fd is gone
-        if hasUnsent(connection) { Posix.resetOnClose(connection.fd) } else { writeCloseNotify(connection) }
+        if reset || hasUnsent(connection) { Posix.resetOnClose(connection.fd) } else { writeCloseNotify(connection) }
         finish(connection, reason: reason)
     }
 

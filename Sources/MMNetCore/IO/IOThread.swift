@@ -27,6 +27,8 @@ public final class IOThread: @unchecked Sendable {
         case flushSoon(Connection)
         /// Close a connection gracefully (its phase is `.closing` already).
         case close(Connection)
+        /// Close a connection at once with a reset (its phase is `.closing` already).
+        case reset(Connection, reason: String)
         /// A queued message failed to decode under limits lowered since it was checked: close
         /// the connection with its close event, as for a malformed message read now (the
         /// script got the EVENT_ERROR already).
@@ -282,6 +284,7 @@ public final class IOThread: @unchecked Sendable {
             case .flush(let connection): flush(connection)
             case .flushSoon(let connection): scheduleSoonFlush(connection)
             case .close(let connection): beginClosing(connection)
+            case .reset(let connection, let reason): abandon(connection, reason: reason, reset: true)
             case .refuse(let connection, let reason): fail(connection, reason, asError: false)
             case .resume(let context): resumeReading(context)
             case .closeContext(let context): forget(context)
@@ -358,10 +361,14 @@ public final class IOThread: @unchecked Sendable {
     }
 
     /// Closes the connections whose EVENT_CONNECT was dropped: no script can ever hold them.
-    /// (Any thread: `requestClose` only queues a command.)
+    /// With a reset: what their peers sent and send will never be read, and a graceful close
+    /// read and dropped it through its linger, then ended with a FIN, which told a peer that
+    /// had sent messages meanwhile "closed by peer" and no more. (Any thread: `requestClose`
+    /// only queues a command.)
     public func handleDropped(_ events: [Event]) {
         for event in events where event.kind == .connect {
-            (event.source as? Connection)?.requestClose(reason: "its connect event was lost to event queue overflow")
+            (event.source as? Connection)?.requestClose(reason: "its connect event was lost to event queue overflow",
+                                                        reset: true)
         }
     }
 }
