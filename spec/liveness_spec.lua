@@ -205,6 +205,12 @@ describe("liveness", function()
       -- and sent its own before reading the end behind them) or "peer closed the connection
       -- without TLS close_notify" (encrypted: a timeout closed without one), though nothing it
       -- sent was lost.
+      if case.waiting and helper.sanitizer then
+        -- Its peer too slow to empty the socket before it stops, what comes then does not fit:
+        -- it waits in our send queue, and the timeout resets the connection (rightly).
+        pending("under the " .. helper.sanitizer .. " sanitizer the socket's buffers are still full at the stop")
+        return
+      end
       network.Configure({ PingInterval = PING, PeerTimeout = TIMEOUT })
       local server = assert(network.Server("127.0.0.1", 0, case.key))
       local peer = net.spawn_peer("liveness_peer", { "client", "127.0.0.1", tostring(server:GetPort()),
@@ -223,17 +229,25 @@ describe("liveness", function()
       end, 10), "echoed " .. echoed .. ": " .. peer:output())
       assert.is_truthy(peer:wait_for("^EXCHANGED", 5), peer:output())
       local chunk = { blob = ("x"):rep(10000) }
+      --- Waits until the kernel has taken all we sent to the peer.
+      local function all_taken(seconds)
+        return helper.wait_until(function() return c:GetStats().SendQueueBytes == 0 end, seconds)
+      end
       if case.waiting then
         -- Read at once: its socket's receive buffer grows to take what comes while it is
-        -- stopped (nothing must wait in our send queue, or the timeout resets the connection).
+        -- stopped.
         for _ = 1, 300 do assert.are.equal(1, server:Send(chunk, c)) end
-        helper.sleep(0.7)
+        assert.is_truthy(all_taken(10), "still queued: " .. c:GetStats().SendQueueBytes)
+        helper.sleep(0.2)
       end
       -- `pid` is coreutils timeout's, the leader of a group with the peer in it.
       assert.is_true(os.execute("kill -STOP -" .. peer.pid))
       if case.waiting then
         helper.sleep(0.3)
         for _ = 1, case.waiting do assert.are.equal(1, server:Send(chunk, c)) end
+        -- Nothing may wait in our send queue when the timeout comes: it would reset the
+        -- connection (rightly: what waits is lost).
+        assert.is_truthy(all_taken(0.5), "not taken by the kernel: " .. c:GetStats().SendQueueBytes)
       end
       local closed = assert(net.wait_kind(network.EVENT_CLIENT_CLOSE, nil, TIMEOUT + 3))
       assert.are.equal("peer timed out after 1 s", closed.Errors)
