@@ -1,6 +1,7 @@
 // CSystemShim: socket, accept4, ppoll, POLLRDHUP and eventfd, which need _GNU_SOURCE /
-// <sys/eventfd.h>; the static mutex and id counter that must not be Swift globals; and what fork() leaves to a
-// child: the record of mmnet's descriptors, closed in the child, and the fork generation.
+// <sys/eventfd.h>; the static mutex and id counter that must not be Swift globals; and what
+// fork() leaves to a child: the record of mmnet's descriptors, closed in the child, and the
+// fork generation.
 //
 // Thread: any.
 #define _GNU_SOURCE

@@ -9,13 +9,13 @@ import Glibc
 ///
 /// When full, `QueueFullPolicy.drop` drops the oldest message, the one arriving included (else
 /// the oldest error of a server, else the oldest event, when only connect, close and error
-/// events are queued and arrive) and counts it (reported to the script by the binding); in `.wait` mode the I/O thread stops
-/// reading instead, until the script drains the queue (`room(for:)`, `holdBack(over:)`). The ring
-/// holds the mode itself (`resize(to:policy:)`), so that every push after a `Configure` obeys
-/// it: a batch read in "drop" mode and pushed after a switch to "wait" dropped messages. In both
-/// modes it also stops reading while the message bodies queued reach the byte limit
-/// (`EventQueueBytes`): a busy script holds that much at most (and one message more), however
-/// fast its peers send.
+/// events are queued and arrive) and counts it (reported to the script by the binding); in
+/// `.wait` mode the I/O thread stops reading instead, until the script drains the queue
+/// (`room(for:)`, `holdBack(over:)`). The ring holds the mode itself (`resize(to:policy:)`), so
+/// that every push after a `Configure` obeys it: a batch read in "drop" mode and pushed after a
+/// switch to "wait" dropped messages. In both modes it also stops reading while the message
+/// bodies queued reach the byte limit (`EventQueueBytes`): a busy script holds that much at
+/// most (and one message more), however fast its peers send.
 public final class EventRing: @unchecked Sendable {
     /// Guards everything below; `condition` waits on it.
     private let lock = Lock()

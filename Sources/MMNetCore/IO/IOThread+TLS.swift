@@ -137,7 +137,9 @@ extension IOThread {
     /// from a stop longer than its peer's PeerTimeout, 3 runs of 3).
     func writeCloseNotify(_ connection: Connection) {
         connection.lock.withLock {
-            guard let tls = connection.tls, tls.isHandshakeComplete, !connection.tlsClosed, !connection.writeShut else { return }
+            guard let tls = connection.tls, tls.isHandshakeComplete, !connection.tlsClosed, !connection.writeShut else {
+                return
+            }
             connection.tlsClosed = true
             tls.close()
             connection.collectCiphertext()
