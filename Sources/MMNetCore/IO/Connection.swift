@@ -148,8 +148,8 @@ public final class Connection: Endpoint, @unchecked Sendable {
     /// connection is closed for the script, and the I/O thread writes the queue out (the peer
     /// may have closed only its own direction, and read on) before it closes the socket.
     var writingOutAfterEnd = false
-    /// poll(2) reported the peer's end (POLLRDHUP) behind what waits to be read: no ping of
-    /// ours, and no answer to the peer's, goes out any more (`IOThread.serve`).
+    /// poll(2) reported the peer's end (POLLRDHUP) behind what waits to be read: the peer's
+    /// pings are answered no more (`IOThread.serve`).
     var peerEndSeen = false
     /// The size of the last message frame received whole, header included: when it was large
     /// (`IOThread.adoptSize` or more) the next read takes its header alone, and it is what the

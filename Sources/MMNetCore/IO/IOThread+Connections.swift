@@ -53,12 +53,12 @@ extension IOThread {
             flush(connection)
         }
         if connection.pollIndex >= 0 && revents & (Int16(POLLIN | POLLHUP | POLLERR) | Posix.pollPeerEnd) != 0 {
-            // The peer's end is behind what is waiting: no ping goes out to it any more, nor an
-            // answer to its pings, which would meet the reset of a peer that has closed before
-            // the end is read. A process woken from a stop longer than its peer's PeerTimeout
-            // answered the pings it read, wrote a ping of its own (the sweep), and only then
-            // read the end: "write failed: Broken pipe", an EVENT_ERROR, where nothing it sent
-            // was lost.
+            // The peer's end is behind what is waiting: its pings are answered no more, since
+            // an answer would meet the reset of a peer that has closed (the first write to it
+            // draws the reset, the next fails). A process woken from a stop longer than its
+            // peer's PeerTimeout answered the pings it read, one write each, and only then read
+            // the end: "write failed: Broken pipe", an EVENT_ERROR, where nothing it sent was
+            // lost.
             if revents & Posix.pollPeerEnd != 0 { connection.peerEndSeen = true }
             read(connection)
         }

@@ -34,9 +34,7 @@ extension IOThread {
             // Due before the next sweep: sent now, a little early rather than up to a sweep late
             // (a PingInterval of 4.95 s went out at 5 s, after a PeerTimeout of 5 s had closed a
             // live peer).
-            // Not to a peer whose end is seen (`serve`): it can answer no more.
-            if settings.pingInterval > 0 && !connection.peerEndSeen
-                && now - connection.lastPing >= settings.pingInterval - sweepStep {
+            if settings.pingInterval > 0 && now - connection.lastPing >= settings.pingInterval - sweepStep {
                 connection.lastPing = now
                 // Not behind a full queue: a peer that stays alive and never reads would
                 // otherwise grow it by a ping every interval, without end.

@@ -123,9 +123,7 @@ extension IOThread {
                 connection.outQueue.removeAll()
                 connection.outQueue.append(ByteBlock(Hello.bytes(encrypted: true)))
             }
-            let (frames, offset) = connection.outQueue.takeAll()
-            let sent = IOThread.writeFrames(connection.fd, frames, from: offset)
-            connection.counters.bytesSent += sent.bytes
+            writeLastBytes(connection)
         }
     }
 
@@ -143,10 +141,15 @@ extension IOThread {
             connection.tlsClosed = true
             tls.close()
             connection.collectCiphertext()
-            let (blocks, offset) = connection.outQueue.takeAll()
-            let result = IOThread.writeFrames(connection.fd, blocks, from: offset)
-            connection.counters.bytesSent += result.bytes
-            connection.outQueue.putBack(blocks[result.done...], offset: result.offset)  // `finish` empties it
+            writeLastBytes(connection)
         }
+    }
+
+    /// Writes what the send queue holds of a connection about to finish, as far as the socket
+    /// takes it now (never waited for), counted in BytesSent; the rest is dropped. Call under
+    /// the connection's lock.
+    private func writeLastBytes(_ connection: Connection) {
+        let (blocks, offset) = connection.outQueue.takeAll()
+        connection.counters.bytesSent += IOThread.writeFrames(connection.fd, blocks, from: offset).bytes
     }
 }
