@@ -200,12 +200,14 @@ end
 
 --- Writes `bytes` to the stdin of a process started with `stdin_open`. Opened for reading too,
 -- the FIFO never blocks the open: a process already gone fails the test at its next wait
--- instead of hanging it here.
+-- instead of hanging it here. It stays open until `close`: the last descriptor of a FIFO
+-- closed drops what it holds, and the process may not have opened its end yet (an `openssl
+-- s_client` fed right after its start never got its bytes).
 -- @param bytes string
 function Process:feed(bytes)
-  local f = assert(io.open(self.stdin, "r+b"))
-  assert(f:write(bytes))
-  assert(f:close())
+  self.stdin_file = self.stdin_file or assert(io.open(self.stdin, "r+b"))
+  assert(self.stdin_file:write(bytes))
+  assert(self.stdin_file:flush())
 end
 
 --- Everything the process has written so far.
@@ -267,6 +269,7 @@ end
 --- Kills the process if it still runs, and removes its directory.
 function Process:close()
   self:kill()
+  if self.stdin_file then self.stdin_file:close() end
   helper.cleanup(self.dir)
 end
 
