@@ -117,8 +117,10 @@ describe("network.GetEventDescriptor", function()
     local sender = net.spawn_peer("sender", { server:GetPort(), 1, "delayed", 0, 1 }, { timeout = 30 })
     finally(function() sender:close() end)
     local function sleep_until_event(kind)
+      local deadline = net.now() + 30
       while true do
         local before = net.now()
+        assert.is_true(before < deadline, "no event " .. kind .. " within 30 s")
         assert.is_true(readable(handle, 20), "select slept its whole 20 s")
         local woke = net.now()
         for _, e in ipairs(network.PollEvents()) do

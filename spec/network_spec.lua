@@ -217,11 +217,16 @@ describe("network API", function()
         return client:WaitForConnect(5) == false
       end
       local port
-      repeat  -- an even port in the range where nothing listens
+      for _ = 1, 100 do  -- an even port in the range where nothing listens
         local probe = assert(network.Server("127.0.0.1", 0))
-        port = probe:GetPort() + (probe:GetPort() % 2 == 1 and 1 or 0)
-        if port > high then port = port - 2 end
-      until port >= low and refused(port)
+        local candidate = probe:GetPort() + (probe:GetPort() % 2 == 1 and 1 or 0)
+        if candidate > high then candidate = candidate - 2 end
+        if candidate >= low and refused(candidate) then
+          port = candidate
+          break
+        end
+      end
+      assert(port, "no even port of " .. low .. ".." .. high .. " free in 100 tries")
       local tries = high - low + 2000
       for batch = 1, tries // 500 do
         net.reset()
