@@ -260,6 +260,87 @@ describe("liveness", function()
     end)
   end
 
+  it("a process stopped longer than its PeerTimeout while a live peer streams to it reads on waking " ..
+      "what came, and keeps the peer", function()
+    -- A debugger's pause in a game client that the server keeps sending to. Before, the
+    -- client's I/O thread, stopped between a poll and its liveness sweep (a busy stream keeps
+    -- it between the two much of the time), judged on waking by what that poll had seen: the
+    -- peer silent since the stop. It closed the live server ("peer timed out after 1 s"),
+    -- resetting it, and dropped every message that had come meanwhile (a user's trial: 2 runs
+    -- of 2 with this setting, 6 of 9 with the server's own timeout on).
+    network.Configure({ PeerTimeout = 0 })  -- this side never times the stopped one out
+    local server = assert(network.Server("127.0.0.1", 0))
+    -- Its PeerTimeout short, for many stops: a stop finds its I/O thread between a poll and a
+    -- sweep about one time in three (before the fix: 3 runs of this spec in 5 failed, and 14 of
+    -- 16 runs of 8 stops by hand; the next case shows the same deterministically).
+    local peer_timeout = 0.4
+    local peer = net.spawn_peer("stopped_reader", { tostring(server:GetPort()), "0.1", tostring(peer_timeout) },
+      { timeout = 40 })
+    finally(function() peer:close() end)
+    local c = assert(net.wait_kind(network.EVENT_CONNECT, nil, 5)).Object
+    assert.is_truthy(peer:wait_for("^CONNECTED", 5), peer:output())
+    local sent = 0
+    --- Streams to the peer for `seconds`: a message for each of its own (a reply each, which
+    -- keeps its I/O thread turning), and one every millisecond while it is stopped.
+    local function stream(seconds)
+      local stop = net.now() + seconds
+      while net.now() < stop do
+        for _ = 1, math.max(1, #network.PollEvents(0.001)) do
+          sent = sent + 1
+          assert.are.equal(1, server:Send({ n = sent }, c))
+        end
+      end
+    end
+    stream(0.5)
+    -- Each stop lands wherever the peer's I/O thread is at that moment.
+    for _ = 1, 10 do
+      -- `pid` is coreutils timeout's, the leader of a group with the peer in it.
+      assert.is_true(os.execute("kill -STOP -" .. peer.pid))
+      stream(peer_timeout + 0.2)
+      assert.is_true(os.execute("kill -CONT -" .. peer.pid))
+      stream(0.3)
+    end
+    assert.are.equal(1, server:Send({ stop = sent }, c))
+    assert.is_truthy(peer:wait_for("^DONE", 20), peer:output())
+    assert.are.equal(0, peer:wait(5), peer:output())
+    -- Every message, in order, and no ERROR, CLOSED or GAP line.
+    assert.are.equal(("CONNECTED\nDONE %d %d\n"):format(sent, sent), peer:output())
+  end)
+
+  it("a live peer is not timed out while the I/O thread spends longer than its PeerTimeout on another's message",
+      function()
+    -- The same stale judgement without a stop: before, the sweep after a long turn of the I/O
+    -- thread (checking a message of 16 million nils took 0.2 to 0.4 s here) judged every peer
+    -- by the poll before that turn, and timed out and reset a live peer whose pings had come
+    -- meanwhile (3 runs of 3).
+    network.Configure({ PingInterval = 0.02, PeerTimeout = 0.1 })
+    local server = assert(network.Server("127.0.0.1", 0))
+    local peer = net.spawn_peer("liveness_peer", { "client", "127.0.0.1", tostring(server:GetPort()), "0.02", "10" },
+      { timeout = 40 })
+    finally(function() peer:close() end)
+    local live
+    for _ = 1, 3 do
+      local e = assert(net.wait_kind(network.EVENT_RECEIVE, nil, 10))
+      live = e.Object
+      assert.are.equal(1, server:Send(e.Packet, live))
+    end
+    assert.is_truthy(peer:wait_for("^EXCHANGED", 5), peer:output())
+    -- A raw peer says its hello and sends the message at once (it answers no ping, so it is
+    -- timed out after it, rightly).
+    local nils = 16 * 1024 * 1024 - 16
+    local raw = net.raw_connect(server:GetPort())
+    finally(function() raw:close() end)
+    assert(raw:send(net.HELLO .. net.frame("\x81\xa1a\xdd" .. string.pack(">I4", nils) .. ("\xc0"):rep(nils))))
+    local got = assert(net.wait_kind(network.EVENT_RECEIVE, nil, 30))
+    assert.are_not.equal(live, got.Object)
+    assert.are.same({ a = {} }, got.Packet)
+    assert.is_falsy(net.take({ Event = network.EVENT_CLIENT_CLOSE, Object = live }), "the live peer was closed")
+    assert.are.equal(1, server:Send({ still = true }, live))
+    helper.sleep(0.3)
+    assert.is_falsy(peer:output():find("CLOSED", 1, true), peer:output())
+    assert.is_falsy(peer:output():find("ERROR", 1, true), peer:output())
+  end)
+
   it("PeerTimeout = 0 keeps a stalled connection open, and it works again once the relay resumes", function()
     network.Configure({ PingInterval = PING, PeerTimeout = 0 })
     local server, client, c, relay, stall, dir = relayed_pair()

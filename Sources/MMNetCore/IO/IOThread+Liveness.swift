@@ -26,7 +26,13 @@ extension IOThread {
                     connection.lastReceived = now
                 }
                 connection.peerTimeoutApplied = settings.peerTimeout
-            } else if settings.peerTimeout > 0 && now - connection.lastReceived > settings.peerTimeout {
+            } else if settings.peerTimeout > 0 && now - connection.lastReceived > settings.peerTimeout
+                        && !Posix.hasInput(connection.fd) {
+                // Bytes waiting to be read arrived: a sign of life, read at the next turn. The
+                // poll of this turn may be long past (the process stopped between it and this
+                // sweep, in a debugger or by SIGSTOP, or a long turn validating a large
+                // message): judged by it, a live peer that sent meanwhile was timed out, and what
+                // it had sent dropped (a game client woken from a stop, 2 runs of 2).
                 let reason = "peer timed out after \(IOThread.seconds(settings.peerTimeout))"
                 fail(connection, reason, asError: false)
                 continue
