@@ -111,6 +111,18 @@ public struct SocketAddress: Sendable, Equatable {
         return in6.sin6_scope_id == 0 && first.0 == 0xFE && first.1 & 0xC0 == 0x80
     }
 
+    /// The IPv4 address in dotted form when this is an IPv4-mapped IPv6 address
+    /// (`::ffff:a.b.c.d`), which mmnet's servers, listening on IPv6 only, cannot take; nil
+    /// otherwise.
+    public var mappedIPv4: String? {
+        guard family == AF_INET6 else { return nil }
+        let in6 = withUnsafeBytes(of: storage) { $0.load(as: sockaddr_in6.self) }
+        return withUnsafeBytes(of: in6.sin6_addr) { bytes in
+            guard bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF else { return nil }
+            return bytes[12...].map { String($0) }.joined(separator: ".")
+        }
+    }
+
     /// "ip:port", or "[ip]:port" for IPv6, for messages.
     public var description: String {
         family == AF_INET6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
