@@ -225,9 +225,10 @@ public final class Connection: Endpoint, @unchecked Sendable {
                        firstHereSinceDrain: firstHereSinceDrain)
     }
 
-    /// Queues a control frame of mmnet's own (I/O thread), not counted as a message, while
-    /// fewer than `limit` bytes wait to be written (for our pings, SendQueueLimit, as for
-    /// messages; for a pong a peer asks for, `Ping.answerQueueLimit`). Returns whether it did.
+    /// Queues a control frame of mmnet's own, or several in a row (I/O thread), not counted as
+    /// a message, while fewer than `limit` bytes wait to be written (for our pings,
+    /// SendQueueLimit, as for messages; for the pongs a peer asks for, `Ping.answerQueueLimit`).
+    /// Returns whether it did.
     @discardableResult
     func sendControl(_ frame: [UInt8], limit: Int) -> Bool {
         frame.withUnsafeBytes { enqueue(.borrowed($0), limit: limit, isMessage: false) } == .sent

@@ -28,14 +28,17 @@ extension IOThread {
         // more than the ring has room for, for this connection (`EventRing.room(for:)`: its
         // fair share while others send too), the rest staying in the input.
         var batch = MessageBatch(ring: connection.context.events, share: connection.share, events: takeBatchStorage())
-        // The answer to the newest ping parsed, written once the input is: the peer counts only
-        // the answer to its latest ping (a process woken from a stop found 9 waiting, and
-        // wrote 9 answers). None once the peer's end is seen (`serve`).
-        var pong: [UInt8]?
+        // The answers to the pings parsed, written together once the input is: one write per
+        // read (a process woken from a stop found 9 pings waiting and wrote 9 answers, the
+        // second of which met the reset of its closed peer). Every ping is answered: a peer may
+        // wait for the answer to one it sent just before another (an independent peer's check
+        // did, and failed about 1 run in 30 when only the newest was answered). None once the peer's
+        // end is seen (`serve`).
+        var pongs: [UInt8] = []
         defer {
             deliver(&batch, from: connection)
             batchStorage = batch.events  // emptied by `deliver`: its capacity serves the next read
-            if let pong, !connection.peerEndSeen { connection.sendControl(pong, limit: Ping.answerQueueLimit) }
+            if !pongs.isEmpty && !connection.peerEndSeen { connection.sendControl(pongs, limit: Ping.answerQueueLimit) }
         }
         while connection.currentPhase == .open && !connection.readPaused && connection.input.count >= FrameHeader.size {
             let type: FrameType
@@ -59,7 +62,7 @@ extension IOThread {
             let body = UnsafeRawBufferPointer(rebasing: connection.input.bytes[FrameHeader.size..<total])
             switch type {
             case .ping:
-                pong = Ping.frame(.pong, echoing: body)
+                pongs += Ping.frame(.pong, echoing: body)
             case .pong:
                 // Only the answer to our latest ping counts, once: a pong nobody asked for (a
                 // stamp of -inf made RTT inf and SmoothedRTT NaN for good) is ignored.
