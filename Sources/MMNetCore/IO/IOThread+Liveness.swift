@@ -5,7 +5,7 @@
 
 extension IOThread {
     /// Sends the pings that are due before the next sweep and closes the connections whose
-    /// peer went silent.
+    /// peer went silent, as of this turn's poll (`polledAt`).
     /// Returns the seconds until the next sweep: `Defaults.livenessSweep`, or the shortest
     /// PingInterval of an open connection when that is shorter (a sweep coarser than the
     /// interval would space the pings out past a short PeerTimeout and kill live peers).
@@ -26,13 +26,9 @@ extension IOThread {
                     connection.lastReceived = now
                 }
                 connection.peerTimeoutApplied = settings.peerTimeout
-            } else if settings.peerTimeout > 0 && now - connection.lastReceived > settings.peerTimeout
-                        && !Posix.hasInput(connection.fd) {
-                // Bytes waiting to be read arrived: a sign of life, read at the next turn. The
-                // poll of this turn may be long past (the process stopped between it and this
-                // sweep, in a debugger or by SIGSTOP, or a long turn validating a large
-                // message): judged by it, a live peer that sent meanwhile was timed out, and what
-                // it had sent dropped (a game client woken from a stop, 2 runs of 2).
+            } else if settings.peerTimeout > 0 && polledAt - connection.lastReceived > settings.peerTimeout {
+                // Silent as of this turn's poll (`polledAt`), not as of now: what arrived since
+                // is read at the next turn.
                 let reason = "peer timed out after \(IOThread.seconds(settings.peerTimeout))"
                 fail(connection, reason, asError: false)
                 continue

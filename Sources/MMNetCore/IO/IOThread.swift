@@ -100,6 +100,14 @@ public final class IOThread: @unchecked Sendable {
     private var soonFlushes: [(connection: Connection, due: Double)] = []
     /// When the next liveness sweep is due (monotonic seconds).
     var nextSweep = 0.0
+    /// When this turn's poll(2) returned (monotonic seconds). Silences and deadlines are judged
+    /// as of then, for what the poll saw is all the thread knows of its sockets: the thread
+    /// stopped after it (a debugger, SIGSTOP) or held up by a long turn (checking a 16 MiB
+    /// message of 16 million nils took 0.2 to 0.4 s), judged as of the end of the turn, timed
+    /// out live peers whose bytes had come meanwhile, reset them and dropped what they had sent
+    /// (a game client woken from a stop, 2 runs of 2). The next turn polls again, without
+    /// waiting when a deadline is past.
+    var polledAt = 0.0
     /// Seconds between the last two liveness sweeps (`sweepLiveness`).
     var sweepStep = Defaults.livenessSweep
     private var stopping = false
@@ -242,6 +250,7 @@ public final class IOThread: @unchecked Sendable {
                 pollSet.forgetReadiness()
                 Posix.pause(IOThread.pollRetryDelay)
             }
+            polledAt = Clock.monotonic()
             for (owner, revents) in pollSet.ready() {
                 switch owner {
                 case .wakeup:
@@ -314,7 +323,7 @@ public final class IOThread: @unchecked Sendable {
         if now >= nextSweep {
             nextSweep = now + sweepLiveness(now: now)
         }
-        for connection in timed.values where connection.deadline <= now {
+        for connection in timed.values where connection.deadline <= polledAt {
             expire(connection)
         }
         for listener in pausedListeners.values where listener.pausedUntil <= now {

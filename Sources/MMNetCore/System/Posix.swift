@@ -134,13 +134,6 @@ public enum Posix {
     /// and what it sent before may still wait to be read.
     public static let pollPeerEnd = Int16(mmnet_pollrdhup)
 
-    /// Whether `fd` has something to be read now: bytes, its peer's end or an error (a poll(2)
-    /// of it alone that does not wait). False when the poll fails.
-    public static func hasInput(_ fd: Int32) -> Bool {
-        var entry = pollfd(fd: fd, events: Int16(POLLIN) | pollPeerEnd, revents: 0)
-        return (try? poll(&entry, count: 1, timeout: 0)) == 1
-    }
-
     /// ppoll(2), the poll(2) with a timeout finer than a millisecond: `timeout` in seconds,
     /// nil to wait without a limit. Returns the number of ready descriptors (0 on timeout or EINTR).
     public static func poll(_ fds: UnsafeMutablePointer<pollfd>, count: Int, timeout: Double?) throws -> Int {
