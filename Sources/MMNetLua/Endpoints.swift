@@ -145,8 +145,9 @@ private func makeEndpoint(_ L: OpaquePointer, address: SocketAddress, key: Presh
     } catch let error as TLSError {
         return .refused(error.message)
     } catch let error as SystemError {
+        let mapped = type == .server ? address.mappedIPv4 : nil  // a client connects to one
         let hint = address.isLinkLocalWithoutZone ? " (a link-local address needs its zone, e.g. \"fe80::1%eth0\")"
-            : address.mappedIPv4.map { " (an IPv4-mapped address, which a server of mmnet, listening on IPv6 only, does not take: use \"\($0)\")" } ?? ""
+            : mapped.map { " (an IPv4-mapped address, which a server of mmnet, listening on IPv6 only, does not take: use \"\($0)\")" } ?? ""
         return .refused("cannot \(action) \(address.description): \(error.reason)\(hint)")
     } catch {
         return .refused("cannot \(action) \(address.description): \(error)")

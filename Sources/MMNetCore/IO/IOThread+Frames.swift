@@ -32,8 +32,8 @@ extension IOThread {
         // read (a process woken from a stop found 9 pings waiting and wrote 9 answers, the
         // second of which met the reset of its closed peer). Every ping is answered: a peer may
         // wait for the answer to one it sent just before another (an independent peer's check
-        // did, and failed about 1 run in 30 when only the newest was answered). None once the peer's
-        // end is seen (`serve`).
+        // did, and failed about 1 run in 30 when only the newest was answered). None once the
+        // peer's end is seen (`serve`).
         var pongs: [UInt8] = []
         defer {
             deliver(&batch, from: connection)

@@ -101,12 +101,12 @@ public final class IOThread: @unchecked Sendable {
     /// When the next liveness sweep is due (monotonic seconds).
     var nextSweep = 0.0
     /// When this turn's poll(2) returned (monotonic seconds). Silences and deadlines are judged
-    /// as of then, for what the poll saw is all the thread knows of its sockets: the thread
-    /// stopped after it (a debugger, SIGSTOP) or held up by a long turn (checking a 16 MiB
-    /// message of 16 million nils took 0.2 to 0.4 s), judged as of the end of the turn, timed
-    /// out live peers whose bytes had come meanwhile, reset them and dropped what they had sent
-    /// (a game client woken from a stop, 2 runs of 2). The next turn polls again, without
-    /// waiting when a deadline is past.
+    /// as of then, for what the poll saw is all the thread knows of its sockets. Judged as of
+    /// the end of the turn, a thread stopped after its poll (a debugger, SIGSTOP) or held up by
+    /// a long turn (checking a 16 MiB message of 16 million nils took 0.2 to 0.4 s) timed out
+    /// live peers whose bytes had come meanwhile, reset them and dropped what they had sent (a
+    /// game client woken from a stop, 2 runs of 2). The next turn polls again, without waiting
+    /// when a deadline is past.
     var polledAt = 0.0
     /// Seconds between the last two liveness sweeps (`sweepLiveness`).
     var sweepStep = Defaults.livenessSweep
