@@ -290,8 +290,9 @@ describe("liveness", function()
     network.Configure({ PeerTimeout = 0 })  -- this side never times the stopped one out
     local server = assert(network.Server("127.0.0.1", 0))
     -- Its PeerTimeout short, for many stops: a stop finds its I/O thread between a poll and a
-    -- sweep about one time in three (before the fix: 3 runs of this spec in 5 failed, and 14 of
-    -- 16 runs of 8 stops by hand; the next case shows the same deterministically).
+    -- sweep now and then (before the fix: 3 runs of this spec in 5 failed here, 1 in 8 in a
+    -- review's runs, and 14 of 16 runs of 8 stops by hand; the next case is the deterministic
+    -- guard).
     local peer_timeout = 0.4
     local peer = net.spawn_peer("stopped_reader", { tostring(server:GetPort()), "0.1", tostring(peer_timeout) },
       { timeout = 40 })
